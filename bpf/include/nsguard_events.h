@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * THE shared header: every struct that crosses the kernel/user boundary (ring buffer records and
+ * map values) is defined here and only here. It is included by the BPF programs (bpf/*.bpf.c,
+ * after vmlinux.h) and by the native addon (native/src/decode.cc, after <linux/types.h>), which
+ * static_asserts sizes and offsets. TypeScript never re-declares these offsets.
+ *
+ * Rules: fixed-width types only; every struct is naturally aligned with explicit padding (no
+ * `packed`), so BPF and C++ agree without compiler-specific attributes.
+ */
+#ifndef NSGUARD_EVENTS_H
+#define NSGUARD_EVENTS_H
+
+#define NSGUARD_COMM_LEN 16
+#define NSGUARD_CGROUP_NAME_LEN 128
+#define NSGUARD_FILENAME_LEN 256
+#define NSGUARD_CWD_LEN 256
+#define NSGUARD_ARGS_LEN 1024
+#define NSGUARD_SYSCALL_ARGS 6
+#define NSGUARD_MAX_SELECTORS 5
+#define NSGUARD_MAX_PID_VALUES 4
+/* Depth of the in-kernel parent walk for matchPIDs followForks. */
+#define NSGUARD_FOLLOW_DEPTH 8
+
+/* Record kinds on the ring buffer. 0 is reserved so a zeroed record is never valid. */
+enum nsguard_op {
+	NSGUARD_OP_EXEC = 1,
+	NSGUARD_OP_CLONE = 2,
+	NSGUARD_OP_EXIT = 3,
+	NSGUARD_OP_SYSCALL = 4,
+};
+
+/* Namespace slots, in the field order of tetragon.Namespaces (uts=1 … user=10). */
+enum nsguard_ns_index {
+	NSGUARD_NS_UTS = 0,
+	NSGUARD_NS_IPC = 1,
+	NSGUARD_NS_MNT = 2,
+	NSGUARD_NS_PID = 3,
+	NSGUARD_NS_PID_FOR_CHILDREN = 4,
+	NSGUARD_NS_NET = 5,
+	NSGUARD_NS_TIME = 6,
+	NSGUARD_NS_TIME_FOR_CHILDREN = 7,
+	NSGUARD_NS_CGROUP = 8,
+	NSGUARD_NS_USER = 9,
+	NSGUARD_NS_COUNT = 10,
+};
+
+/* Process flags, same bits as Tetragon's exec flags (tetragon-reference §3.2). */
+#define NSGUARD_FLAG_EXECVE 0x01
+#define NSGUARD_FLAG_PROCFS 0x04
+#define NSGUARD_FLAG_TRUNC_ARGS 0x10
+#define NSGUARD_FLAG_MISS 0x40
+#define NSGUARD_FLAG_ERROR_FILENAME 0x100
+#define NSGUARD_FLAG_ERROR_ARGS 0x200
+#define NSGUARD_FLAG_NOCWD 0x800
+#define NSGUARD_FLAG_ROOTCWD 0x1000
+#define NSGUARD_FLAG_ERROR_CWD 0x2000
+#define NSGUARD_FLAG_CLONE 0x4000
+
+/* Kinds of object a syscall's fd argument referred to (for setns: a namespace file or a pidfd). */
+enum nsguard_fd_kind {
+	NSGUARD_FD_UNKNOWN = 0,
+	NSGUARD_FD_NSFS = 1,
+	NSGUARD_FD_PIDFD = 2,
+	NSGUARD_FD_OTHER = 3,
+};
+
+/* Policy actions compiled into hook tables; values equal tetragon.KprobeAction. */
+enum nsguard_action {
+	NSGUARD_ACTION_POST = 1,
+	NSGUARD_ACTION_SIGKILL = 3,
+	NSGUARD_ACTION_NOPOST = 9,
+};
+
+enum nsguard_op_filter {
+	NSGUARD_FILTER_IN = 1,
+	NSGUARD_FILTER_NOTIN = 2,
+};
+
+#define NSGUARD_PID_FLAG_NSPID 0x1
+#define NSGUARD_PID_FLAG_FOLLOW 0x2
+
+/* Identity of a process: host tgid + boot-clock ns of its clone/exec (the exec_id's ktime). */
+struct nsguard_process_key {
+	__u32 pid;
+	__u32 pad;
+	__u64 ktime;
+};
+
+/* The calling task, filled the same way for every record. */
+struct nsguard_task {
+	struct nsguard_process_key key; /* from the kernel process table; ktime 0 = not tracked */
+	__u32 pid;			/* tgid */
+	__u32 tid;
+	__u32 ppid;			/* real_parent's tgid */
+	__u32 nspid;			/* tgid in its own pid namespace; 0 in the initial pid namespace */
+	__u32 uid;
+	__u32 euid;
+	__u32 gid;
+	__u32 auid;			/* loginuid; 4294967295 = unset */
+	__u64 cgroup_id;		/* cgroup v2 id (inode of the unified cgroup directory) */
+	__u32 ns[NSGUARD_NS_COUNT];	/* namespace inums, enum nsguard_ns_index order */
+	char comm[NSGUARD_COMM_LEN];
+};
+
+struct nsguard_header {
+	__u32 op;   /* enum nsguard_op */
+	__u32 size; /* bytes of the whole record */
+	__u64 ktime; /* bpf_ktime_get_boot_ns() when the record was made */
+};
+
+struct nsguard_exec_event {
+	struct nsguard_header hdr;
+	struct nsguard_task task;
+	struct nsguard_process_key parent;
+	__u32 flags; /* NSGUARD_FLAG_* */
+	__u16 filename_len;
+	__u16 args_len; /* NUL-separated argv[1..] */
+	__u16 cwd_len;
+	__u16 cgroup_name_len;
+	__u32 pad;
+	char filename[NSGUARD_FILENAME_LEN];
+	char args[NSGUARD_ARGS_LEN];
+	char cwd[NSGUARD_CWD_LEN];
+	char cgroup_name[NSGUARD_CGROUP_NAME_LEN]; /* last component of the task's container cgroup */
+};
+
+/* A new process (not a thread): task is the child, parent the process it was forked from. */
+struct nsguard_clone_event {
+	struct nsguard_header hdr;
+	struct nsguard_task task;
+	struct nsguard_process_key parent;
+};
+
+struct nsguard_exit_event {
+	struct nsguard_header hdr;
+	struct nsguard_task task;
+	__u32 exit_code; /* wait status: (code << 8) | signal */
+	__u32 pad;
+};
+
+struct nsguard_syscall_event {
+	struct nsguard_header hdr;
+	struct nsguard_task task;
+	__u32 hook_id;	   /* attach cookie: which policy hook fired */
+	__u32 syscall_nr;
+	__u32 action;	   /* enum nsguard_action taken */
+	__u32 selector;	   /* 1-based index of the matching selector; 0 = hook has no selectors */
+	__u64 args[NSGUARD_SYSCALL_ARGS];
+	__u32 fd_kind;	   /* enum nsguard_fd_kind of the hook's fd argument, if it has one */
+	__u32 fd_ns_inum;  /* namespace inum the fd refers to (nsfs), else 0 */
+	__s32 signal_err;  /* bpf_send_signal result when action is SIGKILL */
+	__u32 pad;
+};
+
+/* Kernel process table value (map nsguard_procs, key = tgid). */
+struct nsguard_proc {
+	struct nsguard_process_key key;
+	struct nsguard_process_key parent;
+	__u32 nspid;
+	__u32 flags;
+};
+
+struct nsguard_pid_filter {
+	__u32 op;    /* enum nsguard_op_filter; 0 = no matchPIDs in this selector */
+	__u32 flags; /* NSGUARD_PID_FLAG_* */
+	__u32 count;
+	__u32 values[NSGUARD_MAX_PID_VALUES];
+	__u32 pad;
+};
+
+struct nsguard_selector {
+	struct nsguard_pid_filter pids;
+	__u32 action; /* enum nsguard_action */
+	__u32 pad;
+};
+
+/* Hook table value (map nsguard_hooks, key = hook id = attach cookie). */
+struct nsguard_hook {
+	__u32 enabled;
+	__u32 selector_count; /* 0 = no selectors: every call is posted */
+	__s32 fd_arg;	      /* index of an fd argument to resolve (setns: 0), -1 = none */
+	__u32 pad;
+	struct nsguard_selector selectors[NSGUARD_MAX_SELECTORS];
+};
+
+/* Per-CPU counters (map nsguard_counters, array index). Reported through GetHealth/metrics. */
+enum nsguard_counter {
+	NSGUARD_CNT_EVENTS = 0,
+	NSGUARD_CNT_RINGBUF_FULL = 1, /* bpf_ringbuf_reserve failed: event lost in the kernel */
+	NSGUARD_CNT_PROC_TABLE_FULL = 2,
+	NSGUARD_CNT_SIGKILL = 3,
+	NSGUARD_CNT_SIGKILL_ERR = 4,
+	NSGUARD_CNT_FILTERED = 5, /* calls rejected by selectors in the kernel */
+	NSGUARD_CNT_MAX = 8,
+};
+
+#endif /* NSGUARD_EVENTS_H */

@@ -1,0 +1,94 @@
+// Typed records decoded by native/src/decode.cc from bpf/include/nsguard_events.h.
+// Field meanings are documented on the C structs; these types must match what decode.cc builds.
+
+/** Identity of a process in the kernel table: host tgid + boot-clock ns of its clone/exec. */
+export interface RawProcessKey {
+  pid: number;
+  /** 0n when the kernel did not know the process (it started before the sensor). */
+  ktime: bigint;
+}
+
+/** Namespace inums in tetragon.Namespaces field order. */
+export interface RawNamespaces {
+  uts: number;
+  ipc: number;
+  mnt: number;
+  pid: number;
+  pidForChildren: number;
+  net: number;
+  time: number;
+  timeForChildren: number;
+  cgroup: number;
+  user: number;
+}
+
+export interface RawTask {
+  key: RawProcessKey;
+  pid: number;
+  tid: number;
+  ppid: number;
+  /** tgid inside its own pid namespace; 0 in the initial pid namespace. */
+  nspid: number;
+  uid: number;
+  euid: number;
+  gid: number;
+  auid: number;
+  cgroupId: bigint;
+  ns: RawNamespaces;
+  comm: string;
+}
+
+export interface RawExecEvent {
+  op: "exec";
+  /** bpf_ktime_get_boot_ns() at the event. */
+  ktime: bigint;
+  task: RawTask;
+  parent: RawProcessKey;
+  /** NSGUARD_FLAG_* bits (Tetragon's exec flag bits). */
+  flags: number;
+  filename: string;
+  /** argv[1..] */
+  args: string[];
+  cwd: string;
+  /** Last path component of the task's cgroup (container id source). */
+  cgroupName: string;
+}
+
+export interface RawCloneEvent {
+  op: "clone";
+  ktime: bigint;
+  task: RawTask;
+  parent: RawProcessKey;
+}
+
+export interface RawExitEvent {
+  op: "exit";
+  ktime: bigint;
+  task: RawTask;
+  /** Wait status: (code << 8) | signal. */
+  exitCode: number;
+}
+
+export type RawFdKind = "unknown" | "nsfs" | "pidfd" | "other";
+
+export interface RawSyscallEvent {
+  op: "syscall";
+  ktime: bigint;
+  task: RawTask;
+  /** Attach cookie: identifies the policy hook that fired. */
+  hookId: number;
+  syscallNr: number;
+  /** tetragon.KprobeAction value taken in the kernel (1 = POST, 3 = SIGKILL). */
+  action: number;
+  /** 1-based index of the selector that matched; 0 when the hook has no selectors. */
+  selector: number;
+  /** Raw syscall argument registers. */
+  args: bigint[];
+  fdKind: RawFdKind;
+  /** Namespace inum the fd argument refers to (nsfs), else 0. */
+  fdNsInum: number;
+  /** bpf_send_signal() result for SIGKILL (0 = delivered). */
+  signalErr: number;
+}
+
+export type RawEvent = RawExecEvent | RawCloneEvent | RawExitEvent | RawSyscallEvent;
