@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * THE shared header: every struct that crosses the kernel/user boundary (ring buffer records and
- * map values) is defined here and only here. It is included by the BPF programs (bpf/*.bpf.c,
+ * map values) is defined here and only here. It is included by the BPF programs (bpf/NAME.bpf.c,
  * after vmlinux.h) and by the native addon (native/src/decode.cc, after <linux/types.h>), which
  * static_asserts sizes and offsets. TypeScript never re-declares these offsets.
  *
@@ -115,8 +115,8 @@ struct nsguard_exec_event {
 	struct nsguard_process_key parent;
 	__u32 flags; /* NSGUARD_FLAG_* */
 	__u16 filename_len;
-	__u16 args_len; /* NUL-separated argv[1..] */
-	__u16 cwd_len;
+	__u16 args_len; /* NUL-separated argv, argv[0] included (the decoder drops it) */
+	__u16 cwd_len; /* components innermost first, NUL-separated (lib/path.bpf.h); 0 = "/" */
 	__u16 cgroup_name_len;
 	__u32 pad;
 	char filename[NSGUARD_FILENAME_LEN];

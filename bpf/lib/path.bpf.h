@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Path of a `struct path` without bpf_d_path (which needs trampoline/LSM attach points this
+ * kernel class refuses). Components are written innermost first, each NUL-terminated, e.g. the
+ * cwd /usr/local/bin becomes "bin\0local\0usr\0"; the decoder reverses them. Writing forwards keeps
+ * every write at a masked offset the verifier can bound.
+ */
+#ifndef NSGUARD_PATH_BPF_H
+#define NSGUARD_PATH_BPF_H
+
+#define NSGUARD_PATH_DEPTH 32
+
+struct path_scratch {
+	char buf[NSGUARD_CWD_LEN * 2]; /* twice the output so a masked write never runs past it */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct path_scratch);
+} nsguard_path_scratch SEC(".maps");
+
+struct path_walk {
+	struct dentry *dentry;
+	struct vfsmount *vfsmnt;
+	struct mount *mnt;
+	struct dentry *root_dentry;
+	struct vfsmount *root_mnt;
+	__u32 off;
+	bool done;
+	bool truncated;
+	bool error;
+};
+
+/* One step up the tree; bpf_loop callback so the verifier checks the body once instead of once
+ * per unrolled iteration (an open-coded loop here exceeds the 1M-instruction budget). */
+static long path_step(__u32 index, struct path_walk *w)
+{
+	__u32 zero = 0;
+	struct path_scratch *scratch = bpf_map_lookup_elem(&nsguard_path_scratch, &zero);
+	/* Copy to locals first: CO-RE reads must start from kernel types, not from struct path_walk. */
+	struct dentry *dentry = w->dentry;
+	struct vfsmount *vfsmnt = w->vfsmnt;
+	struct mount *mnt = w->mnt;
+	struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
+
+	if (!scratch) {
+		w->error = true;
+		return 1;
+	}
+	if (dentry == w->root_dentry && vfsmnt == w->root_mnt) {
+		w->done = true;
+		return 1;
+	}
+	if (dentry == BPF_CORE_READ(vfsmnt, mnt_root) || dentry == parent) {
+		struct mount *mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
+
+		if (mnt_parent == mnt) { /* the global root */
+			w->done = true;
+			return 1;
+		}
+		w->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+		w->mnt = mnt_parent;
+		w->vfsmnt = (void *)mnt_parent + bpf_core_field_offset(struct mount, mnt);
+		return 0;
+	}
+	const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
+	long n = bpf_probe_read_kernel_str(&scratch->buf[w->off & (NSGUARD_CWD_LEN - 1)], NSGUARD_CWD_LEN,
+					   name);
+	if (n <= 0) {
+		w->error = true;
+		return 1;
+	}
+	w->off += n;
+	if (w->off >= NSGUARD_CWD_LEN) {
+		w->off = NSGUARD_CWD_LEN;
+		w->truncated = true;
+		return 1;
+	}
+	w->dentry = parent;
+	return 0;
+}
+
+/* Returns the bytes written to out (0 = the path is the root); sets *truncated past
+ * NSGUARD_CWD_LEN bytes or NSGUARD_PATH_DEPTH components. Negative on read errors. */
+static __always_inline long read_path_components(struct path *path, struct path *root, char *out,
+						 bool *truncated)
+{
+	__u32 zero = 0;
+	struct path_scratch *scratch;
+	struct path_walk w = {
+		.dentry = BPF_CORE_READ(path, dentry),
+		.vfsmnt = BPF_CORE_READ(path, mnt),
+		.root_dentry = BPF_CORE_READ(root, dentry),
+		.root_mnt = BPF_CORE_READ(root, mnt),
+	};
+
+	w.mnt = (void *)w.vfsmnt - bpf_core_field_offset(struct mount, mnt);
+	bpf_loop(NSGUARD_PATH_DEPTH, path_step, &w, 0);
+	*truncated = w.truncated || !w.done;
+	scratch = bpf_map_lookup_elem(&nsguard_path_scratch, &zero);
+	if (w.error || !scratch)
+		return -1;
+	bpf_probe_read_kernel(out, NSGUARD_CWD_LEN, scratch->buf);
+	return w.off;
+}
+
+#endif

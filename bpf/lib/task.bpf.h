@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Reading a task's identity, credentials, cgroup and namespaces with CO-RE. */
+#ifndef NSGUARD_TASK_BPF_H
+#define NSGUARD_TASK_BPF_H
+
+/* tgid as seen in the task's own pid namespace; 0 for tasks in the initial pid namespace, which
+ * is how isNamespacePID selectors tell host processes apart (Tetragon does the same). */
+static __always_inline __u32 task_nspid(struct task_struct *task)
+{
+	struct pid *pid = BPF_CORE_READ(task, group_leader, thread_pid);
+	unsigned int level;
+	struct upid upid;
+
+	if (!pid)
+		return 0;
+	level = BPF_CORE_READ(pid, level);
+	if (level == 0)
+		return 0;
+	if (bpf_probe_read_kernel(&upid, sizeof(upid),
+				  (void *)pid + bpf_core_field_offset(struct pid, numbers) +
+					  (level & 31) * bpf_core_type_size(struct upid)))
+		return 0;
+	return upid.nr;
+}
+
+static __always_inline __u32 task_pid_ns_inum(struct task_struct *task)
+{
+	struct pid *pid = BPF_CORE_READ(task, thread_pid);
+	unsigned int level;
+	struct upid upid;
+
+	if (!pid)
+		return 0;
+	level = BPF_CORE_READ(pid, level);
+	if (bpf_probe_read_kernel(&upid, sizeof(upid),
+				  (void *)pid + bpf_core_field_offset(struct pid, numbers) +
+					  (level & 31) * bpf_core_type_size(struct upid)))
+		return 0;
+	return BPF_CORE_READ(upid.ns, ns.inum);
+}
+
+static __always_inline void fill_namespaces(struct task_struct *task, __u32 *ns)
+{
+	struct nsproxy *nsp = BPF_CORE_READ(task, nsproxy);
+
+	ns[NSGUARD_NS_PID] = task_pid_ns_inum(task);
+	ns[NSGUARD_NS_USER] = BPF_CORE_READ(task, cred, user_ns, ns.inum);
+	if (!nsp) /* exiting task */
+		return;
+	ns[NSGUARD_NS_UTS] = BPF_CORE_READ(nsp, uts_ns, ns.inum);
+	ns[NSGUARD_NS_IPC] = BPF_CORE_READ(nsp, ipc_ns, ns.inum);
+	ns[NSGUARD_NS_MNT] = BPF_CORE_READ(nsp, mnt_ns, ns.inum);
+	ns[NSGUARD_NS_PID_FOR_CHILDREN] = BPF_CORE_READ(nsp, pid_ns_for_children, ns.inum);
+	ns[NSGUARD_NS_NET] = BPF_CORE_READ(nsp, net_ns, ns.inum);
+	if (bpf_core_field_exists(nsp->time_ns)) {
+		ns[NSGUARD_NS_TIME] = BPF_CORE_READ(nsp, time_ns, ns.inum);
+		ns[NSGUARD_NS_TIME_FOR_CHILDREN] = BPF_CORE_READ(nsp, time_ns_for_children, ns.inum);
+	}
+	ns[NSGUARD_NS_CGROUP] = BPF_CORE_READ(nsp, cgroup_ns, ns.inum);
+}
+
+static __always_inline void fill_task(struct nsguard_task *t, struct task_struct *task)
+{
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	struct nsguard_proc *proc = bpf_map_lookup_elem(&nsguard_procs, &tgid);
+
+	if (proc)
+		t->key = proc->key;
+	else
+		t->key.pid = tgid;
+	t->pid = tgid;
+	t->tid = BPF_CORE_READ(task, pid);
+	t->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	t->nspid = task_nspid(task);
+	t->uid = BPF_CORE_READ(task, cred, uid.val);
+	t->euid = BPF_CORE_READ(task, cred, euid.val);
+	t->gid = BPF_CORE_READ(task, cred, gid.val);
+	t->auid = bpf_core_field_exists(task->loginuid) ? BPF_CORE_READ(task, loginuid.val) : (__u32)-1;
+	t->cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
+	fill_namespaces(task, t->ns);
+	bpf_probe_read_kernel_str(t->comm, sizeof(t->comm), &task->comm);
+}
+
+/*
+ * Name of the cgroup that identifies the task's container: the cgroup v2 directory name, or on
+ * hybrid hosts (v1 controllers + an empty unified tree, as on our CI VMs) the memory controller's,
+ * which is where runc/containerd/podman place containers.
+ */
+static __always_inline long read_cgroup_name(struct task_struct *task, char *buf)
+{
+	const char *name = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, name);
+	long n = name ? bpf_probe_read_kernel_str(buf, NSGUARD_CGROUP_NAME_LEN, name) : 0;
+
+	if (n > 1)
+		return n;
+	int memory = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
+	struct css_set *cgroups = BPF_CORE_READ(task, cgroups);
+	struct cgroup_subsys_state *css;
+
+	if (!cgroups || bpf_core_read(&css, sizeof(css), &cgroups->subsys[memory & 15]) || !css)
+		return n;
+	name = BPF_CORE_READ(css, cgroup, kn, name);
+	return name ? bpf_probe_read_kernel_str(buf, NSGUARD_CGROUP_NAME_LEN, name) : n;
+}
+
+#endif

@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Process lifecycle: exec, fork (new processes only, not threads) and exit. Keeps the kernel's
+ * own process table (nsguard_procs) that syscall hooks use for process keys and the matchPIDs
+ * followForks walk, and reports each change on the ring buffer for the user-space process cache.
+ *
+ * tp_btf programs: they need no tracefs and, unlike fentry, work on kernels that refuse BPF
+ * trampolines (kernel-findings §3b).
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "nsguard_events.h"
+#include "maps.bpf.h"
+#include "task.bpf.h"
+#include "path.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+static __always_inline struct nsguard_process_key key_of(__u32 tgid)
+{
+	struct nsguard_proc *proc = bpf_map_lookup_elem(&nsguard_procs, &tgid);
+	struct nsguard_process_key key = { .pid = tgid };
+
+	if (proc)
+		key = proc->key;
+	return key;
+}
+
+static __always_inline void remember(__u32 tgid, struct nsguard_proc *proc)
+{
+	if (bpf_map_update_elem(&nsguard_procs, &tgid, proc, BPF_ANY))
+		count(NSGUARD_CNT_PROC_TABLE_FULL);
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(nsguard_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u64 now = bpf_ktime_get_boot_ns();
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	struct nsguard_proc *prev = bpf_map_lookup_elem(&nsguard_procs, &tgid);
+	struct nsguard_proc proc = {};
+	struct nsguard_exec_event *ev;
+	__u32 flags = NSGUARD_FLAG_EXECVE;
+
+	/* An exec replaces the process under the same pid: it keeps the parent of the process it
+	 * replaces, and its first exec after a fork is flagged "clone" like Tetragon's. */
+	if (prev) {
+		proc.parent = prev->parent;
+		if (prev->flags & NSGUARD_FLAG_CLONE && !(prev->flags & NSGUARD_FLAG_EXECVE))
+			flags |= NSGUARD_FLAG_CLONE;
+	} else {
+		proc.parent = key_of(BPF_CORE_READ(task, real_parent, tgid));
+	}
+	proc.key.pid = tgid;
+	proc.key.ktime = now;
+	proc.nspid = task_nspid(task);
+	proc.flags = flags;
+	remember(tgid, &proc);
+
+	ev = reserve_event(sizeof(*ev));
+	if (!ev)
+		return 0;
+	ev->hdr.op = NSGUARD_OP_EXEC;
+	ev->hdr.size = sizeof(*ev);
+	ev->hdr.ktime = now;
+	fill_task(&ev->task, task);
+	ev->parent = proc.parent;
+
+	long n = bpf_probe_read_kernel_str(ev->filename, sizeof(ev->filename), BPF_CORE_READ(bprm, filename));
+	if (n < 0) {
+		flags |= NSGUARD_FLAG_ERROR_FILENAME;
+		n = 0;
+	}
+	ev->filename_len = n > 0 ? n - 1 : 0;
+
+	/* argv as laid out on the new stack: argv[0]\0argv[1]\0…; the decoder drops argv[0]. */
+	unsigned long arg_start = BPF_CORE_READ(task, mm, arg_start);
+	unsigned long arg_end = BPF_CORE_READ(task, mm, arg_end);
+	__u64 args_len = arg_end > arg_start ? arg_end - arg_start : 0;
+	if (args_len > NSGUARD_ARGS_LEN) {
+		args_len = NSGUARD_ARGS_LEN;
+		flags |= NSGUARD_FLAG_TRUNC_ARGS;
+	}
+	if (bpf_probe_read_user(ev->args, args_len, (void *)arg_start)) {
+		flags |= NSGUARD_FLAG_ERROR_ARGS;
+		args_len = 0;
+	}
+	ev->args_len = args_len;
+
+	struct fs_struct *fs = BPF_CORE_READ(task, fs);
+	bool truncated = false;
+	long cwd_len = fs ? read_path_components(&fs->pwd, &fs->root, ev->cwd, &truncated) : -1;
+	if (cwd_len < 0) {
+		flags |= NSGUARD_FLAG_ERROR_CWD;
+		cwd_len = 0;
+	} else if (cwd_len == 0) {
+		flags |= NSGUARD_FLAG_ROOTCWD;
+	}
+	ev->cwd_len = cwd_len;
+
+	n = read_cgroup_name(task, ev->cgroup_name);
+	ev->cgroup_name_len = n > 0 ? n - 1 : 0;
+	ev->flags = flags;
+	submit_event(ev);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(nsguard_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 tgid = BPF_CORE_READ(child, tgid);
+	struct nsguard_clone_event *ev;
+	struct nsguard_proc proc = {};
+
+	if (BPF_CORE_READ(child, pid) != tgid) /* a new thread, not a new process */
+		return 0;
+	proc.key.pid = tgid;
+	proc.key.ktime = bpf_ktime_get_boot_ns();
+	proc.parent = key_of(BPF_CORE_READ(parent, tgid));
+	proc.nspid = task_nspid(child);
+	proc.flags = NSGUARD_FLAG_CLONE;
+	remember(tgid, &proc);
+
+	ev = reserve_event(sizeof(*ev));
+	if (!ev)
+		return 0;
+	ev->hdr.op = NSGUARD_OP_CLONE;
+	ev->hdr.size = sizeof(*ev);
+	ev->hdr.ktime = proc.key.ktime;
+	fill_task(&ev->task, child);
+	ev->parent = proc.parent;
+	submit_event(ev);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(nsguard_exit, struct task_struct *task)
+{
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	struct nsguard_exit_event *ev;
+
+	/* Fires per thread; the process is gone when the last one leaves (signal->live is
+	 * decremented before this tracepoint in do_exit). */
+	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return 0;
+	ev = reserve_event(sizeof(*ev));
+	if (ev) {
+		ev->hdr.op = NSGUARD_OP_EXIT;
+		ev->hdr.size = sizeof(*ev);
+		ev->hdr.ktime = bpf_ktime_get_boot_ns();
+		fill_task(&ev->task, task);
+		ev->exit_code = BPF_CORE_READ(task, exit_code);
+		submit_event(ev);
+	}
+	bpf_map_delete_elem(&nsguard_procs, &tgid);
+	return 0;
+}
