@@ -1,1 +1,33 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * @nsguard/native — the only C++ in nsguard: a node-addon-api addon over libbpf. It opens, loads
+ * and attaches the BPF objects built in bpf/, updates their maps (hook tables, process table),
+ * reads their counters, and streams ring-buffer records to JS as typed RawEvents decoded from the
+ * shared header bpf/include/nsguard_events.h. Every failure is a BpfError.
+ */
+
+export type {
+  BpfObjectState,
+  EventStreamStats,
+  HookSelector,
+  HookTable,
+  KernelCounters,
+  LinkInfo,
+  MemlockResult,
+  NativeConstants,
+  ProgramInfo,
+  SeedProcess,
+} from "./bindings.js";
+export type { EventIteratorOptions, EventStreamOptions, OpenOptions } from "./bpf-object.js";
+export {
+  BpfObject,
+  bootClockOffsetNs,
+  bumpMemlock,
+  decodeRecords,
+  EventStream,
+  libbpfVersion,
+  nativeConstants,
+} from "./bpf-object.js";
+export type { BpfErrorDetails, BpfOp } from "./errors.js";
+export { BpfError, isBpfError } from "./errors.js";
 export type * from "./raw-events.js";

@@ -1,1 +1,3 @@
-export {};
+export type { AgentCliOptions } from "./agent-options.js";
+export type { CliIo } from "./io.js";
+export { main } from "./main.js";

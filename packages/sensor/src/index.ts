@@ -1,1 +1,12 @@
-export {};
+export { defaultBpfDir } from "./bpf-objects.js";
+export {
+  BPFFS,
+  ensureKernelMounts,
+  hasSyscallTracepoint,
+  type KernelFeatures,
+  probeKernelFeatures,
+  TRACEFS,
+} from "./kernel-features.js";
+export { type HookInfo, type KernelProcessSeed, Sensor, type SensorOptions } from "./sensor.js";
+export { isSensorError, SensorError } from "./sensor-error.js";
+export { bootClockOffsetNs, type RawEvent } from "@nsguard/native";

@@ -2005,7 +2005,9 @@ export const GetHealthStatusResponseSchema: GenMessage<GetHealthStatusResponse> 
   messageDesc(file_tetragon_tetragon, 46);
 
 /**
- * OCI/NRI runtime hook payload. Field names are upstream's camelCase.
+ * OCI/NRI runtime hook payload. Field names are upstream's camelCase. The reference only
+ * names the message; fields 1-3 are certain, 4-8 (containerName … podNamespace) follow
+ * upstream as we remember it and should be re-checked before nsguard serves RuntimeHook.
  *
  * @generated from message tetragon.CreateContainer
  */

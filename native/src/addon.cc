@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: Apache-2.0
+// Module init: per-environment AddonState (instance data + cleanup hook), the two classes, and the
+// free functions. No globals: everything mutable hangs off the environment.
+#include <bpf/libbpf.h>
+#include <napi.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include <cerrno>
+#include <climits>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "addon_state.h"
+#include "bpf_object.h"
+#include "decode.h"
+#include "errors.h"
+#include "event_stream.h"
+
+namespace nsguard {
+
+std::shared_ptr<AddonState> AddonState::Get(Napi::Env env) {
+  AddonHandle* h = env.GetInstanceData<AddonHandle>();
+  return h != nullptr ? h->state : nullptr;
+}
+
+void AddonState::Cleanup(std::shared_ptr<AddonState>* holder) {
+  std::shared_ptr<AddonState> state = *holder;
+  delete holder;
+  state->torn_down = true;
+  // Streams first (joins reader threads), then objects (links, then the bpf_object). Copies:
+  // both calls edit the sets.
+  std::vector<EventStream*> streams(state->streams.begin(), state->streams.end());
+  for (EventStream* s : streams) s->StopNative(false);
+  std::vector<BpfObject*> objects(state->objects.begin(), state->objects.end());
+  for (BpfObject* o : objects) o->CloseNative();
+  // The env is still fully usable here; drop JS references now so ~AddonState never touches JS.
+  state->bpf_error.Reset();
+  state->bpf_object_ctor.Reset();
+  state->event_stream_ctor.Reset();
+}
+
+namespace {
+
+int64_t Ns(const struct timespec& ts) {
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
+}
+
+// __init({ BpfError }) — the TS façade hands over its error class (better-sqlite3's SqliteError
+// pattern), so every native failure is an instance of the class users import.
+Napi::Value InitJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject() || !info[0].As<Napi::Object>().Get("BpfError").IsFunction()) {
+    ThrowTypeError(env, "__init expects { BpfError: class }");
+    return env.Undefined();
+  }
+  std::shared_ptr<AddonState> state = AddonState::Get(env);
+  state->bpf_error =
+      Napi::Persistent(info[0].As<Napi::Object>().Get("BpfError").As<Napi::Function>());
+  return env.Undefined();
+}
+
+// CLOCK_REALTIME − CLOCK_BOOTTIME in ns: adds to bpf_ktime_get_boot_ns() values to get wall
+// time. Sampled as realtime/boottime/realtime several times; the tightest bracket wins.
+Napi::Value BootClockOffsetNs(const Napi::CallbackInfo& info) {
+  int64_t best_window = INT64_MAX, best = 0;
+  for (int i = 0; i < 16; i++) {
+    struct timespec a, b, c;
+    clock_gettime(CLOCK_REALTIME, &a);
+    clock_gettime(CLOCK_BOOTTIME, &b);
+    clock_gettime(CLOCK_REALTIME, &c);
+    int64_t window = Ns(c) - Ns(a);
+    if (window >= 0 && window < best_window) {
+      best_window = window;
+      best = Ns(a) + window / 2 - Ns(b);
+    }
+  }
+  return Napi::BigInt::New(info.Env(), best);
+}
+
+Napi::Value LibbpfVersion(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), std::to_string(libbpf_major_version()) + "." +
+                                           std::to_string(libbpf_minor_version()));
+}
+
+// Raise RLIMIT_MEMLOCK to infinity for kernels that still charge BPF memory to it. Kernels ≥ 5.11
+// (ours is 6.18) charge BPF maps to the memory cgroup instead, and this machine lacks
+// CAP_SYS_RESOURCE, so EPERM is expected and harmless: we then raise the soft limit to the hard
+// one and report what we got instead of failing.
+Napi::Value BumpMemlock(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  struct rlimit inf = {RLIM_INFINITY, RLIM_INFINITY};
+  Napi::Object out = Napi::Object::New(env);
+  int err = 0;
+  if (setrlimit(RLIMIT_MEMLOCK, &inf) != 0) {
+    err = errno;
+    struct rlimit cur;
+    if (getrlimit(RLIMIT_MEMLOCK, &cur) == 0 && cur.rlim_cur != cur.rlim_max) {
+      cur.rlim_cur = cur.rlim_max;
+      setrlimit(RLIMIT_MEMLOCK, &cur);  // best effort
+    }
+  }
+  struct rlimit now = {0, 0};
+  getrlimit(RLIMIT_MEMLOCK, &now);
+  out.Set("ok", Napi::Boolean::New(env, err == 0));
+  out.Set("code", err == 0 ? Napi::Value(env.Null()) : Napi::String::New(env, ErrnoName(err)));
+  auto limit = [&](rlim_t v) -> Napi::Value {
+    if (v == RLIM_INFINITY) return Napi::Number::New(env, HUGE_VAL);
+    return Napi::Number::New(env, static_cast<double>(v));
+  };
+  out.Set("soft", limit(now.rlim_cur));
+  out.Set("hard", limit(now.rlim_max));
+  return out;
+}
+
+// decodeRecords(samples: Uint8Array[]) → { events, malformed }: runs ring-buffer samples through
+// exactly the reader's validation and the JS-thread decoder. For tests and record replay.
+Napi::Value DecodeRecords(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsArray()) {
+    ThrowTypeError(env, "decodeRecords expects an array of Uint8Array samples");
+    return env.Undefined();
+  }
+  Napi::Array in = info[0].As<Napi::Array>();
+  Napi::Array events = Napi::Array::New(env);
+  uint32_t n = 0, malformed = 0;
+  std::vector<uint8_t> copy;
+  for (uint32_t i = 0; i < in.Length(); i++) {
+    Napi::Value v = in.Get(i);
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+      ThrowTypeError(env, "decodeRecords: samples[" + std::to_string(i) + "] must be a Uint8Array");
+      return env.Undefined();
+    }
+    Napi::Uint8Array a = v.As<Napi::Uint8Array>();
+    copy.assign(a.Data(), a.Data() + a.ByteLength());
+    size_t len = ValidateRecord(copy.data(), copy.size());
+    if (len == 0) {
+      malformed++;
+      continue;
+    }
+    events.Set(n++, DecodeRecord(env, copy.data(), len));
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("events", events);
+  out.Set("malformed", Napi::Number::New(env, malformed));
+  return out;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  InstallLibbpfPrint();
+  auto state = std::make_shared<AddonState>();
+  env.SetInstanceData<AddonHandle>(new AddonHandle{state});
+  env.AddCleanupHook(AddonState::Cleanup, new std::shared_ptr<AddonState>(state));
+
+  Napi::Function bpf_object = BpfObject::Init(env);
+  Napi::Function event_stream = EventStream::Init(env);
+  state->bpf_object_ctor = Napi::Persistent(bpf_object);
+  state->event_stream_ctor = Napi::Persistent(event_stream);
+
+  exports.Set("BpfObject", bpf_object);
+  exports.Set("EventStream", event_stream);
+  exports.Set("__init", Napi::Function::New(env, InitJs, "__init"));
+  exports.Set("bootClockOffsetNs", Napi::Function::New(env, BootClockOffsetNs, "bootClockOffsetNs"));
+  exports.Set("libbpfVersion", Napi::Function::New(env, LibbpfVersion, "libbpfVersion"));
+  exports.Set("bumpMemlock", Napi::Function::New(env, BumpMemlock, "bumpMemlock"));
+  exports.Set("decodeRecords", Napi::Function::New(env, DecodeRecords, "decodeRecords"));
+  exports.Set("constants", MakeConstants(env));
+  return exports;
+}
+
+}  // namespace
+
+}  // namespace nsguard
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
+  return nsguard::Init(env, exports);
+}
+
+NODE_API_MODULE(nsguard_native, InitModule)

@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "maps.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "errors.h"
+
+namespace nsguard {
+
+namespace {
+
+Napi::Value Field(const Napi::Object& o, const char* key) { return o.Get(key); }
+
+bool IsKnownAction(uint32_t a) {
+  return a == NSGUARD_ACTION_POST || a == NSGUARD_ACTION_SIGKILL || a == NSGUARD_ACTION_NOPOST;
+}
+
+}  // namespace
+
+bool EncodeHookTable(Napi::Env env, const Napi::Value& v, struct nsguard_hook* out) {
+  std::memset(out, 0, sizeof(*out));
+  if (!v.IsObject()) {
+    ThrowTypeError(env, "hook table must be an object { enabled, fdArg, selectors }");
+    return false;
+  }
+  Napi::Object t = v.As<Napi::Object>();
+  bool enabled = false;
+  if (!GetBool(env, Field(t, "enabled"), "hook table.enabled", &enabled)) return false;
+  out->enabled = enabled ? 1 : 0;
+
+  int32_t fd_arg = -1;
+  if (!GetI32(env, Field(t, "fdArg"), "hook table.fdArg", &fd_arg)) return false;
+  if (fd_arg < -1 || fd_arg >= NSGUARD_SYSCALL_ARGS) {
+    ThrowTypeError(env, "hook table.fdArg must be -1 (none) or an argument index from 0 to " +
+                            std::to_string(NSGUARD_SYSCALL_ARGS - 1) + " (got " +
+                            std::to_string(fd_arg) + ")");
+    return false;
+  }
+  out->fd_arg = fd_arg;
+
+  Napi::Value sv = Field(t, "selectors");
+  if (!sv.IsArray()) {
+    ThrowTypeError(env, "hook table.selectors must be an array");
+    return false;
+  }
+  Napi::Array sels = sv.As<Napi::Array>();
+  if (sels.Length() > NSGUARD_MAX_SELECTORS) {
+    ThrowTypeError(env, "hook table.selectors has " + std::to_string(sels.Length()) +
+                            " selectors; the kernel table holds at most " +
+                            std::to_string(NSGUARD_MAX_SELECTORS) +
+                            " (NSGUARD_MAX_SELECTORS)");
+    return false;
+  }
+  out->selector_count = sels.Length();
+  for (uint32_t i = 0; i < sels.Length(); i++) {
+    const std::string where = "hook table.selectors[" + std::to_string(i) + "]";
+    Napi::Value selv = sels.Get(i);
+    if (!selv.IsObject()) {
+      ThrowTypeError(env, where + " must be an object { pids?, action }");
+      return false;
+    }
+    Napi::Object sel = selv.As<Napi::Object>();
+    struct nsguard_selector* dst = &out->selectors[i];
+
+    uint32_t action = 0;
+    if (!GetU32(env, Field(sel, "action"), (where + ".action").c_str(), &action)) return false;
+    if (!IsKnownAction(action)) {
+      ThrowTypeError(env, where + ".action must be " + std::to_string(NSGUARD_ACTION_POST) +
+                              " (Post), " + std::to_string(NSGUARD_ACTION_SIGKILL) +
+                              " (Sigkill) or " + std::to_string(NSGUARD_ACTION_NOPOST) +
+                              " (NoPost); got " + std::to_string(action));
+      return false;
+    }
+    dst->action = action;
+
+    Napi::Value pv = Field(sel, "pids");
+    if (pv.IsUndefined() || pv.IsNull()) continue;  // op 0 = no matchPIDs in this selector
+    if (!pv.IsObject()) {
+      ThrowTypeError(env, where + ".pids must be an object { op, isNamespacePid, followForks, "
+                                  "values }");
+      return false;
+    }
+    Napi::Object pids = pv.As<Napi::Object>();
+    std::string op;
+    if (!GetString(env, Field(pids, "op"), (where + ".pids.op").c_str(), &op)) return false;
+    if (op == "In") {
+      dst->pids.op = NSGUARD_FILTER_IN;
+    } else if (op == "NotIn") {
+      dst->pids.op = NSGUARD_FILTER_NOTIN;
+    } else {
+      ThrowTypeError(env, where + ".pids.op must be \"In\" or \"NotIn\" (got \"" + op + "\")");
+      return false;
+    }
+    bool nspid = false, follow = false;
+    if (!GetBool(env, Field(pids, "isNamespacePid"), (where + ".pids.isNamespacePid").c_str(),
+                 &nspid) ||
+        !GetBool(env, Field(pids, "followForks"), (where + ".pids.followForks").c_str(),
+                 &follow)) {
+      return false;
+    }
+    dst->pids.flags = (nspid ? NSGUARD_PID_FLAG_NSPID : 0) | (follow ? NSGUARD_PID_FLAG_FOLLOW : 0);
+    Napi::Value vv = Field(pids, "values");
+    if (!vv.IsArray()) {
+      ThrowTypeError(env, where + ".pids.values must be an array of pids");
+      return false;
+    }
+    Napi::Array values = vv.As<Napi::Array>();
+    if (values.Length() == 0 || values.Length() > NSGUARD_MAX_PID_VALUES) {
+      ThrowTypeError(env, where + ".pids.values has " + std::to_string(values.Length()) +
+                              " values; it must have 1 to " +
+                              std::to_string(NSGUARD_MAX_PID_VALUES) +
+                              " (NSGUARD_MAX_PID_VALUES)");
+      return false;
+    }
+    dst->pids.count = values.Length();
+    for (uint32_t j = 0; j < values.Length(); j++) {
+      const std::string w = where + ".pids.values[" + std::to_string(j) + "]";
+      if (!GetU32(env, values.Get(j), w.c_str(), &dst->pids.values[j])) return false;
+    }
+  }
+  return true;
+}
+
+bool EncodeSeedProcess(Napi::Env env, const Napi::Value& v, const std::string& what,
+                       uint32_t* key, struct nsguard_proc* out) {
+  std::memset(out, 0, sizeof(*out));
+  if (!v.IsObject()) {
+    ThrowTypeError(env, what + " must be an object { pid, ktime, parentPid, parentKtime, nspid, "
+                               "flags }");
+    return false;
+  }
+  Napi::Object p = v.As<Napi::Object>();
+  uint32_t flags = 0, nspid = 0, pid = 0, ppid = 0;
+  uint64_t ktime = 0, pktime = 0;
+  if (!GetU32(env, Field(p, "pid"), (what + ".pid").c_str(), &pid) ||
+      !GetU64(env, Field(p, "ktime"), (what + ".ktime").c_str(), &ktime) ||
+      !GetU32(env, Field(p, "parentPid"), (what + ".parentPid").c_str(), &ppid) ||
+      !GetU64(env, Field(p, "parentKtime"), (what + ".parentKtime").c_str(), &pktime) ||
+      !GetU32(env, Field(p, "nspid"), (what + ".nspid").c_str(), &nspid) ||
+      !GetU32(env, Field(p, "flags"), (what + ".flags").c_str(), &flags)) {
+    return false;
+  }
+  out->key.pid = pid;
+  out->key.ktime = ktime;
+  out->parent.pid = ppid;
+  out->parent.ktime = pktime;
+  out->nspid = nspid;
+  out->flags = flags;
+  *key = out->key.pid;
+  return true;
+}
+
+int SumPercpuCounters(int map_fd, uint64_t* sums, uint32_t n) {
+  int ncpus = libbpf_num_possible_cpus();
+  if (ncpus <= 0) return ncpus < 0 ? ncpus : -EINVAL;
+  // Per-CPU values are rounded up to 8 bytes each; u64 already is.
+  std::vector<uint64_t> values(static_cast<size_t>(ncpus));
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t key = i;
+    if (bpf_map_lookup_elem(map_fd, &key, values.data()) != 0) return -errno;
+    uint64_t sum = 0;
+    for (uint64_t x : values) sum += x;
+    sums[i] = sum;
+  }
+  return 0;
+}
+
+}  // namespace nsguard

@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The raw native surface (src/*.cc), declared here and wrapped by bpf-object.ts. Raw methods
+ * carry a `__` prefix; nothing outside this package should call them.
+ */
+import { createRequire } from "node:module";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { BpfError } from "./errors.js";
+import type { RawEvent } from "./raw-events.js";
+
+/** Hook table as encoded into struct nsguard_hook (bpf/include/nsguard_events.h). */
+export interface HookTable {
+  /** A disabled hook stays attached but drops every call in the kernel. */
+  enabled: boolean;
+  /** Index of the syscall argument that is an fd to resolve (setns: 0), or -1 for none. */
+  fdArg: number;
+  /** At most NSGUARD_MAX_SELECTORS (5); the first that matches decides. Empty: post every call. */
+  selectors: HookSelector[];
+}
+
+export interface HookSelector {
+  /** matchPIDs; absent = this selector matches every process. */
+  pids?: {
+    op: "In" | "NotIn";
+    isNamespacePid: boolean;
+    followForks: boolean;
+    /** 1 to NSGUARD_MAX_PID_VALUES (4) pids. */
+    values: number[];
+  };
+  /** tetragon.KprobeAction value: 1 Post, 3 Sigkill, 9 NoPost. */
+  action: number;
+}
+
+/** A process found by the agent's /proc scan, for the kernel process table (struct nsguard_proc). */
+export interface SeedProcess {
+  pid: number;
+  /** Boot-clock ns of the process start (its exec_id ktime). */
+  ktime: bigint;
+  parentPid: number;
+  parentKtime: bigint;
+  /** tgid in its own pid namespace; 0 in the initial pid namespace. */
+  nspid: number;
+  /** NSGUARD_FLAG_* bits (PROCFS for scanned processes). */
+  flags: number;
+}
+
+/** Kernel counters (map nsguard_counters, enum nsguard_counter), summed over CPUs. */
+export interface KernelCounters {
+  /** Records submitted to the ring buffer. */
+  events: bigint;
+  /** Records lost because the ring buffer was full. */
+  ringbufFull: bigint;
+  /** Process-table updates that failed. */
+  procTableFull: bigint;
+  sigkill: bigint;
+  sigkillErr: bigint;
+  /** Syscalls rejected by selectors in the kernel. */
+  filtered: bigint;
+}
+
+/** Reader-side statistics of an event stream (counts since it started). */
+export interface EventStreamStats {
+  /** Well-formed records read from the ring buffer. */
+  records: number;
+  /** Batches queued for the JS thread. */
+  batches: number;
+  /** Records skipped as short or of unknown op (never decoded). */
+  malformed: number;
+  /**
+   * Records that never reached onBatch: their batch found JS 64 batches behind, or stop() came
+   * first. Once a stopped stream has drained: delivered + droppedEvents === records.
+   */
+  droppedEvents: number;
+  droppedBatches: number;
+  /** epoll / ring_buffer__consume failures. */
+  errors: number;
+  running: boolean;
+}
+
+export interface ProgramInfo {
+  name: string;
+  /** ELF section, e.g. "tp_btf/sched_process_exec". */
+  section: string;
+  /** Kernel program id once loaded, 0 before. */
+  id: number;
+}
+
+export interface LinkInfo {
+  id: number;
+  /** Human-readable attach target, e.g. "nsguard_sys_enter tracepoint syscalls/sys_enter_setns cookie 7". */
+  target: string;
+}
+
+export interface BpfObjectState {
+  path: string;
+  loaded: boolean;
+  closed: boolean;
+  streaming: boolean;
+  /** Maps reused from shareMapsWith at open. */
+  sharedMaps: string[];
+}
+
+export interface MemlockResult {
+  /** True when RLIMIT_MEMLOCK is now unlimited. */
+  ok: boolean;
+  /** errno name of the failure (EPERM without CAP_SYS_RESOURCE), or null. */
+  code: string | null;
+  soft: number;
+  hard: number;
+}
+
+/** Values from bpf/include/nsguard_events.h, as compiled into the addon. */
+export interface NativeConstants {
+  COMM_LEN: number;
+  CGROUP_NAME_LEN: number;
+  FILENAME_LEN: number;
+  CWD_LEN: number;
+  ARGS_LEN: number;
+  SYSCALL_ARGS: number;
+  MAX_SELECTORS: number;
+  MAX_PID_VALUES: number;
+  FOLLOW_DEPTH: number;
+  CNT_MAX: number;
+  ops: { exec: number; clone: number; exit: number; syscall: number };
+  recordSizes: {
+    header: number;
+    exec: number;
+    clone: number;
+    exit: number;
+    syscall: number;
+    proc: number;
+    hook: number;
+  };
+  actions: { POST: number; SIGKILL: number; NOPOST: number };
+  processFlags: {
+    EXECVE: number;
+    PROCFS: number;
+    TRUNC_ARGS: number;
+    MISS: number;
+    ERROR_FILENAME: number;
+    ERROR_ARGS: number;
+    NOCWD: number;
+    ROOTCWD: number;
+    ERROR_CWD: number;
+    CLONE: number;
+  };
+}
+
+export interface NativeEventStream {
+  stop(): void;
+  ref(): NativeEventStream;
+  unref(): NativeEventStream;
+  stats(): EventStreamStats;
+}
+
+export interface NativeBpfObject {
+  __load(): void;
+  __programs(): string[];
+  __maps(): string[];
+  __programInfo(): ProgramInfo[];
+  __attachTracepoint(program: string, category: string, name: string, cookie?: number): number;
+  __attach(program: string): number;
+  __detach(linkId: number): boolean;
+  __links(): LinkInfo[];
+  __close(): void;
+  __setHook(hookId: number, table: HookTable): void;
+  __deleteHook(hookId: number): boolean;
+  __seedProcess(process: SeedProcess): void;
+  __seedProcesses(processes: readonly SeedProcess[]): number;
+  __readCounters(): KernelCounters;
+  __openEventStream(
+    onBatch: (events: RawEvent[]) => void,
+    pollMs: number,
+    maxBatch: number,
+  ): NativeEventStream;
+  __state(): BpfObjectState;
+}
+
+export interface NativeBinding {
+  /** Opens the ELF file; with shareMapsWith, reuses that loaded object's maps by name. */
+  BpfObject: new (
+    path: string,
+    shareMapsWith?: NativeBpfObject,
+  ) => NativeBpfObject;
+  __init(classes: { BpfError: typeof BpfError }): void;
+  bootClockOffsetNs(): bigint;
+  libbpfVersion(): string;
+  bumpMemlock(): MemlockResult;
+  decodeRecords(samples: readonly Uint8Array[]): { events: RawEvent[]; malformed: number };
+  constants: NativeConstants;
+}
+
+const require = createRequire(import.meta.url);
+const bindings = require("bindings") as (opts: { bindings: string; module_root: string }) => unknown;
+
+// ts/ and dist/ both sit directly under the package root, where build/Release/ is.
+const moduleRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+
+export const native = bindings({ bindings: "nsguard_native", module_root: moduleRoot }) as NativeBinding;
+native.__init({ BpfError });

@@ -1,0 +1,536 @@
+// SPDX-License-Identifier: Apache-2.0
+// Root tier: loads the real objects from bpf/.output into the kernel. Runs as root when the
+// objects are built; otherwise skips with the reason — except under CI (CI=…), where a missing
+// prerequisite fails, because CI runs as root on the target kernel and must exercise this tier.
+import { spawn, spawnSync } from "node:child_process";
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type BpfError,
+  BpfObject,
+  bootClockOffsetNs,
+  type EventStream,
+  isBpfError,
+  nativeConstants,
+  type RawCloneEvent,
+  type RawEvent,
+  type RawExecEvent,
+  type RawExitEvent,
+  type RawSyscallEvent,
+} from "./index.js";
+
+const here = fileURLToPath(new URL(".", import.meta.url));
+const bpfDir = resolve(here, "../../bpf/.output");
+const processObj = join(bpfDir, "process.bpf.o");
+const syscallsObj = join(bpfDir, "syscalls.bpf.o");
+const addonPath = resolve(here, "../build/Release/nsguard_native.node");
+const TRACEFS = "/sys/kernel/tracing";
+const CLONE_NEWNET = 0x40000000n;
+const LIFECYCLE = ["nsguard_exec", "nsguard_fork", "nsguard_exit"] as const;
+
+const missing =
+  process.getuid?.() !== 0
+    ? "not running as root (needs CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN)"
+    : !existsSync(processObj) || !existsSync(syscallsObj)
+      ? `BPF objects not built (${bpfDir}; run make -C bpf)`
+      : undefined;
+const inCI = Boolean(process.env.CI);
+if (missing && !inCI) console.warn(`[@nsguard/native] root tier skipped: ${missing}`);
+const rootDescribe = missing ? describe.skip : describe;
+
+if (missing && inCI) {
+  describe("root tier prerequisites", () => {
+    it("are met in CI", () => {
+      throw new Error(`root tier cannot run in CI: ${missing}`);
+    });
+  });
+}
+
+// --- helpers -------------------------------------------------------------------------------------
+
+/** BPF-related fds this process holds (programs, maps, links, perf events). */
+function bpfFds(): string[] {
+  const out: string[] = [];
+  for (const fd of readdirSync("/proc/self/fd")) {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      if (/bpf|perf_event/.test(target)) out.push(`${fd} → ${target}`);
+    } catch {
+      // the fd readdir itself used, or a racing close
+    }
+  }
+  return out;
+}
+
+/** Kernel program ids still loaded, or undefined when bpftool is unavailable. */
+function liveProgramIds(): Set<number> | undefined {
+  const r = spawnSync("bpftool", ["prog", "show", "-j"], { encoding: "utf8" });
+  if (r.error || r.status !== 0) return undefined;
+  return new Set((JSON.parse(r.stdout) as Array<{ id: number }>).map((p) => p.id));
+}
+
+/** Waits (programs are freed after their last fd, possibly a moment later) and checks none remains. */
+async function expectProgramsGone(ids: number[]): Promise<void> {
+  expect(ids.length).toBeGreaterThan(0);
+  expect(ids.every((id) => id > 0)).toBe(true);
+  let remaining: number[] = [];
+  for (let i = 0; i < 100; i++) {
+    const live = liveProgramIds();
+    if (!live) {
+      console.warn("[@nsguard/native] bpftool not found: kernel program ids not re-checked");
+      return;
+    }
+    remaining = ids.filter((id) => live.has(id));
+    if (remaining.length === 0) return;
+    await sleep(20);
+  }
+  expect(remaining, "programs still loaded after close").toEqual([]);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(pred: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error("timed out waiting for events");
+    await sleep(10);
+  }
+}
+
+function run(argv: string[], cwd: string): Promise<{ pid: number; code: number | null }> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(argv[0] as string, argv.slice(1), { cwd, stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    child.on("error", reject);
+    child.on("exit", (code) => {
+      if (stderr) console.warn(`[${argv.join(" ")}] ${stderr}`);
+      resolveRun({ pid: child.pid as number, code });
+    });
+  });
+}
+
+function catchError(fn: () => unknown): BpfError {
+  try {
+    fn();
+  } catch (err) {
+    if (isBpfError(err)) return err;
+    throw err;
+  }
+  throw new Error("expected a BpfError");
+}
+
+// --- the tier ------------------------------------------------------------------------------------
+
+rootDescribe("BpfObject on the kernel (root)", () => {
+  let proc: BpfObject;
+  let sys: BpfObject;
+  let sys2: BpfObject;
+  let stream: EventStream | undefined;
+  let mountedTracefs = false;
+  let cwd: string;
+  let baselineFds: string[];
+  const programIds: number[] = [];
+  const events: RawEvent[] = [];
+  const ourNetIno = statSync("/proc/self/ns/net").ino;
+
+  beforeAll(() => {
+    baselineFds = bpfFds();
+    if (!existsSync(`${TRACEFS}/events`)) {
+      const r = spawnSync("mount", ["-t", "tracefs", "tracefs", TRACEFS]);
+      if (r.status !== 0) throw new Error(`cannot mount tracefs: ${r.stderr}`);
+      mountedTracefs = true;
+    }
+    cwd = realpathSync(mkdtempSync(join(tmpdir(), "nsguard-native-")));
+    proc = BpfObject.open(processObj);
+    proc.load();
+    sys = BpfObject.open(syscallsObj, { shareMapsWith: proc });
+    sys.load();
+    // A second instance of the syscall program (one program cannot sit twice on one tracepoint),
+    // sharing every map — the hook table too — through the first.
+    sys2 = BpfObject.open(syscallsObj, { shareMapsWith: sys });
+    sys2.load();
+    for (const o of [proc, sys, sys2]) for (const p of o.programInfo()) programIds.push(p.id);
+  });
+
+  afterAll(async () => {
+    stream?.stop();
+    sys2?.close();
+    sys?.close();
+    proc?.close();
+    if (cwd) rmSync(cwd, { recursive: true, force: true });
+    if (mountedTracefs) spawnSync("umount", [TRACEFS]);
+  });
+
+  it("shares the ring buffer, process table and counters by name", () => {
+    expect(proc.programs()).toEqual([...LIFECYCLE]);
+    expect(sys.programs()).toEqual(["nsguard_sys_enter"]);
+    expect(sys.state().sharedMaps.sort()).toEqual(["nsguard_counters", "nsguard_events", "nsguard_procs"]);
+    // Found under their ELF names even though libbpf renamed them to the kernel's 15-char names.
+    expect(sys.maps()).toContain("nsguard_counters");
+    expect(sys.readCounters()).toEqual(proc.readCounters());
+    expect(sys2.state().sharedMaps.sort()).toEqual([
+      "nsguard_counters",
+      "nsguard_events",
+      "nsguard_hooks",
+      "nsguard_procs",
+    ]);
+  });
+
+  it("validates hook tables against the header limits before touching the map", () => {
+    const sel = { action: 1 };
+    expect(() => sys.setHook(1, { enabled: true, fdArg: 0, selectors: Array(6).fill(sel) })).toThrow(
+      /at most 5 \(NSGUARD_MAX_SELECTORS\)/,
+    );
+    const pids = { op: "In" as const, isNamespacePid: false, followForks: false, values: [1, 2, 3, 4, 5] };
+    expect(() => sys.setHook(1, { enabled: true, fdArg: 0, selectors: [{ pids, action: 1 }] })).toThrow(
+      TypeError,
+    );
+    expect(() =>
+      sys.setHook(1, {
+        enabled: true,
+        fdArg: 0,
+        selectors: [{ pids: { ...pids, op: "Equal" as "In", values: [1] }, action: 1 }],
+      }),
+    ).toThrow(/selectors\[0\]\.pids\.op must be "In" or "NotIn"/);
+    expect(() => sys.setHook(1, { enabled: true, fdArg: 6, selectors: [] })).toThrow(/fdArg/);
+    expect(() => sys.setHook(1, { enabled: true, fdArg: 0, selectors: [{ action: 2 }] })).toThrow(/action/);
+    expect(sys.deleteHook(1)).toBe(false);
+  });
+
+  it("reports attach failures as BpfError naming the target", () => {
+    const missingTp = catchError(() =>
+      sys.attachTracepoint("nsguard_sys_enter", "syscalls", "sys_enter_doesnotexist", 1),
+    );
+    expect(missingTp.op).toBe("attach");
+    expect(missingTp.code).toBe("ENOENT");
+    expect(missingTp.message).toContain("syscalls/sys_enter_doesnotexist");
+
+    const missingProg = catchError(() =>
+      sys.attachTracepoint("nsguard_nope", "syscalls", "sys_enter_setns", 1),
+    );
+    expect(missingProg.op).toBe("attach");
+    expect(missingProg.code).toBe("ENOENT");
+    expect(missingProg.message).toContain("no program named 'nsguard_nope'");
+    expect(missingProg.message).toContain("nsguard_sys_enter");
+
+    const noTarget = catchError(() => sys.attach("nsguard_sys_enter"));
+    expect(noTarget.op).toBe("attach");
+    expect(noTarget.message).toContain("attachTracepoint");
+    expect(sys.links()).toEqual([]);
+  });
+
+  it("delivers exec, clone, syscall and exit records of a real setns", async () => {
+    sys.setHook(7, { enabled: true, fdArg: 0, selectors: [] });
+    // Hook 8 only matches descendants of this process (followForks), which the kernel table
+    // learns about from seedProcess below.
+    sys.setHook(8, {
+      enabled: true,
+      fdArg: 0,
+      selectors: [
+        { pids: { op: "In", isNamespacePid: false, followForks: true, values: [process.pid] }, action: 1 },
+      ],
+    });
+    const link7 = sys.attachTracepoint("nsguard_sys_enter", "syscalls", "sys_enter_setns", 7);
+    // The kernel keeps one entry per program in a tracepoint's program array: the same program
+    // a second time is EEXIST, whatever the cookie. A second object instance is the way.
+    const dup = catchError(() => sys.attachTracepoint("nsguard_sys_enter", "syscalls", "sys_enter_setns", 8));
+    expect(dup.code).toBe("EEXIST");
+    const link8 = sys2.attachTracepoint("nsguard_sys_enter", "syscalls", "sys_enter_setns", 8);
+    for (const p of LIFECYCLE) proc.attach(p);
+    expect(sys.links().map((l) => l.target)).toEqual([
+      "nsguard_sys_enter tracepoint syscalls/sys_enter_setns cookie 7",
+    ]);
+    stream = proc.openEventStream((batch) => events.push(...batch), { pollMs: 10 });
+
+    const script = `/usr/bin/nsenter --net=/proc/${process.pid}/ns/net /usr/bin/true; exit 3`;
+    const argv = ["/usr/bin/unshare", "-n", "/usr/bin/sh", "-c", script];
+
+    // Run 1: our process is unknown to the kernel table, so hook 8's followForks walk fails.
+    const filteredBefore = sys.readCounters().filtered;
+    const first = await run(argv, cwd);
+    expect(first.code).toBe(3);
+    await waitFor(() => events.some((e) => e.op === "exit" && e.task.pid === first.pid));
+    const ofRun = (pid: number) => {
+      const pids = new Set([pid]);
+      for (const e of events) if (e.op === "clone" && pids.has(e.parent.pid)) pids.add(e.task.pid);
+      return events.filter((e) => pids.has(e.task.pid));
+    };
+    const run1 = ofRun(first.pid);
+    expect(run1.filter((e) => e.op === "syscall").map((e) => (e as RawSyscallEvent).hookId)).toEqual([7]);
+    expect(sys.readCounters().filtered).toBeGreaterThan(filteredBefore);
+
+    // Run 2: seed our own process; now hook 8 matches through the parent walk.
+    const startTicks = BigInt(readFileSync("/proc/self/stat", "utf8").split(") ")[1]?.split(" ")[19] ?? "0");
+    const ourKtime = startTicks * 10_000_000n; // CLK_TCK 100 → ns since boot
+    proc.seedProcess({
+      pid: process.pid,
+      ktime: ourKtime,
+      parentPid: process.ppid,
+      parentKtime: 0n,
+      nspid: 0,
+      flags: nativeConstants.processFlags.PROCFS,
+    });
+    const second = await run(argv, cwd);
+    expect(second.code).toBe(3);
+    await waitFor(() => events.some((e) => e.op === "exit" && e.task.pid === second.pid));
+    const run2 = ofRun(second.pid);
+
+    // The child (unshare → exec sh) and its fork (nsenter → exec true).
+    const X = second.pid;
+    const clones = run2.filter((e): e is RawCloneEvent => e.op === "clone");
+    const execs = run2.filter((e): e is RawExecEvent => e.op === "exec");
+    const exits = run2.filter((e): e is RawExitEvent => e.op === "exit");
+    const syscalls = run2.filter((e): e is RawSyscallEvent => e.op === "syscall");
+
+    const cloneX = clones.find((e) => e.task.pid === X);
+    expect(cloneX?.parent).toEqual({ pid: process.pid, ktime: ourKtime });
+    expect(cloneX?.task.ppid).toBe(process.pid);
+    const Y = clones.find((e) => e.parent.pid === X)?.task.pid as number;
+    expect(Y).toBeGreaterThan(0);
+
+    expect(execs.filter((e) => e.task.pid === X).map((e) => [e.filename, e.args, e.cwd])).toEqual([
+      ["/usr/bin/unshare", ["-n", "/usr/bin/sh", "-c", script], cwd],
+      ["/usr/bin/sh", ["-c", script], cwd],
+    ]);
+    const execSh = execs.find((e) => e.task.pid === X && e.filename === "/usr/bin/sh") as RawExecEvent;
+    expect(execSh.task.comm).toBe("sh");
+    expect(execSh.task.ns.net).not.toBe(ourNetIno); // unshare -n took effect before the exec
+    expect(execs.filter((e) => e.task.pid === Y).map((e) => [e.filename, e.args, e.cwd])).toEqual([
+      ["/usr/bin/nsenter", [`--net=/proc/${process.pid}/ns/net`, "/usr/bin/true"], cwd],
+      ["/usr/bin/true", [], cwd],
+    ]);
+    const execNsenter = execs.find((e) => e.filename === "/usr/bin/nsenter") as RawExecEvent;
+    expect(execNsenter.parent).toEqual(execSh.task.key); // the fork's parent is sh's exec identity
+    expect(execNsenter.flags & nativeConstants.processFlags.EXECVE).toBeTruthy();
+
+    // setns(fd, CLONE_NEWNET) by nsenter, once per hook.
+    expect(syscalls.map((e) => e.hookId).sort()).toEqual([7, 8]);
+    for (const e of syscalls) {
+      expect(e.task.pid).toBe(Y);
+      expect(e.task.tid).toBe(Y);
+      expect(e.task.ppid).toBe(X);
+      expect(e.task.comm).toBe("nsenter");
+      expect(e.args).toHaveLength(6);
+      expect(e.args[1]).toBe(CLONE_NEWNET);
+      expect(e.fdKind).toBe("nsfs");
+      expect(e.fdNsInum).toBe(ourNetIno);
+      expect(e.task.ns.net).not.toBe(ourNetIno); // at entry, still in the unshared netns
+      expect(e.action).toBe(nativeConstants.actions.POST);
+      expect(e.signalErr).toBe(0);
+      if (process.arch === "x64") expect(e.syscallNr).toBe(308);
+    }
+    expect(syscalls.find((e) => e.hookId === 7)?.selector).toBe(0);
+    expect(syscalls.find((e) => e.hookId === 8)?.selector).toBe(1);
+
+    // Exit status is the wait status: (code << 8) | signal.
+    expect(exits.find((e) => e.task.pid === Y)?.exitCode).toBe(0);
+    expect(exits.find((e) => e.task.pid === X)?.exitCode).toBe(3 << 8);
+
+    // ktime is the boot clock: with the offset it lands on the wall clock of the run.
+    const wallMs = Number((execSh.ktime + bootClockOffsetNs()) / 1_000_000n);
+    expect(Math.abs(wallMs - Date.now())).toBeLessThan(60_000);
+
+    const stats = stream.stats();
+    expect(stats.malformed).toBe(0);
+    expect(stats.droppedEvents).toBe(0);
+    expect(stats.records).toBeGreaterThanOrEqual(run1.length + run2.length);
+    expect(stats.running).toBe(true);
+    expect(proc.readCounters().events).toBeGreaterThanOrEqual(BigInt(run1.length + run2.length));
+
+    expect(sys2.detach(link8)).toBe(true);
+    expect(sys2.detach(link8)).toBe(false);
+    expect(sys.deleteHook(8)).toBe(true); // one shared hook table
+    expect(sys2.deleteHook(8)).toBe(false);
+    expect(sys.links().map((l) => l.id)).toEqual([link7]);
+  });
+
+  it("seedProcesses validates everything before writing", () => {
+    const good = { pid: 0x7ffffff0, ktime: 1n, parentPid: 1, parentKtime: 0n, nspid: 0, flags: 0 };
+    expect(proc.seedProcesses([good, { ...good, pid: 0x7ffffff1 }])).toBe(2);
+    expect(() => proc.seedProcesses([good, { ...good, ktime: -1n }])).toThrow(/processes\[1\]\.ktime/);
+    expect(() => proc.seedProcess({ ...good, pid: -1 })).toThrow(TypeError);
+  });
+
+  it("stops streams idempotently and iterates batches until aborted", async () => {
+    const s = stream as EventStream;
+    s.stop();
+    s.stop();
+    expect(s.running).toBe(false);
+    const after = events.length;
+    await run(["/usr/bin/true"], cwd);
+    await sleep(50);
+    expect(events.length).toBe(after); // no callback after stop()
+    // (That exec's record stays in the ring buffer: the next reader gets it.)
+
+    const marker = `nsguard-${process.pid}`;
+    const ac = new AbortController();
+    let seen: RawExecEvent | undefined;
+    const iterate = (async () => {
+      for await (const batch of proc.events({ signal: ac.signal, pollMs: 5 })) {
+        seen ??= batch.find(
+          (e): e is RawExecEvent => e.op === "exec" && e.filename === "/usr/bin/true" && e.args[0] === marker,
+        );
+        if (seen) ac.abort();
+      }
+    })();
+    await sleep(20);
+    const t = await run(["/usr/bin/true", marker], cwd);
+    await Promise.race([iterate, sleep(5000)]);
+    ac.abort();
+    await iterate;
+    expect(seen?.task.pid).toBe(t.pid);
+    expect(seen?.args).toEqual([marker]);
+    expect(proc.state().streaming).toBe(false); // the iterator stopped its stream
+  });
+
+  it("drops and counts batches instead of blocking when JS falls behind", async () => {
+    let delivered = 0;
+    const s = proc.openEventStream(
+      (batch) => {
+        delivered += batch.length;
+      },
+      { pollMs: 1, maxBatch: 1 },
+    );
+    try {
+      // ~3 records per process, one record per batch: far more than the 64 queued batches the
+      // reader may leave for a JS thread that is busy for a second.
+      const child = run(["/usr/bin/sh", "-c", "i=0; while [ $i -lt 150 ]; do /usr/bin/true; i=$((i+1)); done"], cwd);
+      const end = Date.now() + 1000;
+      while (Date.now() < end) {
+        // block the JS thread
+      }
+      expect((await child).code).toBe(0);
+      await sleep(100);
+    } finally {
+      s.stop();
+    }
+    await sleep(50); // batches queued before stop() are dispatched as counted drops
+    const stats = s.stats();
+    expect(stats.droppedBatches).toBeGreaterThan(0);
+    expect(stats.droppedEvents).toBeGreaterThan(0);
+    expect(stats.malformed).toBe(0);
+    expect(delivered + stats.droppedEvents).toBe(stats.records);
+  });
+
+  it("hands an exception from onBatch to onError, and keeps reading", async () => {
+    const errors: unknown[] = [];
+    let calls = 0;
+    const s = proc.openEventStream(
+      () => {
+        calls++;
+        throw new Error("consumer bug");
+      },
+      { onError: (e) => errors.push(e) },
+    );
+    try {
+      await run(["/usr/bin/true"], cwd);
+      await waitFor(() => errors.length > 0);
+      await run(["/usr/bin/true"], cwd);
+      await waitFor(() => calls >= 2);
+    } finally {
+      s.stop();
+    }
+    expect((errors[0] as Error).message).toBe("consumer bug");
+  });
+
+  it("puts the verifier log on a load failure", (ctx) => {
+    const clang = spawnSync("clang", ["--version"]);
+    if (clang.error || clang.status !== 0) {
+      if (inCI) throw new Error("clang missing in CI");
+      ctx.skip();
+    }
+    // A tracepoint program that dereferences a made-up address: the verifier must refuse it.
+    const src = join(cwd, "bad.bpf.c");
+    const obj = join(cwd, "bad.bpf.o");
+    writeFileSync(
+      src,
+      `__attribute__((section("tracepoint/syscalls/sys_enter_setns"), used))
+int nsguard_bad(void *ctx) { return *(volatile int *)(long)0x1234; }
+char LICENSE[] __attribute__((section("license"), used)) = "GPL";
+`,
+    );
+    const cc = spawnSync("clang", ["-O2", "-g", "-target", "bpf", "-c", src, "-o", obj], { encoding: "utf8" });
+    expect(cc.stderr).toBe("");
+    const bad = BpfObject.open(obj);
+    try {
+      const err = catchError(() => bad.load());
+      expect(err.op).toBe("load");
+      expect(err.code).toBe("EACCES");
+      expect(err.message).toContain("bad.bpf.o");
+      expect(err.message).toContain("program nsguard_bad: R1 invalid mem access");
+      expect(err.verifierLog).toContain("nsguard_bad");
+      expect(err.verifierLog).toMatch(/invalid mem access/);
+    } finally {
+      bad.close();
+    }
+  });
+
+  it("lets a process exit while an unref'd stream runs, and tears down on exit", () => {
+    // Raw addon in a child Node: open, attach, stream, unref — the process must end on its own
+    // (env cleanup hook joins the reader thread and closes the object).
+    const code = `
+      const m = require(${JSON.stringify(addonPath)});
+      const o = new m.BpfObject(${JSON.stringify(processObj)});
+      o.__load();
+      o.__attach("nsguard_exec");
+      const s = o.__openEventStream(() => {}, 10, 4096);
+      s.unref();
+      setTimeout(() => console.log("alive"), 50);`;
+    const r = spawnSync(process.execPath, ["-e", code], { encoding: "utf8", timeout: 10_000 });
+    expect(r.error).toBeUndefined();
+    expect(r.stderr).toBe("");
+    expect(r.stdout.trim()).toBe("alive");
+    expect(r.status).toBe(0);
+  });
+
+  it("tears a worker's objects down when the worker ends (per-environment state)", async () => {
+    const worker = new Worker(
+      `
+      const { parentPort } = require("node:worker_threads");
+      const m = require(${JSON.stringify(addonPath)});
+      const o = new m.BpfObject(${JSON.stringify(processObj)});
+      o.__load();
+      o.__attach("nsguard_exec");
+      o.__openEventStream(() => {}, 10, 4096);
+      parentPort.postMessage(o.__programInfo().map((p) => p.id));`,
+      { eval: true },
+    );
+    const ids = await new Promise<number[]>((res, rej) => {
+      worker.once("message", res);
+      worker.once("error", rej);
+    });
+    await worker.terminate();
+    await expectProgramsGone(ids);
+  });
+
+  it("close() is idempotent, stops streams, and leaves nothing loaded", async () => {
+    const s = proc.openEventStream(() => {});
+    proc.close();
+    proc.close();
+    expect(s.running).toBe(false);
+    sys.close();
+    sys2.close();
+    const closed = catchError(() => proc.readCounters());
+    expect(closed.code).toBe("EBADF");
+    expect(() => proc.attach("nsguard_exec")).toThrow(/closed/);
+    expect(bpfFds()).toEqual(baselineFds);
+    await expectProgramsGone(programIds);
+  });
+});

@@ -1,0 +1,146 @@
+import { readFileSync } from "node:fs";
+import { isPolicyError, loadTracingPolicyFile } from "@nsguard/policy";
+import { bootClockOffsetNs, isSensorError, Sensor } from "@nsguard/sensor";
+import { createFineGuidanceSensorsRoutes, EventHub, type RunningServer, startServer } from "@nsguard/server";
+import pino, { type Logger } from "pino";
+import { BootClock } from "./clock.js";
+import type { PodInfoSource } from "./container/pod-info.js";
+import { resolveNodeName } from "./node-name.js";
+import { Observer } from "./observer.js";
+import { AgentPolicyStore, STATIC_POLICY_DOMAIN } from "./policies/policy-store.js";
+import { loadPodInfoFile } from "./pod-info-file.js";
+import { ProcessCache } from "./process/process-cache.js";
+import { kernelSeedOf, scanProcfs } from "./process/procfs.js";
+import { AGENT_VERSION } from "./version.js";
+
+export interface AgentOptions {
+  /** Policy files loaded at start-up (Tetragon's "static" domain). */
+  tracingPolicies: string[];
+  /** gRPC TCP listen address; "" disables the TCP listener. */
+  serverAddress: string;
+  /** gRPC unix socket path; "" disables the socket. */
+  serverSocket: string;
+  /** Node name stamped on events and exec_ids; default $HUBBLE_NODE_NAME, $NODE_NAME, hostname. */
+  nodeName?: string;
+  /** Per-listener event queue length. */
+  eventQueueSize: number;
+  exportFilename?: string;
+  logLevel: string;
+  /** Pod metadata file (container id → pod) where no Kubernetes API is reachable. */
+  podInfoFile?: string;
+  /** Directory of the BPF objects; default: the built bpf/.output. */
+  bpfDir?: string;
+}
+
+export interface RunningAgent {
+  readonly nodeName: string;
+  readonly server: RunningServer;
+  readonly hub: EventHub;
+  readonly policies: AgentPolicyStore;
+  readonly sensor: Sensor;
+  readonly observer: Observer;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the agent: sensor (kernel programs and ring-buffer reader) → process cache (seeded from
+ * /proc) → policies → gRPC server. Every input is validated before the kernel is touched, and a
+ * failure part-way undoes what was started.
+ */
+export async function startAgent(options: AgentOptions, logger: Logger = pino({ level: "silent" })): Promise<RunningAgent> {
+  // Validate everything user-supplied first: a bad policy file must change nothing.
+  for (const file of options.tracingPolicies) await loadTracingPolicyFile(file);
+  const podInfo: PodInfoSource | undefined = options.podInfoFile ? loadPodInfoFile(options.podInfoFile) : undefined;
+
+  const nodeName = resolveNodeName({ explicit: options.nodeName });
+  const hub = new EventHub({ queueSize: options.eventQueueSize });
+  // The clock's offset needs the native addon, which the sensor loads; set for real below.
+  const context = { nodeName, clock: new BootClock(0n) };
+  const cache = new ProcessCache({ nodeName, clock: context.clock, podInfo });
+  let sensor: Sensor | undefined;
+  let server: RunningServer | undefined;
+  const observer = new Observer({
+    cache,
+    sink: hub,
+    context,
+    hookInfo: (hookId) => sensor?.hookInfo(hookId),
+    recordAction: (key, action) => policies?.recordAction(key, action),
+    onError: (err, raw) => logger.warn({ err, op: raw.op }, "dropped a kernel record that could not be handled"),
+  });
+  let policies: AgentPolicyStore | undefined;
+  try {
+    sensor = Sensor.start({ onEvents: (batch) => observer.handleBatch(batch), bpfDir: options.bpfDir });
+    const clock = new BootClock(bootClockOffsetNs());
+    context.clock = clock;
+    cache.setClock(clock);
+
+    // Processes that predate the sensor: the exec/fork programs are already attached, so
+    // nothing started after this scan can be missed.
+    const records = scanProcfs({ nodeName, clock, podInfo });
+    cache.seedFromProcfs(records);
+    sensor.seedProcesses(records.map(kernelSeedOf));
+    logger.info({ processes: records.length }, "process cache seeded from /proc");
+
+    policies = new AgentPolicyStore(sensor);
+    for (const file of options.tracingPolicies) {
+      await policies.add(readFileSync(file, "utf8"), STATIC_POLICY_DOMAIN, file);
+      logger.info({ file }, "tracing policy loaded");
+    }
+
+    server = await startServer({
+      routes: createFineGuidanceSensorsRoutes({ events: hub, policies, version: AGENT_VERSION }),
+      tcpAddress: options.serverAddress,
+      unixSocket: options.serverSocket,
+    });
+    logger.info({ addresses: server.addresses, nodeName }, "nsguard agent running");
+  } catch (err) {
+    await server?.close();
+    await sensor?.stop();
+    throw err;
+  }
+
+  const running = { sensor, server, policies };
+  let stopping: Promise<void> | undefined;
+  return {
+    nodeName,
+    hub,
+    observer,
+    ...running,
+    stop() {
+      stopping ??= (async () => {
+        await running.server.close();
+        await running.sensor.stop();
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** Messages users can act on, without stack traces: bad policies, missing files, kernel gaps. */
+export function describeStartupError(err: unknown): string {
+  if (isPolicyError(err) || isSensorError(err)) return err.message;
+  if (err instanceof Error && "code" in err && typeof err.code === "string") return err.message;
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * `nsguard agent`: runs until SIGINT/SIGTERM, then detaches everything. Resolves with the exit
+ * code: 0 after a clean stop, 1 when start-up failed (one clear line on stderr).
+ */
+export async function runAgent(options: AgentOptions): Promise<number> {
+  const logger = pino({ level: options.logLevel, base: undefined }, pino.destination(2));
+  let agent: RunningAgent;
+  try {
+    agent = await startAgent(options, logger);
+  } catch (err) {
+    process.stderr.write(`nsguard agent: ${describeStartupError(err)}\n`);
+    return 1;
+  }
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  logger.info("stopping");
+  await agent.stop();
+  return 0;
+}

@@ -1,0 +1,208 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { toJson } from "@bufbuild/protobuf";
+import { type GetEventsResponse, GetEventsResponseSchema } from "@nsguard/sdk";
+import { afterAll, describe, expect, it } from "vitest";
+import { BootClock } from "../clock.js";
+import { execId } from "../process/exec-id.js";
+import { ProcessFlag } from "../process/flags.js";
+import { ProcessCache } from "../process/process-cache.js";
+import type { ExecInput, NamespaceInums, SyscallInput, TaskInput } from "../process/raw-input.js";
+import {
+  type BuildContext,
+  buildExecEvent,
+  buildExitEvent,
+  buildKprobeEvent,
+  type KprobeHookSpec,
+} from "./event-builder.js";
+
+const NODE = "node-b";
+const clock = new BootClock(1_769_796_000_000_000_000n); // boot at 2026-01-30T18:00:00Z
+const ctx: BuildContext = { nodeName: NODE, clock };
+const HOST: NamespaceInums = {
+  uts: 11,
+  ipc: 12,
+  mnt: 13,
+  pid: 14,
+  pidForChildren: 14,
+  net: 15,
+  time: 16,
+  timeForChildren: 16,
+  cgroup: 17,
+  user: 18,
+};
+
+const emptyProc = mkdtempSync(join(tmpdir(), "nsguard-noproc-"));
+afterAll(() => rmSync(emptyProc, { recursive: true, force: true }));
+const newCache = () => new ProcessCache({ nodeName: NODE, clock, procRoot: emptyProc });
+const json = (ev: GetEventsResponse) => toJson(GetEventsResponseSchema, ev, { useProtoFieldName: true });
+/** A value inside protojson output, by key path. */
+const at = (value: unknown, ...path: string[]): unknown =>
+  path.reduce<unknown>((v, key) => (v as Record<string, unknown> | undefined)?.[key], value);
+
+function task(pid: number, ktime: bigint, ppid: number, ns: NamespaceInums = HOST): TaskInput {
+  return { key: { pid, ktime }, pid, tid: pid, ppid, nspid: 0, uid: 1000, euid: 1000, auid: 1000, ns };
+}
+
+function execRaw(
+  pid: number,
+  ktime: bigint,
+  ppid: number,
+  parentKtime: bigint,
+  filename: string,
+  args: string[],
+): ExecInput {
+  return {
+    ktime,
+    task: task(pid, ktime, ppid),
+    parent: { pid: ppid, ktime: parentKtime },
+    flags: ProcessFlag.EXECVE | ProcessFlag.CLONE,
+    filename,
+    args,
+    cwd: "/home/u",
+    cgroupName: "",
+  };
+}
+
+const SETNS: KprobeHookSpec = {
+  functionName: "__x64_sys_setns",
+  policyName: "deny-namespace-access",
+  args: [
+    { index: 0, kind: "int_arg" },
+    { index: 1, kind: "int_arg", label: "nstype" },
+  ],
+  message: "namespace change",
+  tags: ["escape"],
+};
+
+describe("buildExecEvent", () => {
+  it("emits process (with refcnt) and parent (without), time from the record", () => {
+    const cache = newCache();
+    const shellRaw = execRaw(10, 1_000_000_000n, 0, 0n, "/bin/bash", []);
+    cache.upsertFromExec(shellRaw);
+    const curlRaw = execRaw(11, 2_000_000_000n, 10, 1_000_000_000n, "/usr/bin/curl", ["cilium.io"]);
+    cache.upsertFromExec(curlRaw);
+    const ev = json(buildExecEvent(curlRaw, cache, ctx));
+    expect(at(ev, "node_name")).toBe(NODE);
+    expect(at(ev, "time")).toBe("2026-01-30T18:00:02Z");
+    expect(at(ev, "process_exec", "process")).toMatchObject({
+      exec_id: execId(NODE, 2_000_000_000n, 11),
+      pid: 11,
+      tid: 11,
+      uid: 1000,
+      auid: 1000,
+      binary: "/usr/bin/curl",
+      arguments: "cilium.io",
+      cwd: "/home/u",
+      flags: "execve clone",
+      start_time: "2026-01-30T18:00:02Z",
+      parent_exec_id: execId(NODE, 1_000_000_000n, 10),
+      refcnt: 1,
+    });
+    expect(at(ev, "process_exec", "parent", "exec_id")).toBe(execId(NODE, 1_000_000_000n, 10));
+    expect(at(ev, "process_exec", "parent", "refcnt")).toBeUndefined();
+    expect(at(ev, "process_exec", "process", "ns")).toBeUndefined(); // --enable-process-ns is off by default
+  });
+});
+
+describe("buildExitEvent", () => {
+  it("reports the signal name and status after markExit", () => {
+    const cache = newCache();
+    const raw = execRaw(20, 5_000_000_000n, 0, 0n, "/usr/bin/nsenter", ["-t", "1"]);
+    cache.upsertFromExec(raw);
+    const exitRaw = { ktime: 6_500_000_000n, task: task(20, 5_000_000_000n, 0), exitCode: 9 };
+    cache.markExit(exitRaw);
+    const ev = json(buildExitEvent(exitRaw, cache, ctx));
+    expect(at(ev, "process_exit")).toMatchObject({ signal: "SIGKILL", time: "2026-01-30T18:00:06.500Z" });
+    expect(at(ev, "process_exit", "status")).toBeUndefined(); // 0 is the proto3 default
+    expect(at(ev, "process_exit", "process", "binary")).toBe("/usr/bin/nsenter");
+    expect(at(ev, "process_exit", "process", "refcnt")).toBeUndefined(); // exited, no children: 0
+
+    const normal = { ktime: 7_000_000_000n, task: task(21, 0n, 0), exitCode: 3 << 8 };
+    const ev2 = json(buildExitEvent(normal, cache, ctx));
+    expect(at(ev2, "process_exit", "status")).toBe(3);
+    expect(at(ev2, "process_exit", "signal")).toBeUndefined();
+    expect(at(ev2, "process_exit", "process")).toMatchObject({ pid: 21, flags: "miss" });
+  });
+});
+
+describe("buildKprobeEvent", () => {
+  it("carries the policy's message, tags, labels and the kernel's SIGKILL action", () => {
+    const cache = newCache();
+    const raw = execRaw(30, 3_000_000_000n, 0, 0n, "/usr/bin/nsenter", []);
+    cache.upsertFromExec(raw);
+    const sys: SyscallInput = {
+      ktime: 3_100_000_000n,
+      task: { ...task(30, 3_000_000_000n, 0), tid: 31 },
+      action: 3,
+      args: [4n, 0x40000000n, 0n, 0n, 0n, 0n],
+    };
+    const ev = json(buildKprobeEvent(sys, SETNS, cache, ctx));
+    expect(at(ev, "process_kprobe")).toMatchObject({
+      function_name: "__x64_sys_setns",
+      policy_name: "deny-namespace-access",
+      action: "KPROBE_ACTION_SIGKILL",
+      return_action: "KPROBE_ACTION_POST",
+      message: "namespace change",
+      tags: ["escape"],
+      args: [{ int_arg: 4 }, { int_arg: 1073741824, label: "nstype" }],
+    });
+    expect(at(ev, "process_kprobe", "process")).toMatchObject({ pid: 30, tid: 31, refcnt: 1 });
+    expect(at(ev, "process_kprobe", "parent")).toBeUndefined(); // pid 0's parent is not a process
+  });
+
+  it("emits namespaces with is_host when asked", () => {
+    const cache = newCache();
+    const container: NamespaceInums = { ...HOST, net: 99, mnt: 98 };
+    const raw = execRaw(40, 4_000_000_000n, 0, 0n, "/bin/sh", []);
+    raw.task.ns = container;
+    cache.upsertFromExec(raw);
+    const sys: SyscallInput = {
+      ktime: 4_000_000_001n,
+      task: task(40, 4_000_000_000n, 0),
+      action: 1,
+      args: [3n, 0n],
+    };
+    const ev = json(
+      buildKprobeEvent(sys, SETNS, cache, { ...ctx, includeNamespaces: true, hostNamespaces: HOST }),
+    );
+    expect(at(ev, "process_kprobe", "process", "ns", "net")).toEqual({ inum: 99 });
+    expect(at(ev, "process_kprobe", "process", "ns", "uts")).toEqual({ inum: 11, is_host: true });
+  });
+
+  it("still emits an event for a process nobody knows, flagged miss", () => {
+    const sys: SyscallInput = { ktime: 9n, task: task(0x3ffffff0, 0n, 1), action: 1, args: [3n, 0n] };
+    const ev = json(buildKprobeEvent(sys, SETNS, newCache(), ctx));
+    expect(at(ev, "process_kprobe", "process")).toMatchObject({
+      exec_id: execId(NODE, 0n, 0x3ffffff0),
+      pid: 0x3ffffff0,
+      flags: "miss",
+      uid: 1000,
+    });
+  });
+
+  it("refuses an argument index the record does not have", () => {
+    const cache = newCache();
+    const sys: SyscallInput = { ktime: 9n, task: task(1, 0n, 0), action: 1, args: [3n] };
+    expect(() =>
+      buildKprobeEvent(sys, { ...SETNS, args: [{ index: 6, kind: "int_arg" }] }, cache, ctx),
+    ).toThrow(RangeError);
+  });
+
+  it("does not let a consumer's edits of the event leak into the cache", () => {
+    const cache = newCache();
+    const raw = execRaw(50, 5_000_000_000n, 0, 0n, "/bin/sh", []);
+    const rec = cache.upsertFromExec(raw);
+    const sys: SyscallInput = {
+      ktime: 5_000_000_001n,
+      task: task(50, 5_000_000_000n, 0),
+      action: 1,
+      args: [3n, 0n],
+    };
+    const ev = buildKprobeEvent(sys, SETNS, cache, ctx);
+    if (ev.event.case !== "processKprobe" || !ev.event.value.process?.startTime) throw new Error("shape");
+    ev.event.value.process.startTime.seconds = 0n;
+    expect(rec.startTime.seconds).not.toBe(0n);
+  });
+});

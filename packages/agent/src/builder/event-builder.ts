@@ -1,0 +1,144 @@
+import { create } from "@bufbuild/protobuf";
+import {
+  type GetEventsResponse,
+  GetEventsResponseSchema,
+  KprobeAction,
+  type Process,
+  ProcessExecSchema,
+  ProcessExitSchema,
+  ProcessKprobeSchema,
+  ProcessSchema,
+} from "@nsguard/sdk";
+import type { BootClock } from "../clock.js";
+import { execId } from "../process/exec-id.js";
+import type { ProcessCache } from "../process/process-cache.js";
+import type { CachedProcess } from "../process/process-record.js";
+import type { ExecInput, ExitInput, NamespaceInums, SyscallInput, TaskInput } from "../process/raw-input.js";
+import { type KprobeArgSpec, kprobeArgument } from "./kprobe-args.js";
+import { toProcessMessage } from "./process-message.js";
+import { decodeWaitStatus } from "./signal-name.js";
+
+export interface BuildContext {
+  nodeName: string;
+  clock: BootClock;
+  /** Emit `process.ns`/`parent.ns` (Tetragon's --enable-process-ns; off by default, as in the seed). */
+  includeNamespaces?: boolean;
+  /** Host namespace inums, for `Namespace.is_host`. */
+  hostNamespaces?: NamespaceInums | undefined;
+}
+
+/** What the event needs to know about the policy hook that fired (looked up by raw.hookId). */
+export interface KprobeHookSpec {
+  /** The resolved symbol, e.g. "__x64_sys_setns" (Tetragon keeps the arch prefix). */
+  functionName: string;
+  policyName: string;
+  /** In the order of the policy's `args` list. */
+  args: readonly KprobeArgSpec[];
+  message?: string | undefined;
+  tags?: readonly string[] | undefined;
+}
+
+/**
+ * A syscall-hook record → `process_kprobe` event, shaped exactly like Tetragon's (the seed):
+ * process with refcnt and the triggering tid, parent without refcnt, args in policy order,
+ * `return_action` POST (Tetragon sets it even without a return probe), node name and time.
+ */
+export function buildKprobeEvent(
+  raw: SyscallInput,
+  hook: KprobeHookSpec,
+  cache: ProcessCache,
+  ctx: BuildContext,
+): GetEventsResponse {
+  const record = cache.resolve(keyOf(raw.task));
+  const process = record
+    ? toProcessMessage(record, { refcnt: true, tid: raw.task.tid, ...nsOptions(ctx) })
+    : unknownProcess(raw.task, ctx);
+  const kprobe = create(ProcessKprobeSchema, {
+    process,
+    parent: record ? parentMessage(record, cache, ctx) : undefined,
+    functionName: hook.functionName,
+    args: hook.args.map((spec) => {
+      const register = raw.args[spec.index];
+      if (register === undefined)
+        throw new RangeError(`${hook.functionName}: no syscall argument ${spec.index}`);
+      return kprobeArgument(register, spec);
+    }),
+    // Values are tetragon.KprobeAction numbers already (bpf/include/nsguard_events.h nsguard_action).
+    action: raw.action as KprobeAction,
+    returnAction: KprobeAction.POST,
+    policyName: hook.policyName,
+    message: hook.message ?? "",
+    tags: [...(hook.tags ?? [])],
+  });
+  return envelope({ case: "processKprobe", value: kprobe }, raw.ktime, ctx);
+}
+
+/** `process_exec` for an exec record. Call after `cache.upsertFromExec(raw)`. */
+export function buildExecEvent(raw: ExecInput, cache: ProcessCache, ctx: BuildContext): GetEventsResponse {
+  const record = cache.lookup(keyOf(raw.task));
+  const exec = create(ProcessExecSchema, {
+    process: record
+      ? toProcessMessage(record, { refcnt: true, ...nsOptions(ctx) })
+      : unknownProcess(raw.task, ctx),
+    parent: record ? parentMessage(record, cache, ctx) : undefined,
+  });
+  return envelope({ case: "processExec", value: exec }, raw.ktime, ctx);
+}
+
+/**
+ * `process_exit` for an exit record, with Tetragon's `status` (wait status >> 8) and `signal`
+ * name. Call after `cache.markExit(raw)`, so `refcnt` is the post-exit count (0, omitted, unless
+ * children still reference the process).
+ */
+export function buildExitEvent(raw: ExitInput, cache: ProcessCache, ctx: BuildContext): GetEventsResponse {
+  const record = cache.lookup(keyOf(raw.task));
+  const { status, signal } = decodeWaitStatus(raw.exitCode);
+  const exit = create(ProcessExitSchema, {
+    process: record
+      ? toProcessMessage(record, { refcnt: true, ...nsOptions(ctx) })
+      : unknownProcess(raw.task, ctx),
+    parent: record ? parentMessage(record, cache, ctx) : undefined,
+    signal,
+    status,
+    time: ctx.clock.toTimestamp(raw.ktime),
+  });
+  return envelope({ case: "processExit", value: exit }, raw.ktime, ctx);
+}
+
+function parentMessage(record: CachedProcess, cache: ProcessCache, ctx: BuildContext): Process | undefined {
+  const parent = cache.get(record.parentExecId);
+  return parent ? toProcessMessage(parent, nsOptions(ctx)) : undefined;
+}
+
+/**
+ * The record names a process we know nothing about and /proc no longer has (it raced with us):
+ * what the kernel told us, flagged "miss" like Tetragon's recovered processes.
+ */
+function unknownProcess(task: TaskInput, ctx: BuildContext): Process {
+  const { pid, ktime } = keyOf(task);
+  return create(ProcessSchema, {
+    execId: execId(ctx.nodeName, ktime, pid),
+    pid,
+    tid: task.tid,
+    uid: task.uid,
+    auid: task.auid,
+    flags: "miss",
+    startTime: ktime !== 0n ? ctx.clock.toTimestamp(ktime) : undefined,
+  });
+}
+
+function keyOf(task: TaskInput): { pid: number; ktime: bigint } {
+  return { pid: task.key.pid !== 0 ? task.key.pid : task.pid, ktime: task.key.ktime };
+}
+
+function nsOptions(ctx: BuildContext) {
+  return { namespaces: ctx.includeNamespaces ?? false, hostNamespaces: ctx.hostNamespaces };
+}
+
+function envelope(event: GetEventsResponse["event"], ktime: bigint, ctx: BuildContext): GetEventsResponse {
+  return create(GetEventsResponseSchema, {
+    event,
+    nodeName: ctx.nodeName,
+    time: ctx.clock.toTimestamp(ktime),
+  });
+}

@@ -1,0 +1,104 @@
+/**
+ * Pod and container metadata for processes running in containers (`Process.pod`).
+ *
+ * Tetragon gets this from a node-scoped Kubernetes pod informer (pkg/watcher/pod.go,
+ * pkg/process/podinfo.go; tetragon-reference §3.4). These machines have no Kubernetes API
+ * server, so that watcher cannot run here; the agent therefore depends only on the
+ * {@link PodInfoSource} interface. {@link StaticPodInfoSource} is the in-memory implementation
+ * used by tests and by the demo (whose container is named like a containerd container).
+ *
+ * Contract a Kubernetes implementation must satisfy (what Tetragon's informer does):
+ * - index every pod on the node by the container ids of its init, regular and ephemeral
+ *   container *statuses* (`containerd://<id>` → `<id>`), re-indexing on every pod update;
+ * - `lookup` accepts the full id or any prefix of at least `Process.docker`'s 31 characters,
+ *   and answers only when exactly one container matches;
+ * - the returned Pod carries namespace, name, uid, labels, workload/workload_kind (from owner
+ *   references) and a `container` for *that* container: id in `<runtime>://<id>` form, name,
+ *   image {id: digest form, name: repo:tag}, start_time (State.Running.StartedAt);
+ * - keep recently deleted pods for a while (Tetragon: LRU of 1024) so events that are late
+ *   still resolve;
+ * - return a fresh object per call: callers fill in per-process fields (container.pid).
+ * `maybe_exec_probe` (binary/args equal to a liveness/readiness exec probe) needs the pod spec
+ * and is left to such an implementation.
+ */
+import { clone } from "@bufbuild/protobuf";
+import { type Pod, PodSchema } from "@nsguard/sdk";
+import { unqualifiedContainerId } from "./container-id.js";
+
+export interface PodInfoSource {
+  /** `containerId`: a full id or a prefix of ≥ 31 chars (`Process.docker`), with or without a `<runtime>://` scheme. */
+  lookup(containerId: string): Pod | undefined;
+}
+
+/** Tetragon's informer index key length: the first 15 characters of the id. */
+const INDEX_PREFIX = 15;
+
+/**
+ * A PodInfoSource fed from memory. Each entry is one container: a Pod message whose
+ * `container.id` names it (`containerd://<64 hex>` or bare), exactly as it should appear in events.
+ */
+export class StaticPodInfoSource implements PodInfoSource {
+  readonly #byId = new Map<string, Pod>();
+  readonly #byPrefix = new Map<string, Set<string>>();
+
+  constructor(pods: Iterable<Pod> = []) {
+    for (const pod of pods) this.add(pod);
+  }
+
+  /** Adds or replaces the entry for `pod.container.id`. */
+  add(pod: Pod): void {
+    const qualified = pod.container?.id;
+    if (!qualified) throw new Error(`pod ${pod.namespace}/${pod.name}: container.id is required`);
+    const id = unqualifiedContainerId(qualified);
+    this.remove(id);
+    this.#byId.set(id, clone(PodSchema, pod));
+    const key = id.slice(0, INDEX_PREFIX);
+    const ids = this.#byPrefix.get(key) ?? new Set<string>();
+    ids.add(id);
+    this.#byPrefix.set(key, ids);
+  }
+
+  remove(containerId: string): boolean {
+    const id = unqualifiedContainerId(containerId);
+    if (!this.#byId.delete(id)) return false;
+    const key = id.slice(0, INDEX_PREFIX);
+    const ids = this.#byPrefix.get(key);
+    ids?.delete(id);
+    if (ids?.size === 0) this.#byPrefix.delete(key);
+    return true;
+  }
+
+  get size(): number {
+    return this.#byId.size;
+  }
+
+  lookup(containerId: string): Pod | undefined {
+    const query = unqualifiedContainerId(containerId);
+    if (query === "") return undefined;
+    const exact = this.#byId.get(query);
+    if (exact) return clone(PodSchema, exact);
+    const pool =
+      query.length >= INDEX_PREFIX
+        ? (this.#byPrefix.get(query.slice(0, INDEX_PREFIX)) ?? [])
+        : this.#byId.keys();
+    let found: string | undefined;
+    for (const id of pool) {
+      if (!id.startsWith(query)) continue;
+      if (found !== undefined) return undefined; // ambiguous prefix: better no pod than a wrong one
+      found = id;
+    }
+    const pod = found === undefined ? undefined : this.#byId.get(found);
+    return pod ? clone(PodSchema, pod) : undefined;
+  }
+}
+
+/**
+ * The Pod as it appears on one process: a copy whose `container.pid` is the process's pid in
+ * the container's pid namespace (omitted when 0, i.e. not in a child pid namespace), as Tetragon's
+ * GetPodInfo does.
+ */
+export function podForProcess(pod: Pod, nspid: number): Pod {
+  const copy = clone(PodSchema, pod);
+  if (copy.container) copy.container.pid = nspid !== 0 ? nspid : undefined;
+  return copy;
+}

@@ -1,0 +1,81 @@
+/**
+ * The parts of the kernel's raw records that the process cache and the event builder read.
+ *
+ * These mirror @nsguard/native's RawExecEvent/RawCloneEvent/RawExitEvent/RawSyscallEvent
+ * (native/ts/raw-events.ts, re-exported by @nsguard/sensor as RawEvent) field for field, but
+ * only the fields used here: the agent states what it consumes, the real records are assignable
+ * to these types, and tests can build inputs without the native addon. If a field is renamed on
+ * the native side, the daemon wiring that passes real records in stops compiling.
+ */
+
+/** Process identity in the kernel table. `ktime` 0n = the kernel did not know the process. */
+export interface ProcessKeyInput {
+  pid: number;
+  ktime: bigint;
+}
+
+/** Namespace inums in tetragon.Namespaces field order. */
+export interface NamespaceInums {
+  uts: number;
+  ipc: number;
+  mnt: number;
+  pid: number;
+  pidForChildren: number;
+  net: number;
+  time: number;
+  timeForChildren: number;
+  cgroup: number;
+  user: number;
+}
+
+export interface TaskInput {
+  key: ProcessKeyInput;
+  pid: number;
+  tid: number;
+  ppid: number;
+  /** tgid inside its own pid namespace; 0 in the initial pid namespace. */
+  nspid: number;
+  uid: number;
+  euid: number;
+  auid: number;
+  ns: NamespaceInums;
+}
+
+export interface ExecInput {
+  /** Boot-clock ns of the record. */
+  ktime: bigint;
+  task: TaskInput;
+  parent: ProcessKeyInput;
+  /** Tetragon exec flag bits (process/flags.ts ProcessFlag). */
+  flags: number;
+  filename: string;
+  /** argv[1..] */
+  args: string[];
+  cwd: string;
+  /** Last component of the task's cgroup path, from a 128-byte kernel buffer. */
+  cgroupName: string;
+}
+
+export interface CloneInput {
+  ktime: bigint;
+  /** The child. */
+  task: TaskInput;
+  /** The process it was forked from. */
+  parent: ProcessKeyInput;
+}
+
+export interface ExitInput {
+  ktime: bigint;
+  task: TaskInput;
+  /** Wait status: (code << 8) | signal, bit 7 = core dumped. */
+  exitCode: number;
+}
+
+export interface SyscallInput {
+  ktime: bigint;
+  task: TaskInput;
+  /** tetragon.KprobeAction value taken in the kernel (1 POST, 3 SIGKILL). */
+  action: number;
+  /** Raw syscall argument registers. */
+  args: bigint[];
+}

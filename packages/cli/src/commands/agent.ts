@@ -1,0 +1,68 @@
+import type { Command } from "commander";
+import { Option } from "commander";
+import type { AgentCliOptions } from "../agent-options.js";
+import type { CliIo } from "../io.js";
+import { writeLine } from "../io.js";
+import { collectRepeated, parseCount } from "../list-option.js";
+
+interface AgentModule {
+  runAgent(options: AgentCliOptions): Promise<number>;
+}
+
+// Kept in a variable so TypeScript does not resolve it at build time: the client commands
+// must never load the agent (and through it the native addon), and the CLI must build even
+// before the agent exports runAgent.
+const agentModule = "@nsguard/agent";
+
+export function registerAgent(program: Command, io: CliIo, setExitCode: (code: number) => void): void {
+  program
+    .command("agent")
+    .description("Run the nsguard agent (needs root)")
+    .option("--tracing-policy <file>", "load this policy at start (repeatable)", collectRepeated, [])
+    .option("--server-address <address>", 'gRPC listen address ("" disables)', "localhost:54321")
+    .option("--server-socket <path>", 'gRPC unix socket ("" disables)', "/var/run/nsguard/nsguard.sock")
+    .option("--node-name <name>", "node name on events (default: $NODE_NAME, then the hostname)")
+    .option(
+      "--event-queue-size <n>",
+      "events buffered per listener before dropping",
+      parseCount("--event-queue-size"),
+      10000,
+    )
+    .option("--export-filename <file>", "write every event as a JSON line to this file")
+    .addOption(
+      new Option("--log-level <level>", "log level")
+        .choices(["trace", "debug", "info", "warn", "error", "fatal"])
+        .default("info"),
+    )
+    .action(
+      async (flags: {
+        tracingPolicy: string[];
+        serverAddress: string;
+        serverSocket: string;
+        nodeName?: string;
+        eventQueueSize: number;
+        exportFilename?: string;
+        logLevel: string;
+      }) => {
+        const options: AgentCliOptions = {
+          tracingPolicies: flags.tracingPolicy,
+          serverAddress: flags.serverAddress,
+          serverSocket: flags.serverSocket,
+          eventQueueSize: flags.eventQueueSize,
+          logLevel: flags.logLevel,
+          ...(flags.nodeName !== undefined ? { nodeName: flags.nodeName } : {}),
+          ...(flags.exportFilename !== undefined ? { exportFilename: flags.exportFilename } : {}),
+        };
+        const mod = (await import(agentModule)) as Partial<AgentModule>;
+        if (typeof mod.runAgent !== "function") {
+          await writeLine(
+            io.stderr,
+            "nsguard agent: this build of @nsguard/agent does not provide runAgent()",
+          );
+          setExitCode(1);
+          return;
+        }
+        setExitCode(await mod.runAgent(options));
+      },
+    );
+}

@@ -1,0 +1,36 @@
+import { describe, expect, it } from "vitest";
+import { goQuote, maybeQuote, quoteIfNonPrintable } from "./go-quote.js";
+
+describe("goQuote (Go strconv.Quote)", () => {
+  it.each([
+    ["", '""'],
+    ["abc", '"abc"'],
+    ['say "hi"', '"say \\"hi\\""'],
+    ["a\\b", '"a\\\\b"'],
+    ["tab\there\nnl", '"tab\\there\\nnl"'],
+    ["\u0007\b\f\r\v", '"\\a\\b\\f\\r\\v"'],
+    ["esc\u001b[0m", '"esc\\x1b[0m"'],
+    ["del\u007f", '"del\\x7f"'],
+    ["héllo ✓ 🚀", '"héllo ✓ 🚀"'],
+    ["nbsp\u00a0x", '"nbsp\\u00a0x"'],
+    ["zw\u200bj", '"zw\\u200bj"'],
+    ["priv\u{F0000}", '"priv\\U000f0000"'],
+  ])("%j → %s", (input, expected) => {
+    expect(goQuote(input)).toBe(expected);
+  });
+});
+
+describe("maybeQuote / quoteIfNonPrintable", () => {
+  it("leaves plain strings alone", () => {
+    expect(maybeQuote("/usr/bin/nsenter")).toBe("/usr/bin/nsenter");
+    expect(quoteIfNonPrintable("-t 1 -m")).toBe("-t 1 -m");
+  });
+  it("quotes spaces only in maybeQuote", () => {
+    expect(maybeQuote("/a b")).toBe('"/a b"');
+    expect(quoteIfNonPrintable("/a b")).toBe("/a b");
+  });
+  it("quotes non-printables in both", () => {
+    expect(maybeQuote("x\ny")).toBe('"x\\ny"');
+    expect(quoteIfNonPrintable("x y\n")).toBe('"x y\\n"');
+  });
+});

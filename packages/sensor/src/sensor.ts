@@ -1,0 +1,205 @@
+import { BpfObject, type EventStream, type RawEvent, isBpfError } from "@nsguard/native";
+import type { CompiledHook, CompiledPolicy } from "@nsguard/policy";
+import { bpfObjectPath, defaultBpfDir } from "./bpf-objects.js";
+import { ensureKernelMounts, hasSyscallTracepoint, type KernelFeatures, probeKernelFeatures } from "./kernel-features.js";
+import { SensorError } from "./sensor-error.js";
+
+/** Program names in bpf/process.bpf.c and bpf/syscalls.bpf.c. */
+const LIFECYCLE_PROGRAMS = ["nsguard_exec", "nsguard_fork", "nsguard_exit"] as const;
+const SYSCALL_PROGRAM = "nsguard_sys_enter";
+
+export interface SensorOptions {
+  /** Receives decoded ring-buffer records in batches, on the JS thread. */
+  onEvents: (batch: RawEvent[]) => void;
+  /** Directory holding process.bpf.o and syscalls.bpf.o; defaults to the built bpf/.output. */
+  bpfDir?: string;
+  /** Ring-buffer poll period: the bound on delivery latency when the kernel skips wake-ups. */
+  pollMs?: number;
+}
+
+/** What the event builder needs to know about the hook that produced a syscall record. */
+export interface HookInfo {
+  hookId: number;
+  policyKey: string;
+  policyName: string;
+  hook: CompiledHook;
+}
+
+export interface KernelProcessSeed {
+  pid: number;
+  ktime: bigint;
+  parentPid: number;
+  parentKtime: bigint;
+  nspid: number;
+  flags: number;
+}
+
+interface LoadedHook {
+  hookId: number;
+  linkId: number;
+}
+
+/**
+ * The kernel side of nsguard: the base sensor (process lifecycle programs, always on) plus one
+ * set of hook attachments per loaded policy. Policy loads and unloads are serialised so the hook
+ * table and links never interleave; a failed load rolls back what it attached.
+ */
+export class Sensor {
+  readonly features: KernelFeatures;
+  private readonly hooks = new Map<number, HookInfo>();
+  private readonly policies = new Map<string, LoadedHook[]>();
+  private nextHookId = 1;
+  private queue: Promise<unknown> = Promise.resolve();
+  private stopped = false;
+
+  private constructor(
+    private readonly lifecycle: BpfObject,
+    private readonly syscalls: BpfObject,
+    private readonly stream: EventStream,
+    features: KernelFeatures,
+  ) {
+    this.features = features;
+  }
+
+  /** Loads and attaches the base sensor and starts reading the ring buffer. Needs root. */
+  static start(options: SensorOptions): Sensor {
+    ensureKernelMounts();
+    const features = probeKernelFeatures();
+    if (!features.btf) {
+      throw new SensorError(
+        "kernel has no BTF (/sys/kernel/btf/vmlinux): nsguard's CO-RE programs need CONFIG_DEBUG_INFO_BTF",
+        "unsupported",
+      );
+    }
+    const dir = options.bpfDir ?? defaultBpfDir();
+    const lifecycle = wrap("load", () => BpfObject.open(bpfObjectPath(dir, "process")));
+    let syscalls: BpfObject | undefined;
+    try {
+      wrap("load", () => lifecycle.load());
+      for (const program of LIFECYCLE_PROGRAMS) wrap("attach", () => lifecycle.attach(program));
+      // Shares the ring buffer, process table and counters with the lifecycle object.
+      const opened = wrap("load", () => BpfObject.open(bpfObjectPath(dir, "syscalls"), { shareMapsWith: lifecycle }));
+      syscalls = opened;
+      wrap("load", () => opened.load());
+      const stream = wrap("load", () =>
+        lifecycle.openEventStream(options.onEvents, { pollMs: options.pollMs ?? 10 }),
+      );
+      return new Sensor(lifecycle, opened, stream, features);
+    } catch (err) {
+      syscalls?.close();
+      lifecycle.close();
+      throw err;
+    }
+  }
+
+  /** Attaches every hook of a compiled policy; on failure nothing stays attached. */
+  loadPolicy(policyKey: string, policy: CompiledPolicy): Promise<void> {
+    return this.serialise(() => {
+      if (this.policies.has(policyKey)) {
+        throw new SensorError(`policy ${policyKey} is already loaded`, "exists");
+      }
+      const loaded: LoadedHook[] = [];
+      try {
+        for (const hook of policy.hooks) loaded.push(this.attachHook(policyKey, policy.name, hook));
+      } catch (err) {
+        for (const hook of loaded) this.detachHook(hook);
+        throw err;
+      }
+      this.policies.set(policyKey, loaded);
+    });
+  }
+
+  unloadPolicy(policyKey: string): Promise<void> {
+    return this.serialise(() => {
+      const loaded = this.policies.get(policyKey);
+      if (!loaded) throw new SensorError(`policy ${policyKey} is not loaded`, "not-found");
+      for (const hook of loaded) this.detachHook(hook);
+      this.policies.delete(policyKey);
+    });
+  }
+
+  hookInfo(hookId: number): HookInfo | undefined {
+    return this.hooks.get(hookId);
+  }
+
+  /** Tells the kernel's process table about processes that predate the sensor (procfs scan). */
+  seedProcesses(processes: KernelProcessSeed[]): void {
+    for (const p of processes) this.lifecycle.seedProcess(p);
+  }
+
+  /** Kernel-side counters (events, ring-buffer losses, kills …) and reader statistics. */
+  counters() {
+    return { kernel: this.lifecycle.readCounters(), reader: this.stream.stats() };
+  }
+
+  /** Stops reading and detaches everything. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.queue.catch(() => undefined);
+    this.stream.stop();
+    for (const loaded of this.policies.values()) for (const hook of loaded) this.detachHook(hook);
+    this.policies.clear();
+    this.syscalls.close();
+    this.lifecycle.close();
+  }
+
+  private attachHook(policyKey: string, policyName: string, hook: CompiledHook): LoadedHook {
+    if (hook.attach.kind !== "syscall-tracepoint") {
+      throw new SensorError(
+        this.features.kprobes
+          ? `${hook.functionName}: kprobes on kernel functions are not supported by nsguard yet`
+          : `${hook.functionName}: this kernel has no kprobes (CONFIG_KPROBE_EVENTS); only syscall hooks can be attached here`,
+        "unsupported",
+      );
+    }
+    const { syscall, enter } = { syscall: hook.syscall ?? "", enter: hook.attach.enter };
+    if (!hasSyscallTracepoint(syscall)) {
+      throw new SensorError(
+        `${hook.functionName}: kernel has no tracepoint syscalls/${enter} (needs CONFIG_FTRACE_SYSCALLS and tracefs at /sys/kernel/tracing)`,
+        "unsupported",
+      );
+    }
+    const hookId = this.nextHookId++;
+    // The table goes in before the link so the very first call already sees its selectors.
+    wrap("attach", () => this.syscalls.setHook(hookId, hook.table));
+    let linkId: number;
+    try {
+      linkId = wrap("attach", () => this.syscalls.attachTracepoint(SYSCALL_PROGRAM, "syscalls", enter, hookId));
+    } catch (err) {
+      this.syscalls.deleteHook(hookId);
+      throw err;
+    }
+    this.hooks.set(hookId, { hookId, policyKey, policyName, hook });
+    return { hookId, linkId };
+  }
+
+  private detachHook({ hookId, linkId }: LoadedHook): void {
+    this.syscalls.detach(linkId);
+    this.syscalls.deleteHook(hookId);
+    // Records already in the ring buffer may still name this hook: keep its info until the
+    // reader has surely drained them (two poll periods).
+    setTimeout(() => this.hooks.delete(hookId), 1000).unref();
+  }
+
+  private serialise<T>(fn: () => T): Promise<T> {
+    const run = this.queue.then(() => {
+      if (this.stopped) throw new SensorError("sensor is stopped", "unsupported");
+      return fn();
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+}
+
+/** Turns a BpfError into a one-line SensorError, keeping the original as cause. */
+function wrap<T>(code: "load" | "attach", fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (isBpfError(err)) {
+      throw new SensorError(`${err.op} failed: ${err.message}`, code, { cause: err });
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,129 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { equals, fromJson, type JsonValue } from "@bufbuild/protobuf";
+import { type GetEventsResponse, GetEventsResponseSchema } from "@nsguard/sdk";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { sampleExecEvent, sampleKprobeEvent } from "./testing/events.js";
+import { startTestServer, type TestServer } from "./testing/test-server.js";
+import { waitFor } from "./testing/wait-for.js";
+
+// `buf curl` is the documented way to poke the API by hand (examples/, README); it is a
+// third, non-JavaScript client (Go, grpc-go style h2c), driven exactly as a user would.
+const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
+const buf = `${repoRoot}node_modules/.bin/buf`;
+const schema = `${repoRoot}proto`;
+
+interface Curl {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+function bufCurl(args: string[]): Curl {
+  const child = spawn(buf, ["curl", "--schema", schema, ...args], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stdout?.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr?.on("data", (d: Buffer) => {
+    err += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  return { child, stdout: () => out, stderr: () => err, exited };
+}
+
+/** buf curl prints each stream message as a pretty JSON object; split them. */
+function jsonObjects(text: string): JsonValue[] {
+  return text
+    .split(/(?<=^\})\n(?=\{)/m)
+    .filter((s) => s.trim() !== "")
+    .map((s) => JSON.parse(s) as JsonValue);
+}
+
+function completeObjects(text: string): number {
+  return (text.match(/^\}$/gm) ?? []).length;
+}
+
+describe.skipIf(!existsSync(buf))("buf curl against a running server", () => {
+  let t: TestServer;
+  const children: ChildProcess[] = [];
+  beforeEach(async () => {
+    t = await startTestServer();
+  });
+  afterEach(async () => {
+    for (const c of children.splice(0)) if (c.exitCode === null) c.kill();
+    await t.close();
+  });
+
+  for (const via of ["tcp", "unix"] as const) {
+    it(`streams GetEvents with --protocol grpc --http2-prior-knowledge over ${via}`, async () => {
+      const target =
+        via === "tcp"
+          ? [`${t.url}/tetragon.FineGuidanceSensors/GetEvents`]
+          : ["--unix-socket", t.socketPath, "http://localhost/tetragon.FineGuidanceSensors/GetEvents"];
+      const curl = bufCurl([
+        "--protocol",
+        "grpc",
+        "--http2-prior-knowledge",
+        "-d",
+        JSON.stringify({ allow_list: [{ namespace: ["prod"] }] }),
+        ...target,
+      ]);
+      children.push(curl.child);
+      await waitFor(() => t.hub.subscriberCount === 1 || curl.child.exitCode !== null, "buf curl to subscribe");
+      expect(curl.stderr()).toBe("");
+
+      const wanted: GetEventsResponse[] = [];
+      for (let i = 0; i < 6; i++) {
+        if (i % 2 === 0) {
+          const e = sampleKprobeEvent(i, { namespace: "prod" });
+          wanted.push(e);
+          t.hub.publish(e);
+        } else {
+          t.hub.publish(i % 3 === 0 ? sampleExecEvent(i) : sampleKprobeEvent(i));
+        }
+      }
+      console.log("DBG a");
+      await waitFor(() => completeObjects(curl.stdout()) >= wanted.length, "buf curl to print the events").catch((e) => console.log("DBG", String(e), JSON.stringify(curl.stdout()), curl.stderr()));
+      console.log("DBG b");
+      curl.child.kill();
+      await curl.exited;
+      console.log("DBG c");
+
+      const printed = jsonObjects(curl.stdout());
+      expect(printed).toHaveLength(wanted.length);
+      printed.forEach((json, i) => {
+        expect(equals(GetEventsResponseSchema, fromJson(GetEventsResponseSchema, json), wanted[i] as GetEventsResponse)).toBe(
+          true,
+        );
+      });
+      await waitFor(() => t.hub.subscriberCount === 0, "the killed client's subscription to end");
+    });
+  }
+
+  it("gets invalid_argument for a bad filter", async () => {
+    const curl = bufCurl([
+      "--protocol",
+      "grpc",
+      "--http2-prior-knowledge",
+      "-d",
+      JSON.stringify({ allow_list: [{ binary_regex: ["("] }] }),
+      `${t.url}/tetragon.FineGuidanceSensors/GetEvents`,
+    ]);
+    children.push(curl.child);
+    expect(await curl.exited).not.toBe(0);
+    expect(JSON.parse(curl.stderr())).toMatchObject({ code: "invalid_argument" });
+  });
+
+  it("speaks Connect (JSON, HTTP/1.1) and gRPC-Web too", async () => {
+    for (const protocol of ["connect", "grpcweb"]) {
+      const curl = bufCurl(["--protocol", protocol, "-d", "{}", `${t.url}/tetragon.FineGuidanceSensors/GetVersion`]);
+      children.push(curl.child);
+      expect(await curl.exited).toBe(0);
+      expect(JSON.parse(curl.stdout())).toEqual({ version: "v0.0.0-test" });
+    }
+  });
+});

@@ -1,0 +1,61 @@
+import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
+import { compileFieldFilters, compileFilters, type GetEventsRequest, type GetEventsResponse } from "@nsguard/sdk";
+import { isBinaryContentType } from "./encoded-event.js";
+import type { EventSource } from "./interfaces.js";
+
+export interface GetEventsOptions {
+  /** Per-stream queue size; the source's default when unset. */
+  queueSize?: number | undefined;
+}
+
+/**
+ * The GetEvents implementation (Tetragon pkg/server GetEventsListener): compile the request's
+ * allow/deny lists and field filters up front — a bad filter fails the call with
+ * InvalidArgument before anything is registered — then subscribe with the compiled filter, so
+ * the hub drops unwanted events before they are queued. The stream runs until the client
+ * goes away (or the server shuts down); the handler context's signal then ends the
+ * subscription and releases its queue.
+ *
+ * `aggregation_options` is accepted and ignored: Tetragon's aggregator forwards every event
+ * unchanged.
+ */
+export function createGetEventsHandler(events: EventSource, options: GetEventsOptions = {}) {
+  return async function* getEvents(
+    request: GetEventsRequest,
+    context: HandlerContext,
+  ): AsyncGenerator<GetEventsResponse, void, undefined> {
+    let filter: ((event: GetEventsResponse) => boolean) | undefined;
+    let shape: ((event: GetEventsResponse) => GetEventsResponse) | undefined;
+    try {
+      if (request.allowList.length > 0 || request.denyList.length > 0) {
+        filter = compileFilters(request.allowList, request.denyList);
+      }
+      if (request.fieldFilters.length > 0) {
+        shape = compileFieldFilters(request.fieldFilters);
+      }
+    } catch (e) {
+      const reason = e instanceof Error ? e.message : String(e);
+      throw new ConnectError(`invalid GetEvents filter: ${reason}`, Code.InvalidArgument, undefined, undefined, e);
+    }
+
+    // Binary codecs get the pre-encoded shell (encoded once for every stream); JSON codecs
+    // need the real message. See encoded-event.ts.
+    const binary = isBinaryContentType(context.requestHeader.get("content-type"));
+    const subscription = events.subscribe({
+      filter,
+      signal: context.signal,
+      queueSize: options.queueSize,
+      label: `${context.protocolName} GetEvents ${context.requestHeader.get("user-agent") ?? ""}`.trim(),
+    });
+    for await (const event of subscription) {
+      if (shape === undefined) {
+        yield event.forWire(binary);
+        continue;
+      }
+      // Field filters return the same object when no filter applies to the event type,
+      // so those events can still use the shared encoding.
+      const shaped = shape(event.message);
+      yield shaped === event.message ? event.forWire(binary) : shaped;
+    }
+  };
+}

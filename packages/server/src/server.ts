@@ -1,0 +1,275 @@
+import { chmod, lstat, mkdir, unlink } from "node:fs/promises";
+import * as http from "node:http";
+import * as http2 from "node:http2";
+import * as net from "node:net";
+import { dirname } from "node:path";
+import type { ConnectRouter } from "@connectrpc/connect";
+import { type ConnectNodeAdapterOptions, connectNodeAdapter } from "@connectrpc/connect-node";
+import { parseTcpAddress, parseUnixSocketPath } from "./listen-address.js";
+import { sniffHttpVersion } from "./protocol-sniff.js";
+
+/** Tetragon's unix socket is group-accessible so a `tetragon` group can run `tetra`. */
+export const DEFAULT_UNIX_SOCKET_MODE = 0o660;
+/** How long `close()` lets streams finish before it destroys what is left. */
+export const DEFAULT_CLOSE_GRACE_MS = 1000;
+const TCP_KEEPALIVE_MS = 60_000;
+
+export interface StartServerOptions {
+  /** Route definitions, e.g. `createFineGuidanceSensorsRoutes(deps)`. */
+  routes: (router: ConnectRouter) => void;
+  /**
+   * "host:port" ("localhost:54321", "127.0.0.1:0", "[::1]:0", ":54321" for every interface);
+   * empty or undefined: no TCP listener.
+   */
+  tcpAddress?: string;
+  /** A socket path or "unix:///path"; empty or undefined: no unix socket. */
+  unixSocket?: string;
+  /** Permission bits for the unix socket file. Default 0o660. */
+  unixSocketMode?: number;
+  /** Extra connect-node options (interceptors, limits, …); routes and shutdown are ours. */
+  adapterOptions?: Omit<ConnectNodeAdapterOptions, "routes" | "shutdownSignal">;
+}
+
+export interface ServerAddresses {
+  /** The bound TCP address; `url` is ready for a transport's `baseUrl`. */
+  readonly tcp?: { readonly host: string; readonly port: number; readonly url: string };
+  /** The unix socket path. */
+  readonly unix?: string;
+}
+
+export interface CloseOptions {
+  /**
+   * Time for streams to end on their own after shutdown has been signalled; connections
+   * still open then are destroyed. Default 1000 ms. A client that stopped reading can keep
+   * a stream from ever finishing, which is why there is a bound at all.
+   */
+  graceMs?: number;
+}
+
+export interface RunningServer {
+  readonly addresses: ServerAddresses;
+  /** Stops listening, ends every stream, removes the unix socket file. Never hangs. */
+  close(options?: CloseOptions): Promise<void>;
+}
+
+/**
+ * Serves `routes` over gRPC, gRPC-Web and Connect on a TCP port and/or a unix socket.
+ *
+ * Each listener is a plain `net.Server` that sniffs the first bytes of a connection: HTTP/2
+ * prior knowledge (h2c — what gRPC clients, Tetragon's `tetra` and
+ * `buf curl --http2-prior-knowledge` send) goes to an `http2` server, anything else to an
+ * HTTP/1.1 server (Connect, gRPC-Web, browsers, curl). Node's `allowHTTP1` cannot do this: it
+ * only works with TLS.
+ */
+export async function startServer(options: StartServerOptions): Promise<RunningServer> {
+  const tcp = parseTcpAddress(options.tcpAddress);
+  const unixPath = parseUnixSocketPath(options.unixSocket);
+  if (tcp === undefined && unixPath === undefined) {
+    throw new Error("startServer needs a tcpAddress or a unixSocket");
+  }
+
+  const shutdown = new AbortController();
+  const handler = connectNodeAdapter({
+    ...options.adapterOptions,
+    // The encode-once shells (encoded-event.ts) are carried as unknown fields; they must
+    // be written. This is protobuf-es' default, stated here so nobody turns it off.
+    binaryOptions: { ...options.adapterOptions?.binaryOptions, writeUnknownFields: true },
+    routes: options.routes,
+    shutdownSignal: shutdown.signal,
+  });
+
+  const sockets = new Set<net.Socket>();
+  const sessions = new Set<http2.ServerHttp2Session>();
+  let closing = false;
+
+  const h2 = http2.createServer(handler);
+  h2.on("session", (session) => {
+    if (closing) {
+      session.destroy();
+      return;
+    }
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
+
+  // HTTP/1.1 connections and how many requests each is serving. http.Server only tracks
+  // connections (closeIdleConnections) once it is listening itself, which ours never is: the
+  // sniffing net.Server listens and hands sockets over.
+  const h1Active = new Map<net.Socket, number>();
+  const h1 = http.createServer((req, res) => {
+    const socket = req.socket;
+    h1Active.set(socket, (h1Active.get(socket) ?? 0) + 1);
+    if (closing) {
+      res.shouldKeepAlive = false;
+    }
+    res.once("close", () => {
+      const left = (h1Active.get(socket) ?? 1) - 1;
+      h1Active.set(socket, left);
+      // While shutting down, end a keep-alive connection as soon as its last response is
+      // done instead of leaving it for the grace timer.
+      if (closing && left === 0) {
+        socket.end();
+      }
+    });
+    handler(req, res);
+  });
+  const endIdleHttp1 = () => {
+    for (const [socket, active] of h1Active) {
+      if (active === 0) {
+        socket.end();
+      }
+    }
+  };
+
+  const onConnection = (socket: net.Socket) => {
+    if (closing) {
+      socket.destroy();
+      return;
+    }
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    // A peer resetting the connection must never become an uncaught 'error'; the http
+    // servers add their own handlers once they own the socket.
+    socket.on("error", () => socket.destroy());
+    // Streams write one small frame per event: with Nagle on, each waits for the peer's
+    // delayed ACK (~40 ms). http.Server does this for its own sockets; ours come from net.
+    socket.setNoDelay(true);
+    // Notice peers that vanished without a FIN (a stream that never writes would otherwise
+    // hold its subscription forever). No-op on unix sockets.
+    socket.setKeepAlive(true, TCP_KEEPALIVE_MS);
+    sniffHttpVersion(
+      socket,
+      (s) => h2.emit("connection", s),
+      (s) => {
+        h1Active.set(s, 0);
+        s.once("close", () => h1Active.delete(s));
+        h1.emit("connection", s);
+        // The sniffer paused the socket; http's parser takes buffered bytes through 'data'
+        // events, which a paused stream does not emit. (http2 reads the buffer itself.)
+        s.resume();
+      },
+    );
+  };
+
+  const listeners: net.Server[] = [];
+  let addresses: ServerAddresses = {};
+  try {
+    if (tcp !== undefined) {
+      const server = net.createServer(onConnection);
+      listeners.push(server);
+      await listen(server, (cb) => server.listen(tcp.port, tcp.host, cb));
+      const bound = server.address() as net.AddressInfo;
+      const hostForUrl = bound.family === "IPv6" ? `[${bound.address}]` : bound.address;
+      addresses = {
+        ...addresses,
+        tcp: { host: bound.address, port: bound.port, url: `http://${hostForUrl}:${bound.port}` },
+      };
+    }
+    if (unixPath !== undefined) {
+      await prepareUnixSocketPath(unixPath);
+      const server = net.createServer(onConnection);
+      listeners.push(server);
+      await listen(server, (cb) => server.listen(unixPath, cb));
+      await chmod(unixPath, options.unixSocketMode ?? DEFAULT_UNIX_SOCKET_MODE);
+      addresses = { ...addresses, unix: unixPath };
+    }
+  } catch (e) {
+    await Promise.all(listeners.map((l) => closeListener(l)));
+    throw e;
+  }
+
+  let closed: Promise<void> | undefined;
+  const close = (closeOptions: CloseOptions = {}): Promise<void> => {
+    closed ??= (async () => {
+      closing = true;
+      // Ends every handler: GetEvents streams finish and release their hub subscriptions.
+      shutdown.abort();
+      const stopped = Promise.all(listeners.map((l) => closeListener(l)));
+      for (const session of sessions) {
+        session.close(); // GOAWAY; the session ends when its streams have
+      }
+      endIdleHttp1();
+      await waitUntil(() => sockets.size === 0, sockets, closeOptions.graceMs ?? DEFAULT_CLOSE_GRACE_MS);
+      for (const session of sessions) {
+        session.destroy();
+      }
+      for (const socket of sockets) {
+        socket.destroy();
+      }
+      await stopped;
+      if (addresses.unix !== undefined) {
+        await unlink(addresses.unix).catch(() => undefined);
+      }
+    })();
+    return closed;
+  };
+
+  return { addresses, close };
+}
+
+function listen(server: net.Server, start: (cb: () => void) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    start(() => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+}
+
+function closeListener(server: net.Server): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) {
+      resolve();
+      return;
+    }
+    server.close(() => resolve());
+  });
+}
+
+/**
+ * Creates the socket's directory and removes a stale socket left by a previous run (bind
+ * fails with EADDRINUSE otherwise). A regular file or directory in the way is an error, not
+ * something to delete.
+ */
+async function prepareUnixSocketPath(path: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const existing = await lstat(path).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === "ENOENT") {
+      return undefined;
+    }
+    throw e;
+  });
+  if (existing === undefined) {
+    return;
+  }
+  if (!existing.isSocket()) {
+    throw new Error(`refusing to replace ${path}: it exists and is not a socket`);
+  }
+  await unlink(path);
+}
+
+/** Resolves when `done()` holds after a socket closes, or after `ms`, whichever is first. */
+function waitUntil(done: () => boolean, sockets: Set<net.Socket>, ms: number): Promise<void> {
+  if (done()) {
+    return Promise.resolve();
+  }
+  return new Promise((resolve) => {
+    const timer = setTimeout(finish, ms);
+    const onClose = () => {
+      if (done()) {
+        finish();
+      }
+    };
+    for (const socket of sockets) {
+      socket.once("close", onClose);
+    }
+    function finish() {
+      clearTimeout(timer);
+      for (const socket of sockets) {
+        socket.off("close", onClose);
+      }
+      resolve();
+    }
+  });
+}

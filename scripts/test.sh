@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Every test and standing check, after scripts/bootstrap.sh has built everything. Prints a plain
+# "N passed, N failed" line last (CI reads it; vitest's own summary is per package).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export TURBO_TELEMETRY_DISABLED=1
+
+checks_passed=0
+checks_failed=0
+check() {
+  local name=$1; shift
+  local out
+  if out=$("$@" 2>&1); then
+    checks_passed=$((checks_passed + 1)); echo "✓ check: $name"
+  else
+    checks_failed=$((checks_failed + 1)); echo "✗ check: $name"; echo "$out" | tail -30
+  fi
+}
+
+generated_is_current() {
+  pnpm -s buf generate && git diff --quiet -- packages/sdk/src/gen \
+    && [ -z "$(git status --porcelain -- packages/sdk/src/gen)" ]
+}
+schema_is_compatible() {
+  # Guard the wire schema against the previous commit (skipped on the first commit of proto/).
+  if git rev-parse -q --verify HEAD~1 >/dev/null && git cat-file -e HEAD~1:proto 2>/dev/null; then
+    pnpm -s buf breaking --against '.git#ref=HEAD~1'
+  fi
+}
+
+check "buf lint" pnpm -s buf lint
+check "buf breaking (against HEAD~1)" schema_is_compatible
+check "generated code matches proto/ (buf generate, no drift)" generated_is_current
+check "biome (format + lint)" pnpm -s biome check .
+check "typecheck" pnpm -s turbo run typecheck --output-logs=errors-only
+
+rm -f packages/*/.vitest-result.json native/.vitest-result.json
+# One package at a time: root-tier tests load BPF programs and run containers; on a 2-core VM
+# running them side by side only adds noise.
+pnpm -s turbo run test --concurrency=1 --output-logs=full
+test_rc=$?
+
+node scripts/summarize-tests.mjs "$checks_passed" "$checks_failed"
+summary_rc=$?
+[ $test_rc -eq 0 ] && [ $summary_rc -eq 0 ] && [ $checks_failed -eq 0 ]
