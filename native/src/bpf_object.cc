@@ -180,7 +180,8 @@ bool BpfObject::RequireOpen(Napi::Env env, const char* op) {
 bool BpfObject::RequireLoaded(Napi::Env env, const char* op) {
   if (!RequireOpen(env, op)) return false;
   if (loaded_) return true;
-  ThrowBpfError(env, op, EINVAL, path_ + ": object is not loaded; call load() first");
+  ThrowBpfError(env, op, EINVAL,
+                path_ + (load_failed_ ? ": object failed to load" : ": object is not loaded; call load() first"));
   return false;
 }
 
@@ -225,6 +226,12 @@ Napi::Value BpfObject::Load(const Napi::CallbackInfo& info) {
     ThrowBpfError(env, "load", EALREADY, path_ + ": already loaded");
     return env.Undefined();
   }
+  if (load_failed_) {
+    ThrowBpfError(env, "load", EINVAL,
+                  path_ + ": a failed load cannot be retried on the same object; close() it and "
+                          "open the file again");
+    return env.Undefined();
+  }
   LogCapture log;
   int rc = bpf_object__load(obj_);
   if (rc != 0) {
@@ -235,7 +242,7 @@ Napi::Value BpfObject::Load(const Napi::CallbackInfo& info) {
     std::string reason = VerifierReason(log.text());
     ThrowBpfError(env, "load", err, reason.empty() ? WithReason(msg, log) : msg + " (" + reason + ")",
                   &full);
-    // libbpf leaves a failed object unusable for another load; only close() makes sense now.
+    load_failed_ = true;  // libbpf refuses a second bpf_object__load(); only close() is left
     return env.Undefined();
   }
   loaded_ = true;

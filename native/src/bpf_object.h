@@ -76,6 +76,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   struct bpf_object* obj_ = nullptr;
   std::string path_;
   bool loaded_ = false;
+  bool load_failed_ = false;  // libbpf 1.1 marks an object loaded even when loading failed
   bool closed_ = false;
   std::map<uint32_t, struct bpf_link*> links_;
   std::map<uint32_t, std::string> link_desc_;  // "nsguard_sys_enter → tracepoint syscalls/..."

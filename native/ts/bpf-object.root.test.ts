@@ -411,7 +411,10 @@ rootDescribe("BpfObject on the kernel (root)", () => {
     try {
       // ~3 records per process, one record per batch: far more than the 64 queued batches the
       // reader may leave for a JS thread that is busy for a second.
-      const child = run(["/usr/bin/sh", "-c", "i=0; while [ $i -lt 150 ]; do /usr/bin/true; i=$((i+1)); done"], cwd);
+      const child = run(
+        ["/usr/bin/sh", "-c", "i=0; while [ $i -lt 150 ]; do /usr/bin/true; i=$((i+1)); done"],
+        cwd,
+      );
       const end = Date.now() + 1000;
       while (Date.now() < end) {
         // block the JS thread
@@ -466,7 +469,9 @@ int nsguard_bad(void *ctx) { return *(volatile int *)(long)0x1234; }
 char LICENSE[] __attribute__((section("license"), used)) = "GPL";
 `,
     );
-    const cc = spawnSync("clang", ["-O2", "-g", "-target", "bpf", "-c", src, "-o", obj], { encoding: "utf8" });
+    const cc = spawnSync("clang", ["-O2", "-g", "-target", "bpf", "-c", src, "-o", obj], {
+      encoding: "utf8",
+    });
     expect(cc.stderr).toBe("");
     const bad = BpfObject.open(obj);
     try {
@@ -477,6 +482,7 @@ char LICENSE[] __attribute__((section("license"), used)) = "GPL";
       expect(err.message).toContain("program nsguard_bad: R1 invalid mem access");
       expect(err.verifierLog).toContain("nsguard_bad");
       expect(err.verifierLog).toMatch(/invalid mem access/);
+      expect(catchError(() => bad.load()).message).toContain("cannot be retried");
     } finally {
       bad.close();
     }

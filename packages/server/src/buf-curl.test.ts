@@ -16,13 +16,19 @@ const schema = `${repoRoot}proto`;
 
 interface Curl {
   child: ChildProcess;
+  /** Ends buf curl: its whole process group, since the npm `buf` is a node shim around the Go binary. */
+  stop(): void;
   stdout: () => string;
   stderr: () => string;
   exited: Promise<number | null>;
 }
 
 function bufCurl(args: string[]): Curl {
-  const child = spawn(buf, ["curl", "--schema", schema, ...args], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(buf, ["curl", "--schema", schema, ...args], {
+    cwd: repoRoot,
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true, // its own process group, so stop() reaches the Go process too
+  });
   let out = "";
   let err = "";
   child.stdout?.on("data", (d: Buffer) => {
@@ -32,7 +38,16 @@ function bufCurl(args: string[]): Curl {
     err += d.toString();
   });
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  return { child, stdout: () => out, stderr: () => err, exited };
+  const stop = () => {
+    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+      try {
+        process.kill(-child.pid, "SIGTERM");
+      } catch {
+        // already gone
+      }
+    }
+  };
+  return { child, stop, stdout: () => out, stderr: () => err, exited };
 }
 
 /** buf curl prints each stream message as a pretty JSON object; split them. */
@@ -49,12 +64,12 @@ function completeObjects(text: string): number {
 
 describe.skipIf(!existsSync(buf))("buf curl against a running server", () => {
   let t: TestServer;
-  const children: ChildProcess[] = [];
+  const curls: Curl[] = [];
   beforeEach(async () => {
     t = await startTestServer();
   });
   afterEach(async () => {
-    for (const c of children.splice(0)) if (c.exitCode === null) c.kill();
+    for (const c of curls.splice(0)) c.stop();
     await t.close();
   });
 
@@ -72,7 +87,7 @@ describe.skipIf(!existsSync(buf))("buf curl against a running server", () => {
         JSON.stringify({ allow_list: [{ namespace: ["prod"] }] }),
         ...target,
       ]);
-      children.push(curl.child);
+      curls.push(curl);
       await waitFor(() => t.hub.subscriberCount === 1 || curl.child.exitCode !== null, "buf curl to subscribe");
       expect(curl.stderr()).toBe("");
 
@@ -86,12 +101,9 @@ describe.skipIf(!existsSync(buf))("buf curl against a running server", () => {
           t.hub.publish(i % 3 === 0 ? sampleExecEvent(i) : sampleKprobeEvent(i));
         }
       }
-      console.log("DBG a");
-      await waitFor(() => completeObjects(curl.stdout()) >= wanted.length, "buf curl to print the events").catch((e) => console.log("DBG", String(e), JSON.stringify(curl.stdout()), curl.stderr()));
-      console.log("DBG b");
-      curl.child.kill();
+      await waitFor(() => completeObjects(curl.stdout()) >= wanted.length, "buf curl to print the events");
+      curl.stop();
       await curl.exited;
-      console.log("DBG c");
 
       const printed = jsonObjects(curl.stdout());
       expect(printed).toHaveLength(wanted.length);
@@ -113,7 +125,7 @@ describe.skipIf(!existsSync(buf))("buf curl against a running server", () => {
       JSON.stringify({ allow_list: [{ binary_regex: ["("] }] }),
       `${t.url}/tetragon.FineGuidanceSensors/GetEvents`,
     ]);
-    children.push(curl.child);
+    curls.push(curl);
     expect(await curl.exited).not.toBe(0);
     expect(JSON.parse(curl.stderr())).toMatchObject({ code: "invalid_argument" });
   });
@@ -121,7 +133,7 @@ describe.skipIf(!existsSync(buf))("buf curl against a running server", () => {
   it("speaks Connect (JSON, HTTP/1.1) and gRPC-Web too", async () => {
     for (const protocol of ["connect", "grpcweb"]) {
       const curl = bufCurl(["--protocol", protocol, "-d", "{}", `${t.url}/tetragon.FineGuidanceSensors/GetVersion`]);
-      children.push(curl.child);
+      curls.push(curl);
       expect(await curl.exited).toBe(0);
       expect(JSON.parse(curl.stdout())).toEqual({ version: "v0.0.0-test" });
     }

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create, toJson } from "@bufbuild/protobuf";
@@ -16,79 +16,7 @@ import { buildKprobeEvent, type KprobeHookSpec } from "./event-builder.js";
  * verbatim. Rebuilding it from kernel-shaped records through the real cache and builder is the
  * end-to-end check that our output is Tetragon's.
  */
-const SEED = {
-  process_kprobe: {
-    process: {
-      exec_id: "dGV0cmFnb24tZGV2LWNvbnRyb2wtcGxhbmU6MTE2OTc3OTA1NDM0MjAxOjYzMDY2",
-      pid: 63066,
-      uid: 0,
-      cwd: "/",
-      binary: "/usr/bin/nsenter",
-      arguments: "-t 1 -m -u -n -i -p",
-      flags: "execve rootcwd clone",
-      start_time: "2026-01-30T18:15:19.985627895Z",
-      auid: 4294967295,
-      pod: {
-        namespace: "default",
-        name: "xwing",
-        container: {
-          id: "containerd://057dc8d712abf96c628c82ea111d53a205a256b0dc39bb31284426aaf378acbc",
-          name: "spaceship",
-          image: {
-            id: "quay.io/cilium/json-mock@sha256:5aad04835eda9025fe4561ad31be77fd55309af8158ca8663a72f6abb78c2603",
-            name: "quay.io/cilium/json-mock:latest",
-          },
-          start_time: "2026-01-28T08:51:07Z",
-          pid: 37,
-        },
-        pod_labels: { "app.kubernetes.io/name": "xwing", class: "xwing", org: "alliance" },
-        workload: "xwing",
-        workload_kind: "Pod",
-      },
-      docker: "057dc8d712abf96c628c82ea111d53a",
-      parent_exec_id: "dGV0cmFnb24tZGV2LWNvbnRyb2wtcGxhbmU6MTE2OTc3NzI5OTA3MzUxOjYzMDUy",
-      refcnt: 1,
-      tid: 63066,
-    },
-    parent: {
-      exec_id: "dGV0cmFnb24tZGV2LWNvbnRyb2wtcGxhbmU6MTE2OTc3NzI5OTA3MzUxOjYzMDUy",
-      pid: 63052,
-      uid: 0,
-      cwd: "/",
-      binary: "/bin/bash",
-      flags: "execve rootcwd clone",
-      start_time: "2026-01-30T18:15:19.810100966Z",
-      auid: 4294967295,
-      pod: {
-        namespace: "default",
-        name: "xwing",
-        container: {
-          id: "containerd://057dc8d712abf96c628c82ea111d53a205a256b0dc39bb31284426aaf378acbc",
-          name: "spaceship",
-          image: {
-            id: "quay.io/cilium/json-mock@sha256:5aad04835eda9025fe4561ad31be77fd55309af8158ca8663a72f6abb78c2603",
-            name: "quay.io/cilium/json-mock:latest",
-          },
-          start_time: "2026-01-28T08:51:07Z",
-          pid: 31,
-        },
-        pod_labels: { "app.kubernetes.io/name": "xwing", class: "xwing", org: "alliance" },
-        workload: "xwing",
-        workload_kind: "Pod",
-      },
-      docker: "057dc8d712abf96c628c82ea111d53a",
-      parent_exec_id: "dGV0cmFnb24tZGV2LWNvbnRyb2wtcGxhbmU6ODgzNjQ2NzQwMjg6NzIxMQ==",
-      tid: 63052,
-    },
-    function_name: "__x64_sys_setns",
-    args: [{ int_arg: 3 }, { int_arg: 134217728 }],
-    action: "KPROBE_ACTION_POST",
-    policy_name: "namespace-access",
-    return_action: "KPROBE_ACTION_POST",
-  },
-  node_name: "tetragon-dev-control-plane",
-  time: "2026-01-30T18:15:20.001042828Z",
-};
+const SEED = JSON.parse(readFileSync(new URL("../../../../examples/seed-event.json", import.meta.url), "utf8"));
 
 const NODE = "tetragon-dev-control-plane";
 const CONTAINER_ID = "057dc8d712abf96c628c82ea111d53a205a256b0dc39bb31284426aaf378acbc";
