@@ -37,6 +37,8 @@ export interface KernelProcessSeed {
 interface LoadedHook {
   hookId: number;
   linkId: number;
+  object: BpfObject;
+  tracepoint: string;
 }
 
 /**
@@ -47,6 +49,13 @@ interface LoadedHook {
 export class Sensor {
   readonly features: KernelFeatures;
   private readonly hooks = new Map<number, HookInfo>();
+  /**
+   * Instances of the syscall object, each with the tracepoints it is attached to. The kernel
+   * refuses a second attachment of one program to one tracepoint (EEXIST) whatever the cookie,
+   * so two policies hooking the same syscall need two instances; every instance shares the
+   * first one's maps (hook table, ring buffer, process table, counters).
+   */
+  private readonly syscallObjects: { object: BpfObject; tracepoints: Set<string> }[];
   private readonly policies = new Map<string, LoadedHook[]>();
   private nextHookId = 1;
   private queue: Promise<unknown> = Promise.resolve();
@@ -57,8 +66,10 @@ export class Sensor {
     private readonly syscalls: BpfObject,
     private readonly stream: EventStream,
     features: KernelFeatures,
+    private readonly bpfDir: string,
   ) {
     this.features = features;
+    this.syscallObjects = [{ object: syscalls, tracepoints: new Set() }];
   }
 
   /** Loads and attaches the base sensor and starts reading the ring buffer. Needs root. */
@@ -84,7 +95,7 @@ export class Sensor {
       const stream = wrap("load", () =>
         lifecycle.openEventStream(options.onEvents, { pollMs: options.pollMs ?? 10 }),
       );
-      return new Sensor(lifecycle, opened, stream, features);
+      return new Sensor(lifecycle, opened, stream, features, dir);
     } catch (err) {
       syscalls?.close();
       lifecycle.close();
@@ -140,6 +151,7 @@ export class Sensor {
     this.stream.stop();
     for (const loaded of this.policies.values()) for (const hook of loaded) this.detachHook(hook);
     this.policies.clear();
+    for (const { object } of this.syscallObjects.slice(1)) object.close();
     this.syscalls.close();
     this.lifecycle.close();
   }
@@ -161,21 +173,42 @@ export class Sensor {
       );
     }
     const hookId = this.nextHookId++;
+    const slot = this.freeSyscallObject(enter);
     // The table goes in before the link so the very first call already sees its selectors.
     wrap("attach", () => this.syscalls.setHook(hookId, hook.table));
     let linkId: number;
     try {
-      linkId = wrap("attach", () => this.syscalls.attachTracepoint(SYSCALL_PROGRAM, "syscalls", enter, hookId));
+      linkId = wrap("attach", () => slot.object.attachTracepoint(SYSCALL_PROGRAM, "syscalls", enter, hookId));
     } catch (err) {
       this.syscalls.deleteHook(hookId);
       throw err;
     }
+    slot.tracepoints.add(enter);
     this.hooks.set(hookId, { hookId, policyKey, policyName, hook });
-    return { hookId, linkId };
+    return { hookId, linkId, object: slot.object, tracepoint: enter };
   }
 
-  private detachHook({ hookId, linkId }: LoadedHook): void {
-    this.syscalls.detach(linkId);
+  /** An instance of the syscall object not yet attached to `tracepoint` (opened on demand). */
+  private freeSyscallObject(tracepoint: string) {
+    const free = this.syscallObjects.find((slot) => !slot.tracepoints.has(tracepoint));
+    if (free) return free;
+    const object = wrap("load", () =>
+      BpfObject.open(bpfObjectPath(this.bpfDir, "syscalls"), { shareMapsWith: this.syscalls }),
+    );
+    try {
+      wrap("load", () => object.load());
+    } catch (err) {
+      object.close();
+      throw err;
+    }
+    const slot = { object, tracepoints: new Set<string>() };
+    this.syscallObjects.push(slot);
+    return slot;
+  }
+
+  private detachHook({ hookId, linkId, object, tracepoint }: LoadedHook): void {
+    object.detach(linkId);
+    for (const slot of this.syscallObjects) if (slot.object === object) slot.tracepoints.delete(tracepoint);
     this.syscalls.deleteHook(hookId);
     // Records already in the ring buffer may still name this hook: keep its info until the
     // reader has surely drained them (two poll periods).

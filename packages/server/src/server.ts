@@ -4,8 +4,9 @@ import * as http2 from "node:http2";
 import * as net from "node:net";
 import { dirname } from "node:path";
 import type { ConnectRouter } from "@connectrpc/connect";
-import { type ConnectNodeAdapterOptions, connectNodeAdapter } from "@connectrpc/connect-node";
+import type { ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
 import { parseTcpAddress, parseUnixSocketPath } from "./listen-address.js";
+import { createNodeHandler, type RpcErrorReporter } from "./node-handler.js";
 import { sniffHttpVersion } from "./protocol-sniff.js";
 
 /** Tetragon's unix socket is group-accessible so a `tetragon` group can run `tetra`. */
@@ -28,6 +29,11 @@ export interface StartServerOptions {
   unixSocketMode?: number;
   /** Extra connect-node options (interceptors, limits, …); routes and shutdown are ours. */
   adapterOptions?: Omit<ConnectNodeAdapterOptions, "routes" | "shutdownSignal">;
+  /**
+   * Reports RPCs that fail other than by the client going away (a vanished client is
+   * silent). Default: console.error.
+   */
+  onError?: RpcErrorReporter;
 }
 
 export interface ServerAddresses {
@@ -69,8 +75,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   }
 
   const shutdown = new AbortController();
-  const handler = connectNodeAdapter({
+  const handler = createNodeHandler({
     ...options.adapterOptions,
+    onError: options.onError,
     // The encode-once shells (encoded-event.ts) are carried as unknown fields; they must
     // be written. This is protobuf-es' default, stated here so nobody turns it off.
     binaryOptions: { ...options.adapterOptions?.binaryOptions, writeUnknownFields: true },
