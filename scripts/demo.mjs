@@ -72,13 +72,24 @@ async function scenario(policyFile, script) {
     "warn",
   ]);
   await waitForAgent(agent);
-  const filter = ["--event-types", "PROCESS_KPROBE", "--server-address", address];
+  // Only our pod's kprobe events: the machine may have other setns callers.
+  const filter = ["--event-types", "PROCESS_KPROBE", "--namespace", "default", "--server-address", address];
   const compact = run(["getevents", "-o", "compact", ...filter]);
   const json = run(["getevents", "-o", "json", ...filter]);
-  await sleep(500); // both streams registered
-
   const container = new SimulatedContainer({ id: CONTAINER_ID, hostname: "xwing", cgroupParent: "nsguard-demo" });
-  const result = await container.run(script).finally(() => container.remove());
+  try {
+    // Warm-up: a harmless setns (into the container's own netns) until both clients show it, so
+    // we know their streams are live before the escape; then forget what they printed.
+    for (let i = 0; i < 50 && !(compact.out && json.out); i++) {
+      await container.run("nsenter --net=/proc/self/ns/net true");
+      await sleep(100);
+    }
+    compact.out = "";
+    json.out = "";
+    var result = await container.run(script);
+  } finally {
+    container.remove();
+  }
   await sleep(500); // events delivered (the reader polls the ring buffer every 10 ms)
   for (const c of [compact, json]) c.kill("SIGINT");
   await Promise.all([compact.done, json.done]);

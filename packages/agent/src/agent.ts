@@ -4,6 +4,7 @@ import { bootClockOffsetNs, isSensorError, Sensor } from "@nsguard/sensor";
 import { createFineGuidanceSensorsRoutes, EventHub, type RunningServer, startServer } from "@nsguard/server";
 import pino, { type Logger } from "pino";
 import { BootClock } from "./clock.js";
+import { JsonExporter } from "./export/json-exporter.js";
 import type { PodInfoSource } from "./container/pod-info.js";
 import { resolveNodeName } from "./node-name.js";
 import { Observer } from "./observer.js";
@@ -59,6 +60,7 @@ export async function startAgent(options: AgentOptions, logger: Logger = pino({ 
   const cache = new ProcessCache({ nodeName, clock: context.clock, podInfo });
   let sensor: Sensor | undefined;
   let server: RunningServer | undefined;
+  let exporter: JsonExporter | undefined;
   const observer = new Observer({
     cache,
     sink: hub,
@@ -87,6 +89,7 @@ export async function startAgent(options: AgentOptions, logger: Logger = pino({ 
       logger.info({ file }, "tracing policy loaded");
     }
 
+    if (options.exportFilename) exporter = new JsonExporter(hub, { filename: options.exportFilename });
     server = await startServer({
       routes: createFineGuidanceSensorsRoutes({ events: hub, policies, version: AGENT_VERSION }),
       tcpAddress: options.serverAddress,
@@ -95,6 +98,7 @@ export async function startAgent(options: AgentOptions, logger: Logger = pino({ 
     logger.info({ addresses: server.addresses, nodeName }, "nsguard agent running");
   } catch (err) {
     await server?.close();
+    await exporter?.close();
     await sensor?.stop();
     throw err;
   }
@@ -110,6 +114,7 @@ export async function startAgent(options: AgentOptions, logger: Logger = pino({ 
       stopping ??= (async () => {
         await running.server.close();
         await running.sensor.stop();
+        await exporter?.close();
       })();
       return stopping;
     },

@@ -16,4 +16,6 @@ export interface AgentCliOptions {
   /** JSON export file; unset disables export. */
   exportFilename?: string;
   logLevel: string;
+  /** Pod metadata (container id → pod) where no Kubernetes API is reachable. */
+  podInfoFile?: string;
 }

@@ -88,7 +88,10 @@ describe.skipIf(!existsSync(buf))("buf curl against a running server", () => {
         ...target,
       ]);
       curls.push(curl);
-      await waitFor(() => t.hub.subscriberCount === 1 || curl.child.exitCode !== null, "buf curl to subscribe");
+      await waitFor(
+        () => t.hub.subscriberCount === 1 || curl.child.exitCode !== null,
+        "buf curl to subscribe",
+      );
       expect(curl.stderr()).toBe("");
 
       const wanted: GetEventsResponse[] = [];
@@ -108,9 +111,13 @@ describe.skipIf(!existsSync(buf))("buf curl against a running server", () => {
       const printed = jsonObjects(curl.stdout());
       expect(printed).toHaveLength(wanted.length);
       printed.forEach((json, i) => {
-        expect(equals(GetEventsResponseSchema, fromJson(GetEventsResponseSchema, json), wanted[i] as GetEventsResponse)).toBe(
-          true,
-        );
+        expect(
+          equals(
+            GetEventsResponseSchema,
+            fromJson(GetEventsResponseSchema, json),
+            wanted[i] as GetEventsResponse,
+          ),
+        ).toBe(true);
       });
       await waitFor(() => t.hub.subscriberCount === 0, "the killed client's subscription to end");
     });
@@ -132,7 +139,13 @@ describe.skipIf(!existsSync(buf))("buf curl against a running server", () => {
 
   it("speaks Connect (JSON, HTTP/1.1) and gRPC-Web too", async () => {
     for (const protocol of ["connect", "grpcweb"]) {
-      const curl = bufCurl(["--protocol", protocol, "-d", "{}", `${t.url}/tetragon.FineGuidanceSensors/GetVersion`]);
+      const curl = bufCurl([
+        "--protocol",
+        protocol,
+        "-d",
+        "{}",
+        `${t.url}/tetragon.FineGuidanceSensors/GetVersion`,
+      ]);
       curls.push(curl);
       expect(await curl.exited).toBe(0);
       expect(JSON.parse(curl.stdout())).toEqual({ version: "v0.0.0-test" });

@@ -19,7 +19,13 @@ describe("binaryShell", () => {
       const bytes = toBinary(GetEventsResponseSchema, event);
       const shell = binaryShell(bytes);
       expect(Buffer.from(toBinary(GetEventsResponseSchema, shell)).equals(Buffer.from(bytes))).toBe(true);
-      expect(equals(GetEventsResponseSchema, fromBinary(GetEventsResponseSchema, toBinary(GetEventsResponseSchema, shell)), event)).toBe(true);
+      expect(
+        equals(
+          GetEventsResponseSchema,
+          fromBinary(GetEventsResponseSchema, toBinary(GetEventsResponseSchema, shell)),
+          event,
+        ),
+      ).toBe(true);
     }
   });
 

@@ -2,13 +2,13 @@ import * as net from "node:net";
 import { create, equals, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import {
-  FineGuidanceSensors,
+  EventType,
   FieldFilterAction,
+  FineGuidanceSensors,
   type GetEventsRequest,
   GetEventsRequestSchema,
   type GetEventsResponse,
   GetEventsResponseSchema,
-  EventType,
 } from "@nsguard/sdk";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { HubEvent } from "./hub-event.js";
@@ -45,6 +45,13 @@ function seq(e: GetEventsResponse | undefined): number {
   return Number(e?.time?.seconds ?? 0n) * 1000 + (e?.time?.nanos ?? 0) / 1e6 - 1_700_000_000_000;
 }
 
+function expectSameEvents(got: GetEventsResponse[], want: GetEventsResponse[]): void {
+  expect(got).toHaveLength(want.length);
+  got.forEach((e, i) => {
+    expect(equals(GetEventsResponseSchema, e, want[i] as GetEventsResponse)).toBe(true);
+  });
+}
+
 function request(init: Parameters<typeof create<typeof GetEventsRequestSchema>>[1] = {}): GetEventsRequest {
   return create(GetEventsRequestSchema, init);
 }
@@ -63,16 +70,22 @@ describe("GetEvents over a real server", () => {
       it(`delivers published events unchanged to a ${kind} client over ${via}`, async () => {
         const client = createClient(
           FineGuidanceSensors,
-          transportFor(kind, via === "tcp" ? t.url : "http://localhost", via === "unix" ? t.socketPath : undefined),
+          transportFor(
+            kind,
+            via === "tcp" ? t.url : "http://localhost",
+            via === "unix" ? t.socketPath : undefined,
+          ),
         );
-        const events = [sampleKprobeEvent(1, { namespace: "prod" }), sampleExecEvent(2), sampleKprobeEvent(3)];
+        const events = [
+          sampleKprobeEvent(1, { namespace: "prod" }),
+          sampleExecEvent(2),
+          sampleKprobeEvent(3),
+        ];
         const received = take((o) => client.getEvents(request(), o), events.length);
         await waitFor(() => t.hub.subscriberCount === 1, "the stream to subscribe");
         for (const e of events) t.hub.publish(e);
-        const got = await received;
-        expect(got).toHaveLength(events.length);
-        got.forEach((e, i) => expect(equals(GetEventsResponseSchema, e, events[i] as GetEventsResponse)).toBe(true));
-        // Leaving the loop cancelled the call; the server must notice and unsubscribe.
+        expectSameEvents(await received, events);
+        // take() cancelled the call; the server must notice and unsubscribe.
         await waitFor(() => t.hub.subscriberCount === 0, "the subscriber to go away");
       });
     }
@@ -89,7 +102,10 @@ describe("GetEvents over a real server", () => {
         : sampleKprobeEvent(i, { binary: "/usr/bin/unshare" }),
     );
     const prodOnly = take((o) => grpc.getEvents(request({ allowList: [{ namespace: ["prod"] }] }), o), n / 2);
-    const notNsenter = take((o) => json.getEvents(request({ denyList: [{ binaryRegex: ["nsenter$"] }] }), o), n / 2);
+    const notNsenter = take(
+      (o) => json.getEvents(request({ denyList: [{ binaryRegex: ["nsenter$"] }] }), o),
+      n / 2,
+    );
     await waitFor(() => t.hub.subscriberCount === 2, "both streams to subscribe");
     for (const e of events) t.hub.publish(e);
 
@@ -98,8 +114,8 @@ describe("GetEvents over a real server", () => {
     const [a, b] = await Promise.all([prodOnly, notNsenter]);
     expect(a.map(seq)).toEqual(evens.map(seq));
     expect(b.map(seq)).toEqual(odds.map(seq));
-    a.forEach((e, i) => expect(equals(GetEventsResponseSchema, e, evens[i] as GetEventsResponse)).toBe(true));
-    b.forEach((e, i) => expect(equals(GetEventsResponseSchema, e, odds[i] as GetEventsResponse)).toBe(true));
+    expectSameEvents(a, evens);
+    expectSameEvents(b, odds);
     // Filtering happened at publish time: rejected events were never queued.
     expect(t.hub.stats().dropped).toBe(0);
   });
@@ -122,14 +138,20 @@ describe("GetEvents over a real server", () => {
   });
 
   it("also streams over the unix socket to an independent gRPC client", async () => {
-    const call = rawGrpcCall({ socketPath: t.socketPath }, GET_EVENTS, toBinary(GetEventsRequestSchema, request()));
+    const call = rawGrpcCall(
+      { socketPath: t.socketPath },
+      GET_EVENTS,
+      toBinary(GetEventsRequestSchema, request()),
+    );
     await waitFor(() => t.hub.subscriberCount === 1, "the stream to subscribe");
     const event = sampleKprobeEvent(7, { namespace: "kube-system" });
     t.hub.publish(event);
     await waitFor(() => call.messages.length === 1, "the message");
-    expect(Buffer.from(call.messages[0] as Uint8Array).equals(Buffer.from(toBinary(GetEventsResponseSchema, event)))).toBe(
-      true,
-    );
+    expect(
+      Buffer.from(call.messages[0] as Uint8Array).equals(
+        Buffer.from(toBinary(GetEventsResponseSchema, event)),
+      ),
+    ).toBe(true);
     call.close();
   });
 
@@ -141,7 +163,9 @@ describe("GetEvents over a real server", () => {
       for await (const e of fast.getEvents(request(), { signal: abortFast.signal })) fastEvents.push(e);
     })().catch(() => undefined);
     // Never reads: HTTP/2 flow control stalls the server's writes, so its hub queue fills up.
-    const slow = rawGrpcCall({ url: t.url }, GET_EVENTS, toBinary(GetEventsRequestSchema, request()), { read: false });
+    const slow = rawGrpcCall({ url: t.url }, GET_EVENTS, toBinary(GetEventsRequestSchema, request()), {
+      read: false,
+    });
     await waitFor(() => t.hub.subscriberCount === 2, "both streams to subscribe");
 
     const total = 1000;
@@ -252,6 +276,8 @@ describe("GetEvents over a real server", () => {
     await waitFor(() => t.hub.subscriberCount === 0, "the dead stream to unsubscribe");
     const health = await createClient(FineGuidanceSensors, transportFor("grpc", t.url)).getHealth({});
     expect(health.healthStatus).toHaveLength(1);
+    // A client going away is not an error worth reporting.
+    expect(t.errors).toEqual([]);
   });
 
   it("survives an HTTP/1.1 Connect client whose socket is destroyed mid-stream", async () => {
@@ -274,8 +300,11 @@ describe("GetEvents over a real server", () => {
     socket.destroy();
     for (let i = 1; i < 200; i++) t.hub.publish(sampleKprobeEvent(i, { padding: 1000 }));
     await waitFor(() => t.hub.subscriberCount === 0, "the dead stream to unsubscribe");
-    const version = await createClient(FineGuidanceSensors, transportFor("connect-json", t.url)).getVersion({});
+    const version = await createClient(FineGuidanceSensors, transportFor("connect-json", t.url)).getVersion(
+      {},
+    );
     expect(version.version).toBe("v0.0.0-test");
+    expect(t.errors).toEqual([]);
   });
 
   it("ends the subscription when the client aborts", async () => {
@@ -296,5 +325,23 @@ describe("GetEvents over a real server", () => {
       expect(ConnectError.from(await done).code).toBe(Code.Canceled);
       await waitFor(() => t.hub.subscriberCount === 0, `the ${kind} subscriber to go away`);
     }
+  });
+
+  it("ends a stream with the error when an event cannot be sent (writeMaxBytes)", async () => {
+    await t.close();
+    t = await startTestServer({ adapterOptions: { writeMaxBytes: 100 } });
+    const client = createClient(FineGuidanceSensors, transportFor("grpc", t.url));
+    const outcome = take((o) => client.getEvents(request(), o), 1).then(
+      () => undefined,
+      (e: unknown) => ConnectError.from(e),
+    );
+    await waitFor(() => t.hub.subscriberCount === 1, "the stream to subscribe");
+    t.hub.publish(sampleKprobeEvent(1, { padding: 500 }));
+    const error = await outcome;
+    expect(error?.code).toBe(Code.ResourceExhausted);
+    expect(error?.rawMessage).toMatch(/larger than configured writeMaxBytes 100/);
+    await waitFor(() => t.hub.subscriberCount === 0, "the failed stream to unsubscribe");
+    // Answered to the client as a status: nothing for the server's error reporter.
+    expect(t.errors).toEqual([]);
   });
 });

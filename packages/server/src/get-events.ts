@@ -1,5 +1,10 @@
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
-import { compileFieldFilters, compileFilters, type GetEventsRequest, type GetEventsResponse } from "@nsguard/sdk";
+import {
+  compileFieldFilters,
+  compileFilters,
+  type GetEventsRequest,
+  type GetEventsResponse,
+} from "@nsguard/sdk";
 import { isBinaryContentType } from "./encoded-event.js";
 import type { EventSource } from "./interfaces.js";
 
@@ -35,7 +40,13 @@ export function createGetEventsHandler(events: EventSource, options: GetEventsOp
       }
     } catch (e) {
       const reason = e instanceof Error ? e.message : String(e);
-      throw new ConnectError(`invalid GetEvents filter: ${reason}`, Code.InvalidArgument, undefined, undefined, e);
+      throw new ConnectError(
+        `invalid GetEvents filter: ${reason}`,
+        Code.InvalidArgument,
+        undefined,
+        undefined,
+        e,
+      );
     }
 
     // Binary codecs get the pre-encoded shell (encoded once for every stream); JSON codecs
@@ -56,6 +67,13 @@ export function createGetEventsHandler(events: EventSource, options: GetEventsOp
       // so those events can still use the shared encoding.
       const shaped = shape(event.message);
       yield shaped === event.message ? event.forWire(binary) : shaped;
+    }
+    // The subscription ended because the call's signal fired. If the client cancelled, nobody
+    // reads this; if the server is shutting down, the client learns why (startServer aborts
+    // with Unavailable, which gRPC clients treat as "retry elsewhere/later") instead of
+    // seeing a clean end of stream.
+    if (context.signal.aborted) {
+      throw ConnectError.from(context.signal.reason, Code.Canceled);
     }
   };
 }

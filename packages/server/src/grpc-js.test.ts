@@ -1,4 +1,5 @@
 import { create, equals, fromBinary, toBinary } from "@bufbuild/protobuf";
+import * as grpc from "@grpc/grpc-js";
 import {
   type GetEventsRequest,
   GetEventsRequestSchema,
@@ -7,7 +8,6 @@ import {
   GetHealthStatusRequestSchema,
   GetHealthStatusResponseSchema,
 } from "@nsguard/sdk";
-import * as grpc from "@grpc/grpc-js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { sampleKprobeEvent } from "./testing/events.js";
 import { startTestServer, type TestServer } from "./testing/test-server.js";
@@ -41,12 +41,18 @@ const methods = {
 
 interface GenericClient extends grpc.Client {
   GetEvents(request: GetEventsRequest): grpc.ClientReadableStream<Buffer>;
-  GetHealth(request: GetHealthStatusRequest, callback: (error: grpc.ServiceError | null, response?: Buffer) => void): void;
+  GetHealth(
+    request: GetHealthStatusRequest,
+    callback: (error: grpc.ServiceError | null, response?: Buffer) => void,
+  ): void;
 }
 const FineGuidanceSensorsClient = grpc.makeGenericClientConstructor(
   methods,
   "FineGuidanceSensors",
-) as unknown as new (address: string, credentials: grpc.ChannelCredentials) => GenericClient;
+) as unknown as new (
+  address: string,
+  credentials: grpc.ChannelCredentials,
+) => GenericClient;
 
 describe("@grpc/grpc-js client (an existing gRPC client)", () => {
   let t: TestServer;
@@ -67,7 +73,9 @@ describe("@grpc/grpc-js client (an existing gRPC client)", () => {
 
   for (const via of ["tcp", "unix"] as const) {
     it(`streams GetEvents byte for byte over ${via}`, async () => {
-      const c = client(via === "tcp" ? `127.0.0.1:${t.server.addresses.tcp?.port}` : `unix://${t.socketPath}`);
+      const c = client(
+        via === "tcp" ? `127.0.0.1:${t.server.addresses.tcp?.port}` : `unix://${t.socketPath}`,
+      );
       const received: Buffer[] = [];
       const errors: grpc.ServiceError[] = [];
       const call = c.GetEvents(create(GetEventsRequestSchema, { allowList: [{ namespace: ["prod"] }] }));
@@ -103,7 +111,9 @@ describe("@grpc/grpc-js client (an existing gRPC client)", () => {
   it("calls GetHealth", async () => {
     const c = client(`127.0.0.1:${t.server.addresses.tcp?.port}`);
     const bytes = await new Promise<Buffer>((resolve, reject) =>
-      c.GetHealth(create(GetHealthStatusRequestSchema), (err, res) => (err || !res ? reject(err) : resolve(res))),
+      c.GetHealth(create(GetHealthStatusRequestSchema), (err, res) =>
+        err || !res ? reject(err) : resolve(res),
+      ),
     );
     expect(fromBinary(GetHealthStatusResponseSchema, bytes).healthStatus[0]?.details).toBe("running");
   });

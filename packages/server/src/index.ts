@@ -25,7 +25,13 @@ export {
   type SubscribeOptions,
 } from "./interfaces.js";
 export { parseTcpAddress, parseUnixSocketPath, type TcpListenAddress } from "./listen-address.js";
-export { createNodeHandler, type NodeHandlerFn, type NodeHandlerOptions, type RpcErrorReporter } from "./node-handler.js";
+export {
+  createNodeHandler,
+  isClientGoneError,
+  type NodeHandlerFn,
+  type NodeHandlerOptions,
+  type RpcErrorReporter,
+} from "./node-handler.js";
 export { sniffHttpVersion } from "./protocol-sniff.js";
 export { createFineGuidanceSensorsImpl, createFineGuidanceSensorsRoutes, SERVER_NAME } from "./routes.js";
 export {

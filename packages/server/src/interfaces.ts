@@ -70,7 +70,10 @@ export interface HealthSource {
 }
 
 /** GetInfo content besides `version` and `name`, which the server fills in. */
-export type ServerInfo = Omit<MessageInitShape<typeof GetInfoResponseSchema>, "version" | "name" | "$typeName">;
+export type ServerInfo = Omit<
+  MessageInitShape<typeof GetInfoResponseSchema>,
+  "version" | "name" | "$typeName"
+>;
 
 export interface ServerDeps {
   events: EventSource;

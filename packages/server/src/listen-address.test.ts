@@ -17,15 +17,20 @@ describe("parseTcpAddress", () => {
     expect(parseTcpAddress(undefined)).toBeUndefined();
   });
 
-  it.each(["localhost", "localhost:", "localhost:http", "::1:80", "host:70000", "host:-1"])("rejects %s", (a) => {
-    expect(() => parseTcpAddress(a)).toThrow(/invalid TCP address/);
-  });
+  it.each(["localhost", "localhost:", "localhost:http", "::1:80", "host:70000", "host:-1"])(
+    "rejects %s",
+    (a) => {
+      expect(() => parseTcpAddress(a)).toThrow(/invalid TCP address/);
+    },
+  );
 });
 
 describe("parseUnixSocketPath", () => {
   it("accepts plain paths and unix:// URLs", () => {
     expect(parseUnixSocketPath("/var/run/nsguard/nsguard.sock")).toBe("/var/run/nsguard/nsguard.sock");
-    expect(parseUnixSocketPath("unix:///var/run/tetragon/tetragon.sock")).toBe("/var/run/tetragon/tetragon.sock");
+    expect(parseUnixSocketPath("unix:///var/run/tetragon/tetragon.sock")).toBe(
+      "/var/run/tetragon/tetragon.sock",
+    );
     expect(parseUnixSocketPath("")).toBeUndefined();
   });
 });

@@ -11,12 +11,17 @@ import {
 /** A request listener for both `http` and `http2` servers (connect-node does not export its name). */
 export type NodeHandlerFn = ReturnType<typeof connectNodeAdapter>;
 
-/** Where a failed RPC is reported; `rpc` is "tetragon.FineGuidanceSensors/GetEvents". */
+/**
+ * Where a response that could not be completed is reported (a stream that failed after it
+ * started: serialisation limits, socket errors). Errors an RPC implementation throws are not
+ * reported here: they are answered to the client as a status. `rpc` is
+ * "tetragon.FineGuidanceSensors/GetEvents".
+ */
 export type RpcErrorReporter = (error: ConnectError, rpc: string) => void;
 
 export interface NodeHandlerOptions extends Omit<ConnectNodeAdapterOptions, "routes"> {
   routes: (router: ConnectRouter) => void;
-  /** Called for RPCs that fail for a reason other than the client going away. Default: console.error. */
+  /** Called when a response fails for a reason other than the client going away. Default: console.error. */
   onError?: RpcErrorReporter | undefined;
 }
 
@@ -54,7 +59,7 @@ export function createNodeHandler(options: NodeHandlerOptions): NodeHandlerFn {
     handler(request)
       .then((response) => universalResponseToNodeResponse(response, res))
       .catch((reason: unknown) => {
-        if (!isClientGone(reason)) {
+        if (!isClientGoneError(reason)) {
           report(ConnectError.from(reason), `${handler.service.typeName}/${handler.method.name}`);
         }
       });
@@ -64,7 +69,8 @@ export function createNodeHandler(options: NodeHandlerOptions): NodeHandlerFn {
 // Node error codes meaning "the peer closed the connection under us".
 const peerGoneCodes = new Set(["EPIPE", "ECONNRESET", "ERR_STREAM_PREMATURE_CLOSE", "ERR_STREAM_DESTROYED"]);
 
-function isClientGone(reason: unknown): boolean {
+/** Whether a failed response only means the client went away (cancelled, reset, closed). */
+export function isClientGoneError(reason: unknown): boolean {
   if (reason instanceof ConnectError && (reason.code === Code.Aborted || reason.code === Code.Canceled)) {
     return true;
   }

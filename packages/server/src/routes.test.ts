@@ -91,7 +91,10 @@ describe("FineGuidanceSensors routes", () => {
   it("refuses the deprecated Enable/DisableTracingPolicy unless enabled", async () => {
     const store = new MemoryPolicyStore();
     const client = await clientFor("grpc", { policies: store });
-    for (const call of [client.enableTracingPolicy({ name: "p" }), client.disableTracingPolicy({ name: "p" })]) {
+    for (const call of [
+      client.enableTracingPolicy({ name: "p" }),
+      client.disableTracingPolicy({ name: "p" }),
+    ]) {
       const err = await rpcError(call);
       expect(err.code).toBe(Code.FailedPrecondition);
       expect(err.rawMessage).toMatch(/^(En|Dis)ableTracingPolicy is deprecated/);
@@ -120,9 +123,15 @@ describe("FineGuidanceSensors routes", () => {
       ["ns-access", "grpc"],
       ["other", "static"],
     ]);
-    expect((await client.listTracingPolicies({ domain: "static" })).policies.map((p) => p.name)).toEqual(["other"]);
+    expect((await client.listTracingPolicies({ domain: "static" })).policies.map((p) => p.name)).toEqual([
+      "other",
+    ]);
     expect((await client.listDomains({})).domains).toEqual(["grpc", "static"]);
-    await client.configureTracingPolicy({ name: "ns-access", enable: false, mode: TracingPolicyMode.TP_MODE_MONITOR });
+    await client.configureTracingPolicy({
+      name: "ns-access",
+      enable: false,
+      mode: TracingPolicyMode.TP_MODE_MONITOR,
+    });
     await client.deleteTracingPolicy({ name: "ns-access" });
     expect(store.calls).toEqual([
       ["add", "metadata:\n  name: ns-access\n", "grpc"],
@@ -132,7 +141,13 @@ describe("FineGuidanceSensors routes", () => {
       ["list", undefined],
       [
         "configure",
-        { name: "ns-access", namespace: "", domain: "grpc", enable: false, mode: TracingPolicyMode.TP_MODE_MONITOR },
+        {
+          name: "ns-access",
+          namespace: "",
+          domain: "grpc",
+          enable: false,
+          mode: TracingPolicyMode.TP_MODE_MONITOR,
+        },
       ],
       ["delete", "ns-access", "", "grpc"],
     ]);
@@ -153,7 +168,10 @@ describe("FineGuidanceSensors routes", () => {
       code: "EPERM",
       errno: -1,
     });
-    const bpf = Object.assign(new Error("attach failed: no such tracepoint"), { name: "BpfError", code: "EINVAL" });
+    const bpf = Object.assign(new Error("attach failed: no such tracepoint"), {
+      name: "BpfError",
+      code: "EINVAL",
+    });
     const cases: [unknown, Code][] = [
       [policyError, Code.InvalidArgument],
       [eperm, Code.PermissionDenied],

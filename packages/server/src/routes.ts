@@ -1,11 +1,11 @@
 import { create } from "@bufbuild/protobuf";
-import { Code, type ConnectRouter, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type ConnectRouter, type ServiceImpl } from "@connectrpc/connect";
 import {
   FineGuidanceSensors,
+  type HealthStatus,
   HealthStatusResult,
   HealthStatusSchema,
   HealthStatusType,
-  type HealthStatus,
 } from "@nsguard/sdk";
 import { toConnectError } from "./errors.js";
 import { createGetEventsHandler } from "./get-events.js";
@@ -54,7 +54,12 @@ export function createFineGuidanceSensorsImpl(deps: ServerDeps): Impl {
       }
       const store = policies(rpc);
       await call(() =>
-        store.configure({ name: req.name, namespace: req.namespace, domain: domainOrDefault(req.domain), enable }),
+        store.configure({
+          name: req.name,
+          namespace: req.namespace,
+          domain: domainOrDefault(req.domain),
+          enable,
+        }),
       );
       return {};
     };

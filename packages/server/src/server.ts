@@ -3,7 +3,7 @@ import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import { dirname } from "node:path";
-import type { ConnectRouter } from "@connectrpc/connect";
+import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import type { ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
 import { parseTcpAddress, parseUnixSocketPath } from "./listen-address.js";
 import { createNodeHandler, type RpcErrorReporter } from "./node-handler.js";
@@ -30,7 +30,7 @@ export interface StartServerOptions {
   /** Extra connect-node options (interceptors, limits, …); routes and shutdown are ours. */
   adapterOptions?: Omit<ConnectNodeAdapterOptions, "routes" | "shutdownSignal">;
   /**
-   * Reports RPCs that fail other than by the client going away (a vanished client is
+   * Reports responses that fail other than by the client going away (a vanished client is
    * silent). Default: console.error.
    */
   onError?: RpcErrorReporter;
@@ -189,8 +189,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const close = (closeOptions: CloseOptions = {}): Promise<void> => {
     closed ??= (async () => {
       closing = true;
-      // Ends every handler: GetEvents streams finish and release their hub subscriptions.
-      shutdown.abort();
+      // Ends every handler: GetEvents streams release their hub subscriptions and end with
+      // Unavailable, the status gRPC clients expect from a server going away.
+      shutdown.abort(new ConnectError("server is shutting down", Code.Unavailable));
       const stopped = Promise.all(listeners.map((l) => closeListener(l)));
       for (const session of sessions) {
         session.close(); // GOAWAY; the session ends when its streams have

@@ -29,6 +29,10 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
       10000,
     )
     .option("--export-filename <file>", "write every event as a JSON line to this file")
+    .option(
+      "--pod-info-file <file>",
+      "pod metadata by container id (JSON), where no Kubernetes API is reachable",
+    )
     .addOption(
       new Option("--log-level <level>", "log level")
         .choices(["trace", "debug", "info", "warn", "error", "fatal"])
@@ -42,6 +46,7 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
         nodeName?: string;
         eventQueueSize: number;
         exportFilename?: string;
+        podInfoFile?: string;
         logLevel: string;
       }) => {
         const options: AgentCliOptions = {
@@ -52,6 +57,7 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
           logLevel: flags.logLevel,
           ...(flags.nodeName !== undefined ? { nodeName: flags.nodeName } : {}),
           ...(flags.exportFilename !== undefined ? { exportFilename: flags.exportFilename } : {}),
+          ...(flags.podInfoFile !== undefined ? { podInfoFile: flags.podInfoFile } : {}),
         };
         const mod = (await import(agentModule)) as Partial<AgentModule>;
         if (typeof mod.runAgent !== "function") {

@@ -1,5 +1,10 @@
 import { create } from "@bufbuild/protobuf";
-import { TracingPolicyMode, TracingPolicyState, type TracingPolicyStatus, TracingPolicyStatusSchema } from "@nsguard/sdk";
+import {
+  TracingPolicyMode,
+  TracingPolicyState,
+  type TracingPolicyStatus,
+  TracingPolicyStatusSchema,
+} from "@nsguard/sdk";
 import type { ConfigureTracingPolicyOptions, PolicyStore } from "../interfaces.js";
 
 /**
@@ -19,13 +24,16 @@ export class MemoryPolicyStore implements PolicyStore {
   add(yaml: string, domain: string): void {
     this.#record("add", yaml, domain);
     const name = /name:\s*(\S+)/.exec(yaml)?.[1] ?? "unnamed";
-    this.policies.set(`${domain}/${name}`, create(TracingPolicyStatusSchema, {
-      id: BigInt(this.policies.size + 1),
-      name,
-      domain,
-      state: TracingPolicyState.TP_STATE_ENABLED,
-      mode: TracingPolicyMode.TP_MODE_ENFORCE,
-    }));
+    this.policies.set(
+      `${domain}/${name}`,
+      create(TracingPolicyStatusSchema, {
+        id: BigInt(this.policies.size + 1),
+        name,
+        domain,
+        state: TracingPolicyState.TP_STATE_ENABLED,
+        mode: TracingPolicyMode.TP_MODE_ENFORCE,
+      }),
+    );
   }
 
   delete(name: string, namespace: string, domain: string): void {

@@ -2,12 +2,16 @@ import { mkdtemp, rm } from "node:fs/promises";
 import * as net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Transport } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import type { ConnectError, Transport } from "@connectrpc/connect";
+import {
+  createConnectTransport,
+  createGrpcTransport,
+  createGrpcWebTransport,
+} from "@connectrpc/connect-node";
 import { EventHub } from "../event-hub.js";
 import type { ServerDeps } from "../interfaces.js";
 import { createFineGuidanceSensorsRoutes } from "../routes.js";
-import { type RunningServer, startServer } from "../server.js";
+import { type RunningServer, type StartServerOptions, startServer } from "../server.js";
 
 export interface TestServer {
   hub: EventHub;
@@ -16,13 +20,20 @@ export interface TestServer {
   url: string;
   /** Unix socket path (inside a fresh temp dir). */
   socketPath: string;
+  /** What the server reported through `onError` (client disconnects must not appear here). */
+  errors: { error: ConnectError; rpc: string }[];
   close(): Promise<void>;
 }
 
 /** A real server on 127.0.0.1:0 and a unix socket in a temp dir, fed by a real EventHub. */
 export async function startTestServer(
-  options: { queueSize?: number; deps?: Partial<ServerDeps> } = {},
+  options: {
+    queueSize?: number;
+    deps?: Partial<ServerDeps>;
+    adapterOptions?: StartServerOptions["adapterOptions"];
+  } = {},
 ): Promise<TestServer> {
+  const errors: TestServer["errors"] = [];
   const hub = new EventHub({ queueSize: options.queueSize ?? 10000 });
   const dir = await mkdtemp(join(tmpdir(), "nsguard-server-test-"));
   const socketPath = join(dir, "run", "nsguard.sock");
@@ -30,12 +41,15 @@ export async function startTestServer(
     routes: createFineGuidanceSensorsRoutes({ events: hub, version: "v0.0.0-test", ...options.deps }),
     tcpAddress: "127.0.0.1:0",
     unixSocket: socketPath,
+    adapterOptions: options.adapterOptions,
+    onError: (error, rpc) => errors.push({ error, rpc }),
   });
   return {
     hub,
     server,
     url: server.addresses.tcp?.url ?? "",
     socketPath,
+    errors,
     close: async () => {
       await server.close();
       await rm(dir, { recursive: true, force: true });
@@ -59,7 +73,8 @@ export const transportKinds: readonly TransportKind[] = [
  * sides of the listener's protocol sniffing are exercised. `socketPath` dials a unix socket.
  */
 export function transportFor(kind: TransportKind, baseUrl: string, socketPath?: string): Transport {
-  const h2Options = socketPath === undefined ? {} : { nodeOptions: { createConnection: () => net.connect(socketPath) } };
+  const h2Options =
+    socketPath === undefined ? {} : { nodeOptions: { createConnection: () => net.connect(socketPath) } };
   const h1Options = socketPath === undefined ? {} : { nodeOptions: { socketPath } };
   switch (kind) {
     case "grpc":
