@@ -19,8 +19,7 @@ import { SimulatedContainer, startHostAnchor } from "../packages/agent/dist/inde
 const root = new URL("..", import.meta.url).pathname;
 const nsguard = join(root, "packages/cli/bin/nsguard.js");
 const CONTAINER_ID = "057dc8d712abf96c628c82ea111d53a205a256b0dc39bb31284426aaf378acbc"; // the seed's
-const PORT = process.env.NSGUARD_DEMO_PORT ?? "54321";
-const address = `127.0.0.1:${PORT}`;
+const address = "127.0.0.1:54321"; // the agent's default port
 
 if (process.getuid() !== 0) {
   console.error("npm run demo needs root (it loads BPF programs and creates namespaces)");
@@ -33,7 +32,10 @@ const say = (text) => console.log(`\n\x1b[1m== ${text}\x1b[0m`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function run(args, options = {}) {
-  const child = spawn(process.execPath, [nsguard, ...args], { stdio: ["ignore", "pipe", "pipe"], ...options });
+  const child = spawn(process.execPath, [nsguard, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    ...options,
+  });
   child.out = "";
   child.err = "";
   child.stdout.on("data", (d) => {
@@ -76,7 +78,12 @@ async function scenario(policyFile, script) {
   const filter = ["--event-types", "PROCESS_KPROBE", "--namespace", "default", "--server-address", address];
   const compact = run(["getevents", "-o", "compact", ...filter]);
   const json = run(["getevents", "-o", "json", ...filter]);
-  const container = new SimulatedContainer({ id: CONTAINER_ID, hostname: "xwing", cgroupParent: "nsguard-demo" });
+  const container = new SimulatedContainer({
+    id: CONTAINER_ID,
+    hostname: "xwing",
+    cgroupParent: "nsguard-demo",
+  });
+  let result;
   try {
     // Warm-up: a harmless setns (into the container's own netns) until both clients show it, so
     // we know their streams are live before the escape; then forget what they printed.
@@ -86,7 +93,7 @@ async function scenario(policyFile, script) {
     }
     compact.out = "";
     json.out = "";
-    var result = await container.run(script);
+    result = await container.run(script);
   } finally {
     container.remove();
   }
@@ -105,11 +112,11 @@ try {
   say(`Host anchor: pid ${anchor.pid} (a host-side process whose namespaces the escape enters)`);
   say("Monitoring: examples/namespace-access.yaml (the seed's policy, unchanged)");
   console.log(readFileSync(join(root, "examples/namespace-access.yaml"), "utf8").trimEnd());
-  const escape = `nsenter -t ${anchor.pid} -m -u -n -i hostname`;
-  say(`In container xwing (own pid/mnt/uts/ipc/net namespaces): ${escape}`);
+  const escapeCommand = `nsenter -t ${anchor.pid} -m -u -n -i hostname`;
+  say(`In container xwing (own pid/mnt/uts/ipc/net namespaces): ${escapeCommand}`);
   const monitor = await scenario(
     "namespace-access.yaml",
-    `bash -c 'echo "inside:  hostname=$(hostname)"; echo "escaped: hostname=$(${escape})"'`,
+    `bash -c 'echo "inside:  hostname=$(hostname)"; echo "escaped: hostname=$(${escapeCommand})"'`,
   );
   console.log(monitor.result.stdout.trimEnd());
   say("nsguard getevents -o compact");
@@ -118,10 +125,12 @@ try {
   console.log(monitor.json[0] ? JSON.stringify(JSON.parse(monitor.json[0]), null, 2) : "(no events)");
   if (monitor.json.length < 4) failed = true;
 
-  say("Enforcement: examples/deny-namespace-access.yaml (matchPIDs NotIn 0,1 isNamespacePID followForks + Sigkill)");
+  say(
+    "Enforcement: examples/deny-namespace-access.yaml (matchPIDs NotIn 0,1 isNamespacePID followForks + Sigkill)",
+  );
   const deny = await scenario(
     "deny-namespace-access.yaml",
-    `bash -c '${escape}; echo "nsenter exit status: $? (137 = killed by SIGKILL at its first setns)"'`,
+    `bash -c '${escapeCommand}; echo "nsenter exit status: $? (137 = killed by SIGKILL at its first setns)"'`,
   );
   console.log(deny.result.stdout.trimEnd());
   say("nsguard getevents -o compact");

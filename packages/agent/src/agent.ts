@@ -4,12 +4,12 @@ import { bootClockOffsetNs, isSensorError, Sensor } from "@nsguard/sensor";
 import { createFineGuidanceSensorsRoutes, EventHub, type RunningServer, startServer } from "@nsguard/server";
 import pino, { type Logger } from "pino";
 import { BootClock } from "./clock.js";
-import { JsonExporter } from "./export/json-exporter.js";
 import type { PodInfoSource } from "./container/pod-info.js";
+import { JsonExporter } from "./export/json-exporter.js";
 import { resolveNodeName } from "./node-name.js";
 import { Observer } from "./observer.js";
-import { AgentPolicyStore, STATIC_POLICY_DOMAIN } from "./policies/policy-store.js";
 import { loadPodInfoFile } from "./pod-info-file.js";
+import { AgentPolicyStore, STATIC_POLICY_DOMAIN } from "./policies/policy-store.js";
 import { ProcessCache } from "./process/process-cache.js";
 import { kernelSeedOf, scanProcfs } from "./process/procfs.js";
 import { AGENT_VERSION } from "./version.js";
@@ -48,10 +48,15 @@ export interface RunningAgent {
  * /proc) → policies → gRPC server. Every input is validated before the kernel is touched, and a
  * failure part-way undoes what was started.
  */
-export async function startAgent(options: AgentOptions, logger: Logger = pino({ level: "silent" })): Promise<RunningAgent> {
+export async function startAgent(
+  options: AgentOptions,
+  logger: Logger = pino({ level: "silent" }),
+): Promise<RunningAgent> {
   // Validate everything user-supplied first: a bad policy file must change nothing.
   for (const file of options.tracingPolicies) await loadTracingPolicyFile(file);
-  const podInfo: PodInfoSource | undefined = options.podInfoFile ? loadPodInfoFile(options.podInfoFile) : undefined;
+  const podInfo: PodInfoSource | undefined = options.podInfoFile
+    ? loadPodInfoFile(options.podInfoFile)
+    : undefined;
 
   const nodeName = resolveNodeName({ explicit: options.nodeName });
   const hub = new EventHub({ queueSize: options.eventQueueSize });
@@ -67,7 +72,8 @@ export async function startAgent(options: AgentOptions, logger: Logger = pino({ 
     context,
     hookInfo: (hookId) => sensor?.hookInfo(hookId),
     recordAction: (key, action) => policies?.recordAction(key, action),
-    onError: (err, raw) => logger.warn({ err, op: raw.op }, "dropped a kernel record that could not be handled"),
+    onError: (err, raw) =>
+      logger.warn({ err, op: raw.op }, "dropped a kernel record that could not be handled"),
   });
   let policies: AgentPolicyStore | undefined;
   try {

@@ -1,6 +1,11 @@
 import type { GetEventsResponse } from "@nsguard/sdk";
 import type { HookInfo, RawEvent } from "@nsguard/sensor";
-import { type BuildContext, buildExecEvent, buildExitEvent, buildKprobeEvent } from "./builder/event-builder.js";
+import {
+  type BuildContext,
+  buildExecEvent,
+  buildExitEvent,
+  buildKprobeEvent,
+} from "./builder/event-builder.js";
 import type { ProcessCache } from "./process/process-cache.js";
 
 /** Where built events go (the event hub). */

@@ -37,7 +37,9 @@ export function loadPodInfoFile(path: string): StaticPodInfoSource {
     if (key.startsWith("_")) continue; // comments
     const e = value as PodInfoFileEntry;
     if (!e?.namespace || !e.name || !e.containerId || !e.containerName) {
-      throw new Error(`pod info file ${path}: entry ${key} needs namespace, name, containerId and containerName`);
+      throw new Error(
+        `pod info file ${path}: entry ${key} needs namespace, name, containerId and containerName`,
+      );
     }
     source.add(
       create(PodSchema, {

@@ -1,3 +1,4 @@
+export { bootClockOffsetNs, type RawEvent } from "@nsguard/native";
 export { defaultBpfDir } from "./bpf-objects.js";
 export {
   BPFFS,
@@ -9,4 +10,3 @@ export {
 } from "./kernel-features.js";
 export { type HookInfo, type KernelProcessSeed, Sensor, type SensorOptions } from "./sensor.js";
 export { isSensorError, SensorError } from "./sensor-error.js";
-export { bootClockOffsetNs, type RawEvent } from "@nsguard/native";

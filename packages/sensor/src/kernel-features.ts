@@ -1,5 +1,5 @@
-import { existsSync, mkdirSync } from "node:fs";
 import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync } from "node:fs";
 
 export const TRACEFS = "/sys/kernel/tracing";
 export const BPFFS = "/sys/fs/bpf";

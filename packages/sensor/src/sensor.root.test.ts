@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
+import type { RawEvent, RawSyscallEvent } from "@nsguard/native";
 import { compileTracingPolicy, parseTracingPolicy } from "@nsguard/policy";
 import { describe, expect, it } from "vitest";
-import type { RawEvent, RawSyscallEvent } from "@nsguard/native";
 import { Sensor } from "./sensor.js";
 import { isSensorError } from "./sensor-error.js";
 
@@ -34,48 +34,54 @@ function selfSetns(): number {
 }
 
 describe("Sensor (root tier: loads BPF)", () => {
-  rootIt("delivers one event per policy when two policies hook the same syscall, and none after unload", async () => {
-    if (!isRoot) throw new Error("root-tier test cannot run: CI must run as root");
-    const events: RawEvent[] = [];
-    const sensor = Sensor.start({ onEvents: (batch) => events.push(...batch) });
-    try {
-      await sensor.loadPolicy("a", policy("watch-a", "sys_setns"));
-      await sensor.loadPolicy("b", policy("watch-b", "sys_setns"));
-      const mine = () =>
-        events.filter((e): e is RawSyscallEvent => e.op === "syscall" && e.task.comm === "nsenter");
-      expect(selfSetns()).toBe(0);
-      await waitFor(() => mine().length >= 2);
-      const policies = mine().map((e) => sensor.hookInfo(e.hookId)?.policyName);
-      expect(policies.sort()).toEqual(["watch-a", "watch-b"]);
-      expect(mine()[0]?.fdKind).toBe("nsfs");
+  rootIt(
+    "delivers one event per policy when two policies hook the same syscall, and none after unload",
+    async () => {
+      if (!isRoot) throw new Error("root-tier test cannot run: CI must run as root");
+      const events: RawEvent[] = [];
+      const sensor = Sensor.start({ onEvents: (batch) => events.push(...batch) });
+      try {
+        await sensor.loadPolicy("a", policy("watch-a", "sys_setns"));
+        await sensor.loadPolicy("b", policy("watch-b", "sys_setns"));
+        const mine = () =>
+          events.filter((e): e is RawSyscallEvent => e.op === "syscall" && e.task.comm === "nsenter");
+        expect(selfSetns()).toBe(0);
+        await waitFor(() => mine().length >= 2);
+        const policies = mine().map((e) => sensor.hookInfo(e.hookId)?.policyName);
+        expect(policies.sort()).toEqual(["watch-a", "watch-b"]);
+        expect(mine()[0]?.fdKind).toBe("nsfs");
 
-      await sensor.unloadPolicy("a");
-      await sensor.unloadPolicy("b");
-      const before = mine().length;
-      expect(selfSetns()).toBe(0);
-      await new Promise((r) => setTimeout(r, 100));
-      expect(mine().length).toBe(before);
-    } finally {
-      await sensor.stop();
-    }
-  });
+        await sensor.unloadPolicy("a");
+        await sensor.unloadPolicy("b");
+        const before = mine().length;
+        expect(selfSetns()).toBe(0);
+        await new Promise((r) => setTimeout(r, 100));
+        expect(mine().length).toBe(before);
+      } finally {
+        await sensor.stop();
+      }
+    },
+  );
 
-  rootIt("refuses a syscall this kernel has no tracepoint for, with one clear line, and keeps nothing", async () => {
-    if (!isRoot) throw new Error("root-tier test cannot run: CI must run as root");
-    const sensor = Sensor.start({ onEvents: () => undefined });
-    try {
-      const err = await sensor.loadPolicy("x", policy("bogus", "sys_nsguard_nonexistent")).catch((e) => e);
-      expect(isSensorError(err)).toBe(true);
-      expect(err.message).toBe(
-        "__x64_sys_nsguard_nonexistent: kernel has no tracepoint syscalls/sys_enter_nsguard_nonexistent (needs CONFIG_FTRACE_SYSCALLS and tracefs at /sys/kernel/tracing)",
-      );
-      expect(err.message).not.toContain("\n");
-      // The failed load left nothing behind: the same key loads fine afterwards.
-      await sensor.loadPolicy("x", policy("fine", "sys_setns"));
-    } finally {
-      await sensor.stop();
-    }
-  });
+  rootIt(
+    "refuses a syscall this kernel has no tracepoint for, with one clear line, and keeps nothing",
+    async () => {
+      if (!isRoot) throw new Error("root-tier test cannot run: CI must run as root");
+      const sensor = Sensor.start({ onEvents: () => undefined });
+      try {
+        const err = await sensor.loadPolicy("x", policy("bogus", "sys_nsguard_nonexistent")).catch((e) => e);
+        expect(isSensorError(err)).toBe(true);
+        expect(err.message).toBe(
+          "__x64_sys_nsguard_nonexistent: kernel has no tracepoint syscalls/sys_enter_nsguard_nonexistent (needs CONFIG_FTRACE_SYSCALLS and tracefs at /sys/kernel/tracing)",
+        );
+        expect(err.message).not.toContain("\n");
+        // The failed load left nothing behind: the same key loads fine afterwards.
+        await sensor.loadPolicy("x", policy("fine", "sys_setns"));
+      } finally {
+        await sensor.stop();
+      }
+    },
+  );
 });
 
 async function waitFor(predicate: () => boolean, timeoutMs = 5000): Promise<void> {

@@ -1,7 +1,12 @@
-import { BpfObject, type EventStream, type RawEvent, isBpfError } from "@nsguard/native";
+import { BpfObject, type EventStream, isBpfError, type RawEvent } from "@nsguard/native";
 import type { CompiledHook, CompiledPolicy } from "@nsguard/policy";
 import { bpfObjectPath, defaultBpfDir } from "./bpf-objects.js";
-import { ensureKernelMounts, hasSyscallTracepoint, type KernelFeatures, probeKernelFeatures } from "./kernel-features.js";
+import {
+  ensureKernelMounts,
+  hasSyscallTracepoint,
+  type KernelFeatures,
+  probeKernelFeatures,
+} from "./kernel-features.js";
 import { SensorError } from "./sensor-error.js";
 
 /** Program names in bpf/process.bpf.c and bpf/syscalls.bpf.c. */
@@ -89,7 +94,9 @@ export class Sensor {
       wrap("load", () => lifecycle.load());
       for (const program of LIFECYCLE_PROGRAMS) wrap("attach", () => lifecycle.attach(program));
       // Shares the ring buffer, process table and counters with the lifecycle object.
-      const opened = wrap("load", () => BpfObject.open(bpfObjectPath(dir, "syscalls"), { shareMapsWith: lifecycle }));
+      const opened = wrap("load", () =>
+        BpfObject.open(bpfObjectPath(dir, "syscalls"), { shareMapsWith: lifecycle }),
+      );
       syscalls = opened;
       wrap("load", () => opened.load());
       const stream = wrap("load", () =>

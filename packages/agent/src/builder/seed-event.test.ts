@@ -16,7 +16,9 @@ import { buildKprobeEvent, type KprobeHookSpec } from "./event-builder.js";
  * verbatim. Rebuilding it from kernel-shaped records through the real cache and builder is the
  * end-to-end check that our output is Tetragon's.
  */
-const SEED = JSON.parse(readFileSync(new URL("../../../../examples/seed-event.json", import.meta.url), "utf8"));
+const SEED = JSON.parse(
+  readFileSync(new URL("../../../../examples/seed-event.json", import.meta.url), "utf8"),
+);
 
 const NODE = "tetragon-dev-control-plane";
 const CONTAINER_ID = "057dc8d712abf96c628c82ea111d53a205a256b0dc39bb31284426aaf378acbc";

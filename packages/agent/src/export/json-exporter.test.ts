@@ -10,7 +10,10 @@ import { JsonExporter } from "./json-exporter.js";
 function execEvent(i: number) {
   return create(GetEventsResponseSchema, {
     nodeName: "node-1",
-    event: { case: "processExec", value: create(ProcessExecSchema, { process: { binary: `/bin/x${i}`, pid: i } }) },
+    event: {
+      case: "processExec",
+      value: create(ProcessExecSchema, { process: { binary: `/bin/x${i}`, pid: i } }),
+    },
   });
 }
 
@@ -30,8 +33,16 @@ describe("JsonExporter", () => {
     for (let i = 1; i <= 3; i++) hub.publish(execEvent(i));
     await new Promise((r) => setTimeout(r, 50));
     await exporter.close();
-    const lines = readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l));
-    expect(lines).toEqual([1, 2, 3].map((i) => ({ process_exec: { process: { binary: `/bin/x${i}`, pid: i } }, node_name: "node-1" })));
+    const lines = readFileSync(file, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(lines).toEqual(
+      [1, 2, 3].map((i) => ({
+        process_exec: { process: { binary: `/bin/x${i}`, pid: i } },
+        node_name: "node-1",
+      })),
+    );
     expect(statSync(file).mode & 0o777).toBe(0o600);
   });
 

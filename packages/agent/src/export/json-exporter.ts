@@ -28,7 +28,8 @@ export class JsonExporter {
   constructor(source: EventSource, options: JsonExporterOptions) {
     const base = basename(options.filename);
     // With `rotate` (classical logrotate naming) the generator receives only the rotation index.
-    const name = (index: number | Date | null) => (typeof index === "number" && index > 0 ? `${base}.${index}` : base);
+    const name = (index: number | Date | null) =>
+      typeof index === "number" && index > 0 ? `${base}.${index}` : base;
     this.stream = createStream(name, {
       path: dirname(options.filename),
       size: `${Math.max(1, Math.round((options.maxSizeMb ?? 10) * 1024))}K`,

@@ -1,11 +1,16 @@
 import { create } from "@bufbuild/protobuf";
-import { type CompiledPolicy, compileTracingPolicy, parseTracingPolicy, type PolicyMode } from "@nsguard/policy";
 import {
-  type TracingPolicyStatus,
+  type CompiledPolicy,
+  compileTracingPolicy,
+  type PolicyMode,
+  parseTracingPolicy,
+} from "@nsguard/policy";
+import {
   TracingPolicyActionCountersSchema,
   TracingPolicyMode,
   TracingPolicyState,
   TracingPolicyStatsSchema,
+  type TracingPolicyStatus,
   TracingPolicyStatusSchema,
 } from "@nsguard/sdk";
 import type { ConfigureTracingPolicyOptions, PolicyStore } from "@nsguard/server";
@@ -94,11 +99,12 @@ export class AgentPolicyStore implements PolicyStore {
   async configure(options: ConfigureTracingPolicyOptions): Promise<void> {
     const entry = this.require(options.name, options.namespace, options.domain);
     const enabled = entry.state === TracingPolicyState.TP_STATE_ENABLED;
-    const wantMode = options.mode === undefined || options.mode === TracingPolicyMode.TP_MODE_UNKNOWN
-      ? entry.compiled.mode
-      : options.mode === TracingPolicyMode.TP_MODE_MONITOR
-        ? "monitor"
-        : "enforce";
+    const wantMode =
+      options.mode === undefined || options.mode === TracingPolicyMode.TP_MODE_UNKNOWN
+        ? entry.compiled.mode
+        : options.mode === TracingPolicyMode.TP_MODE_MONITOR
+          ? "monitor"
+          : "enforce";
     const wantEnabled = options.enable ?? enabled;
     const recompiled =
       wantMode === entry.compiled.mode
@@ -126,7 +132,8 @@ export class AgentPolicyStore implements PolicyStore {
 
   private require(name: string, namespace: string, domain: string): Entry {
     const entry = this.entries.get(policyKey(domain, namespace, name));
-    if (!entry) throw new Error(`tracing policy ${name} not found (namespace "${namespace}", domain "${domain}")`);
+    if (!entry)
+      throw new Error(`tracing policy ${name} not found (namespace "${namespace}", domain "${domain}")`);
     return entry;
   }
 

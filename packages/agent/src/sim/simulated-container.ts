@@ -59,7 +59,10 @@ export class SimulatedContainer {
     const init = `hostname ${hostname}; cd /; ${script}`;
     const child = spawn(
       "sh",
-      ["-c", `${joinCgroups} && exec unshare --fork --pid --mount --uts --ipc --net -- sh -c "$NSGUARD_INIT"`],
+      [
+        "-c",
+        `${joinCgroups} && exec unshare --fork --pid --mount --uts --ipc --net -- sh -c "$NSGUARD_INIT"`,
+      ],
       { env: { ...process.env, ...env, NSGUARD_INIT: init }, stdio: ["ignore", "pipe", "pipe"] },
     );
     let stdout = "";
