@@ -199,15 +199,7 @@ export class Sensor {
   private freeSyscallObject(tracepoint: string) {
     const free = this.syscallObjects.find((slot) => !slot.tracepoints.has(tracepoint));
     if (free) return free;
-    const object = wrap("load", () =>
-      BpfObject.open(bpfObjectPath(this.bpfDir, "syscalls"), { shareMapsWith: this.syscalls }),
-    );
-    try {
-      wrap("load", () => object.load());
-    } catch (err) {
-      object.close();
-      throw err;
-    }
+    const object = openAndLoad(bpfObjectPath(this.bpfDir, "syscalls"), this.syscalls);
     const slot = { object, tracepoints: new Set<string>() };
     this.syscallObjects.push(slot);
     return slot;
@@ -229,6 +221,26 @@ export class Sensor {
     });
     this.queue = run.catch(() => undefined);
     return run;
+  }
+}
+
+/**
+ * Opens and loads a BPF object. The verifier gives up with EAGAIN when a signal is pending
+ * (profilers' SIGPROF, for one), and libbpf cannot reload a failed object, so retry on a fresh one.
+ */
+function openAndLoad(path: string, shareMapsWith?: BpfObject): BpfObject {
+  for (let attempt = 1; ; attempt++) {
+    const object = wrap("load", () => BpfObject.open(path, shareMapsWith ? { shareMapsWith } : {}));
+    try {
+      object.load();
+      return object;
+    } catch (err) {
+      object.close();
+      if (!(isBpfError(err) && err.code === "EAGAIN" && attempt < 10))
+        return wrap("load", () => {
+          throw err;
+        });
+    }
   }
 }
 

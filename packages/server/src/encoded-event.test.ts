@@ -52,6 +52,14 @@ describe("HubEvent", () => {
     expect(event.forWire(true)).toBe(event.shell);
     expect(event.forWire(false)).toBe(event.message);
   });
+
+  it("skips the shell when only one stream sends the event", () => {
+    const event = new HubEvent(sampleKprobeEvent(5));
+    event.recipients = 1;
+    expect(event.forWire(true)).toBe(event.message);
+    event.recipients = 2;
+    expect(event.forWire(true)).toBe(event.shell);
+  });
 });
 
 describe("isBinaryContentType", () => {

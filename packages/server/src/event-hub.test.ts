@@ -42,6 +42,19 @@ describe("EventHub", () => {
     });
   });
 
+  it("records how many subscribers took each event", () => {
+    const hub = new EventHub({ queueSize: 1 });
+    hub.subscribe({ signal: new AbortController().signal });
+    hub.subscribe({
+      signal: new AbortController().signal,
+      queueSize: 10,
+      filter: (e) => e.event.case === "processExec",
+    });
+    expect(hub.publish(sampleExecEvent(1)).recipients).toBe(2); // the first queue is now full
+    expect(hub.publish(sampleKprobeEvent(2)).recipients).toBe(0); // dropped by one, filtered by the other
+    expect(hub.publish(sampleExecEvent(3)).recipients).toBe(1);
+  });
+
   it("hands an event straight to a reader already waiting", async () => {
     const hub = new EventHub();
     const sub = hub.subscribe({ signal: new AbortController().signal });

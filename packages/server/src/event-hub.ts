@@ -70,11 +70,18 @@ export class EventHub implements EventSource {
   publish(message: GetEventsResponse): HubEvent {
     const event = new HubEvent(message);
     this.#published++;
+    let recipients = 0;
     for (const subscriber of this.#subscribers) {
-      if (!subscriber.offer(event)) {
+      const outcome = subscriber.offer(event);
+      if (outcome === "queued") {
+        recipients++;
+      } else if (outcome === "dropped") {
         this.#dropped++;
       }
     }
+    // Readers handed the event above only run after this synchronous loop, so they all see
+    // the final count.
+    event.recipients = recipients;
     return event;
   }
 
@@ -117,6 +124,9 @@ export class EventHub implements EventSource {
 
 type Waiter = (result: IteratorResult<HubEvent, undefined>) => void;
 
+/** What became of an offered event: taken (queued or handed over), refused by the filter, or dropped (queue full). */
+type OfferOutcome = "queued" | "rejected" | "dropped";
+
 /** One subscriber's queue and counters; iterate it to receive events. */
 export class EventSubscription implements AsyncIterableIterator<HubEvent, undefined> {
   readonly id: number;
@@ -153,13 +163,10 @@ export class EventSubscription implements AsyncIterableIterator<HubEvent, undefi
     return this.#closed;
   }
 
-  /**
-   * @internal Called by the hub at publish time. Returns false only for an overflow drop
-   * (a filtered-out event is not a drop).
-   */
-  offer(event: HubEvent): boolean {
+  /** @internal Called by the hub at publish time. */
+  offer(event: HubEvent): OfferOutcome {
     if (this.#closed) {
-      return true;
+      return "rejected";
     }
     if (this.#filter) {
       let pass: boolean;
@@ -169,11 +176,11 @@ export class EventSubscription implements AsyncIterableIterator<HubEvent, undefi
         // A filter that throws on one event must not take down publish for everyone;
         // the event simply does not reach this subscriber.
         this.#filterErrors++;
-        return true;
+        return "rejected";
       }
       if (!pass) {
         this.#filtered++;
-        return true;
+        return "rejected";
       }
     }
     const waiter = this.#waiters.shift();
@@ -181,14 +188,14 @@ export class EventSubscription implements AsyncIterableIterator<HubEvent, undefi
       this.#queued++;
       this.#delivered++;
       waiter({ value: event, done: false });
-      return true;
+      return "queued";
     }
     if (!this.#queue.push(event)) {
       this.#dropped++;
-      return false;
+      return "dropped";
     }
     this.#queued++;
-    return true;
+    return "queued";
   }
 
   /** @internal Ends the subscription when `signal` aborts. */

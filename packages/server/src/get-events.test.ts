@@ -120,22 +120,29 @@ describe("GetEvents over a real server", () => {
     expect(t.hub.stats().dropped).toBe(0);
   });
 
-  it("sends an independent gRPC client exactly toBinary(event) for every message", async () => {
-    const call = rawGrpcCall({ url: t.url }, GET_EVENTS, toBinary(GetEventsRequestSchema, request()));
-    await waitFor(() => t.hub.subscriberCount === 1, "the stream to subscribe");
-    const events = Array.from({ length: 20 }, (_, i) =>
-      i % 3 === 0 ? sampleExecEvent(i) : sampleKprobeEvent(i, { namespace: i % 2 ? "prod" : undefined }),
-    );
-    for (const e of events) t.hub.publish(e);
-    await waitFor(() => call.messages.length === events.length, "all messages");
-    call.messages.forEach((bytes, i) => {
-      const sent = events[i] as GetEventsResponse;
-      expect(Buffer.from(bytes).equals(Buffer.from(toBinary(GetEventsResponseSchema, sent)))).toBe(true);
-      expect(equals(GetEventsResponseSchema, fromBinary(GetEventsResponseSchema, bytes), sent)).toBe(true);
+  for (const clients of [1, 2]) {
+    it(`sends independent gRPC clients exactly toBinary(event) (${clients} sharing each event)`, async () => {
+      // One recipient: connect encodes the message itself; two: both get the shared shell.
+      const calls = Array.from({ length: clients }, () =>
+        rawGrpcCall({ url: t.url }, GET_EVENTS, toBinary(GetEventsRequestSchema, request())),
+      );
+      await waitFor(() => t.hub.subscriberCount === clients, "the streams to subscribe");
+      const events = Array.from({ length: 20 }, (_, i) =>
+        i % 3 === 0 ? sampleExecEvent(i) : sampleKprobeEvent(i, { namespace: i % 2 ? "prod" : undefined }),
+      );
+      for (const e of events) expect(t.hub.publish(e).recipients).toBe(clients);
+      for (const call of calls) {
+        await waitFor(() => call.messages.length === events.length, "all messages");
+        call.messages.forEach((bytes, i) => {
+          const sent = events[i] as GetEventsResponse;
+          expect(Buffer.from(bytes).equals(Buffer.from(toBinary(GetEventsResponseSchema, sent)))).toBe(true);
+          expect(equals(GetEventsResponseSchema, fromBinary(GetEventsResponseSchema, bytes), sent)).toBe(true);
+        });
+        call.close();
+      }
+      await waitFor(() => t.hub.subscriberCount === 0, "the subscribers to go away");
     });
-    call.close();
-    await waitFor(() => t.hub.subscriberCount === 0, "the subscriber to go away");
-  });
+  }
 
   it("also streams over the unix socket to an independent gRPC client", async () => {
     const call = rawGrpcCall(

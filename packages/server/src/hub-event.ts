@@ -5,15 +5,22 @@ import { binaryShell } from "./encoded-event.js";
 /**
  * One published event, shared by every subscriber that receives it.
  *
- * The binary encoding and the binary shell (see `encoded-event.ts`) are computed lazily and
- * at most once, however many streams send the event — and not at all when nobody listens in
- * a binary protocol.
+ * Each event is encoded at most once, however many streams send it. When two or more
+ * streams receive it, binary streams get the shell (see `encoded-event.ts`) over an encoding
+ * computed here, lazily, once. When only one does, building the shell would be pure overhead
+ * (splitting the bytes and copying them again cost more than the encoding saves), so that
+ * stream gets the message itself and connect encodes it — still once.
  *
  * Invariant: `message` must not be mutated after publishing; subscribers that need a
  * different shape (field filters) work on a copy.
  */
 export class HubEvent {
   readonly message: GetEventsResponse;
+  /**
+   * How many subscribers took the event. `EventHub.publish` sets it before any reader runs;
+   * unknown (Infinity) for events built elsewhere, which then always use the shared encoding.
+   */
+  recipients = Number.POSITIVE_INFINITY;
   #bytes: Uint8Array | undefined;
   #shell: GetEventsResponse | undefined;
 
@@ -33,8 +40,11 @@ export class HubEvent {
     return this.#shell;
   }
 
-  /** What a stream should yield: the shell for binary protocols, the real message for JSON. */
+  /**
+   * What a stream should yield: for binary protocols the shell when the event is shared, for
+   * JSON protocols (and a single recipient) the real message.
+   */
   forWire(binary: boolean): GetEventsResponse {
-    return binary ? this.shell : this.message;
+    return binary && this.recipients > 1 ? this.shell : this.message;
   }
 }

@@ -1,0 +1,152 @@
+// nsguard benchmarks, run on demand (`npm run bench`, as root, after `npm test` or `npm run demo`
+// has built everything). Every figure is a ratio or a count measured side by side in this one run:
+// absolute timings wander on a shared machine.
+//
+// 1. setns cost: the same setns loop with the agent running but no policy, and with the seed's
+//    monitoring policy loaded, alternating rounds; medians and their ratio.
+// 2. end to end: a burst of setns calls through the kernel, ring buffer, reader thread, process
+//    cache, event builder, hub and gRPC to one client process; events/s at the client, and every
+//    lost event counted where it was lost.
+import { execFile, execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { startAgent } from "../packages/agent/dist/index.js";
+
+const here = new URL(".", import.meta.url).pathname;
+const root = join(here, "..");
+const loopBin = join(here, ".build/setns-loop");
+const policyYaml = readFileSync(join(root, "examples/namespace-access.yaml"), "utf8");
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
+const CALLS = Number(process.env.BENCH_CALLS ?? 200000);
+const BURST = Number(process.env.BENCH_BURST ?? 300000);
+
+if (process.getuid() !== 0) {
+  console.error("bench needs root (it loads BPF programs)");
+  process.exit(1);
+}
+const source = join(here, "setns-loop.c");
+if (!existsSync(loopBin) || statSync(loopBin).mtimeMs < statSync(source).mtimeMs) {
+  mkdirSync(join(here, ".build"), { recursive: true });
+  execFileSync("cc", ["-O2", "-o", loopBin, source]);
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+// Async: the agent runs in this process and must keep handling events while the loop runs.
+const loop = async (calls) => Number((await promisify(execFile)(loopBin, [String(calls)])).stdout.trim());
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const agent = await startAgent({
+  tracingPolicies: [],
+  serverAddress: "127.0.0.1:0",
+  serverSocket: "",
+  nodeName: "bench",
+  eventQueueSize: 100000,
+  logLevel: "silent",
+});
+// BENCH_PROFILE=file.cpuprofile: CPU profile of the agent side from here on (node --cpu-prof would
+// also profile BPF loading, where its SIGPROF makes the verifier give up with EAGAIN).
+const profiler = process.env.BENCH_PROFILE ? await startProfiler() : undefined;
+const addPolicy = () => agent.policies.add(policyYaml, "bench");
+const deletePolicy = () => agent.policies.delete("namespace-access", "", "bench");
+
+try {
+  // ---- 1. setns cost ------------------------------------------------------------------------
+  await loop(20000); // warm-up
+  const off = [];
+  const on = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    off.push(await loop(CALLS));
+    await addPolicy();
+    on.push(await loop(CALLS));
+    await sleep(200); // let the agent drain the round's events before the next bare round
+    await deletePolicy();
+  }
+  const bare = median(off);
+  const monitored = median(on);
+  console.log(`setns cost (${ROUNDS} alternating rounds of ${CALLS} calls, medians)`);
+  console.log(`  agent running, no policy   ${bare.toFixed(0)} ns/call`);
+  console.log(`  namespace-access policy    ${monitored.toFixed(0)} ns/call`);
+  console.log(`  ratio                      ${(monitored / bare).toFixed(2)}x`);
+
+  // ---- 2. end to end --------------------------------------------------------------------------
+  await addPolicy();
+  const client = spawn(process.execPath, [join(here, "count-client.mjs"), agent.server.addresses.tcp.url], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  let progress = { count: 0, ms: 0 };
+  client.stdout.on("data", (d) => {
+    const [count, ms] = d.toString().trim().split("\n").pop().split(" ").map(Number);
+    progress = { count, ms };
+  });
+  // The stream is live once a warm-up event arrives.
+  for (let i = 0; i < 50 && progress.count === 0; i++) {
+    await loop(10);
+    await sleep(200);
+  }
+  const warmup = progress.count;
+  const before = snapshot();
+  const start = { ...progress };
+  const produced = loop(BURST);
+  // Done when the client's count has not moved for 1.5 s after the loop ended.
+  let idle = 0;
+  let last = progress.count;
+  let loopDone = false;
+  produced.then(() => {
+    loopDone = true;
+  });
+  let end = { ...progress };
+  while (idle < 15) {
+    await sleep(100);
+    if (progress.count !== last) {
+      last = progress.count;
+      end = { ...progress };
+      idle = 0;
+    } else if (loopDone) idle++;
+  }
+  await produced;
+  const after = snapshot();
+  client.stdin.end();
+  await new Promise((r) => client.on("close", r));
+  const delivered = end.count - warmup;
+  const lost = {
+    "kernel ring buffer full": after.ringbufFull - before.ringbufFull,
+    "native reader (JS thread behind)": after.readerDropped - before.readerDropped,
+    "gRPC listener queue full": after.hubDropped - before.hubDropped,
+  };
+  const accounted = Object.values(lost).reduce((a, b) => a + b, 0);
+  console.log(`\nend to end: ${BURST} setns calls -> kernel -> agent -> 1 gRPC client`);
+  console.log(`  delivered to the client    ${delivered}`);
+  for (const [where, n] of Object.entries(lost)) console.log(`  lost: ${where.padEnd(33)} ${n}`);
+  console.log(`  unaccounted                ${BURST - delivered - accounted}`);
+  console.log(
+    `  client rate                ${Math.round((delivered * 1000) / (end.ms - start.ms))} events/s`,
+  );
+} finally {
+  await profiler?.stop();
+  await agent.stop();
+}
+
+async function startProfiler() {
+  const { Session } = await import("node:inspector/promises");
+  const { writeFileSync } = await import("node:fs");
+  const session = new Session();
+  session.connect();
+  await session.post("Profiler.enable");
+  await session.post("Profiler.start");
+  return {
+    async stop() {
+      const { profile } = await session.post("Profiler.stop");
+      writeFileSync(process.env.BENCH_PROFILE, JSON.stringify(profile));
+    },
+  };
+}
+
+function snapshot() {
+  const { kernel, reader } = agent.sensor.counters();
+  return {
+    ringbufFull: Number(kernel.ringbufFull),
+    readerDropped: Number(reader.droppedEvents),
+    hubDropped: agent.hub.stats().dropped,
+  };
+}
