@@ -91,6 +91,19 @@ describe("GetEvents over a real server", () => {
     }
   }
 
+  it("delivers shared events to every protocol at once (binary ones get the pre-encoded shell)", async () => {
+    const events = [sampleKprobeEvent(1, { namespace: "prod" }), sampleExecEvent(2), sampleKprobeEvent(3)];
+    const receiving = transportKinds.map((kind) =>
+      take(
+        (o) => createClient(FineGuidanceSensors, transportFor(kind, t.url)).getEvents(request(), o),
+        events.length,
+      ),
+    );
+    await waitFor(() => t.hub.subscriberCount === transportKinds.length, "every stream to subscribe");
+    for (const e of events) expect(t.hub.publish(e).recipients).toBe(transportKinds.length);
+    for (const got of await Promise.all(receiving)) expectSameEvents(got, events);
+  });
+
   it("applies each client's own allow/deny filters", async () => {
     const grpc = createClient(FineGuidanceSensors, transportFor("grpc", t.url));
     const json = createClient(FineGuidanceSensors, transportFor("connect-json", t.url));
@@ -136,7 +149,9 @@ describe("GetEvents over a real server", () => {
         call.messages.forEach((bytes, i) => {
           const sent = events[i] as GetEventsResponse;
           expect(Buffer.from(bytes).equals(Buffer.from(toBinary(GetEventsResponseSchema, sent)))).toBe(true);
-          expect(equals(GetEventsResponseSchema, fromBinary(GetEventsResponseSchema, bytes), sent)).toBe(true);
+          expect(equals(GetEventsResponseSchema, fromBinary(GetEventsResponseSchema, bytes), sent)).toBe(
+            true,
+          );
         });
         call.close();
       }

@@ -49,8 +49,8 @@ export function createGetEventsHandler(events: EventSource, options: GetEventsOp
       );
     }
 
-    // Binary codecs get the pre-encoded shell (encoded once for every stream); JSON codecs
-    // need the real message. See encoded-event.ts.
+    // Binary codecs can take the shared pre-encoded shell, JSON codecs need the real
+    // message: HubEvent.forWire decides (see hub-event.ts and encoded-event.ts).
     const binary = isBinaryContentType(context.requestHeader.get("content-type"));
     const subscription = events.subscribe({
       filter,

@@ -115,6 +115,20 @@ describe("startServer", () => {
     await expect(stat(path)).rejects.toMatchObject({ code: "ENOENT" });
   });
 
+  it("does not take over a unix socket another server is listening on", async () => {
+    const path = join(dir, "busy.sock");
+    const first = await startServer({ routes: routes(), unixSocket: path });
+    try {
+      await expect(startServer({ routes: routes(), unixSocket: path })).rejects.toMatchObject({
+        code: "EADDRINUSE",
+      });
+      const client = createClient(FineGuidanceSensors, transportFor("grpc", "http://localhost", path));
+      expect((await client.getVersion({})).version).toBe("v-test");
+    } finally {
+      await first.close();
+    }
+  });
+
   it("refuses to replace something at the socket path that is not a socket", async () => {
     const path = join(dir, "not-a-socket");
     await writeFile(path, "keep me");

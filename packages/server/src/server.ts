@@ -237,8 +237,9 @@ function closeListener(server: net.Server): Promise<void> {
 
 /**
  * Creates the socket's directory and removes a stale socket left by a previous run (bind
- * fails with EADDRINUSE otherwise). A regular file or directory in the way is an error, not
- * something to delete.
+ * fails with EADDRINUSE otherwise). A socket something still answers on is another running
+ * server, and a regular file or directory in the way is not ours: both are errors, not
+ * things to delete.
  */
 async function prepareUnixSocketPath(path: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
@@ -254,7 +255,22 @@ async function prepareUnixSocketPath(path: string): Promise<void> {
   if (!existing.isSocket()) {
     throw new Error(`refusing to replace ${path}: it exists and is not a socket`);
   }
+  if (await isAnswering(path)) {
+    throw Object.assign(new Error(`${path} is in use by another running server`), { code: "EADDRINUSE" });
+  }
   await unlink(path);
+}
+
+/** Whether a unix socket accepts connections (a stale one refuses them: ECONNREFUSED). */
+function isAnswering(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.connect(path);
+    probe.once("connect", () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once("error", () => resolve(false));
+  });
 }
 
 /** Resolves when `done()` holds after a socket closes, or after `ms`, whichever is first. */

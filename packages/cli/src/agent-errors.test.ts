@@ -1,0 +1,80 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+
+// The real `nsguard agent` binary, as a user runs it: start-up problems must give one clear line
+// on stderr and a non-zero exit, never a stack trace, and must leave nothing loaded.
+const bin = new URL("../bin/nsguard.js", import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), "nsguard-cli-errors-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function agentWith(policyText: string | undefined, name = "policy.yaml") {
+  const file = join(dir, name);
+  if (policyText !== undefined) writeFileSync(file, policyText);
+  return spawnSync(
+    process.execPath,
+    [
+      bin,
+      "agent",
+      "--tracing-policy",
+      file,
+      "--server-address",
+      "127.0.0.1:0",
+      "--server-socket",
+      join(dir, "s.sock"),
+      "--log-level",
+      "warn",
+    ],
+    { encoding: "utf8", timeout: 30_000 },
+  );
+}
+
+function expectOneLine(result: ReturnType<typeof spawnSync>, pattern: RegExp) {
+  expect(result.status).toBe(1);
+  const stderr = String(result.stderr);
+  expect(stderr.trimEnd().split("\n")).toHaveLength(1);
+  expect(stderr).not.toMatch(/\n\s+at /);
+  expect(stderr).toMatch(pattern);
+}
+
+const SEED_HEAD = `apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: "namespace-access"
+spec:
+  kprobes:
+  - call: "sys_setns"
+    syscall: true
+`;
+
+describe("nsguard agent start-up errors", () => {
+  it("a missing policy file", () => {
+    expectOneLine(agentWith(undefined, "nope.yaml"), /^nsguard agent: .*nope\.yaml.*no such file/i);
+  });
+
+  it("a malformed policy: bad YAML", () => {
+    expectOneLine(
+      agentWith(`${SEED_HEAD}    args: [\n`, "broken.yaml"),
+      /^nsguard agent: .*broken\.yaml:\d+:\d+/,
+    );
+  });
+
+  it("a malformed policy: an unknown argument type, with its field path and position", () => {
+    const bad = `${SEED_HEAD}    args:\n    - index: 0\n      type: "inty"\n`;
+    expectOneLine(
+      agentWith(bad, "badtype.yaml"),
+      /badtype\.yaml:11:\d+: spec\.kprobes\[0\]\.args\[0\]\.type: .*inty/,
+    );
+  });
+
+  const rootOrCi = process.getuid?.() === 0 || process.env.CI;
+  it.runIf(rootOrCi)("a kernel without the hook's tracepoint (root tier)", () => {
+    const policy = SEED_HEAD.replace("sys_setns", "sys_nsguard_nonexistent");
+    expectOneLine(
+      agentWith(policy, "nohook.yaml"),
+      /^nsguard agent: __x64_sys_nsguard_nonexistent: kernel has no tracepoint syscalls\/sys_enter_nsguard_nonexistent/,
+    );
+  });
+});
