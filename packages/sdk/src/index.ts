@@ -5,6 +5,7 @@
 export * from "./client.js";
 export * from "./compact.js";
 export * from "./event-parts.js";
+export * from "./fast-binary.js";
 export * from "./field-filters.js";
 export * from "./filter-error.js";
 export * from "./filters.js";

