@@ -94,14 +94,14 @@ static __always_inline bool match_pids(const struct nsguard_pid_filter *f, __u32
  * namespace's inum) or a pidfd. */
 static __always_inline void resolve_fd(struct task_struct *task, __s64 fd, __u32 *kind, __u32 *inum)
 {
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct fdtable *fdt = task->files->fdt;
 	struct file **fds;
 	struct file *file;
 
 	*kind = NSGUARD_FD_UNKNOWN;
-	if (!fdt || fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
+	if (!fdt || fd < 0 || fd >= fdt->max_fds)
 		return;
-	fds = BPF_CORE_READ(fdt, fd);
+	fds = fdt->fd;
 	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd & 0xffffff]) || !file)
 		return;
 	struct inode *inode = BPF_CORE_READ(file, f_inode);
@@ -122,7 +122,7 @@ int nsguard_sys_enter(void *ctx)
 {
 	__u32 hook_id = bpf_get_attach_cookie(ctx);
 	struct nsguard_hook *hook = bpf_map_lookup_elem(&nsguard_hooks, &hook_id);
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct task_struct *task = bpf_get_current_task_btf();
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	__u32 action = NSGUARD_ACTION_POST, selector = 0;
 	struct nsguard_syscall_event *ev;

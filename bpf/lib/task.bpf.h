@@ -3,17 +3,19 @@
 #ifndef NSGUARD_TASK_BPF_H
 #define NSGUARD_TASK_BPF_H
 
-/* tgid as seen in the task's own pid namespace; 0 for tasks in the initial pid namespace, which
+/* task: a BTF pointer (see fill_namespaces); numbers[level] needs a helper read (variable index).
+ *
+ * tgid as seen in the task's own pid namespace; 0 for tasks in the initial pid namespace, which
  * is how isNamespacePID selectors tell host processes apart (Tetragon does the same). */
 static __always_inline __u32 task_nspid(struct task_struct *task)
 {
-	struct pid *pid = BPF_CORE_READ(task, group_leader, thread_pid);
+	struct pid *pid = task->group_leader->thread_pid;
 	unsigned int level;
 	struct upid upid;
 
 	if (!pid)
 		return 0;
-	level = BPF_CORE_READ(pid, level);
+	level = pid->level;
 	if (level == 0)
 		return 0;
 	if (bpf_probe_read_kernel(&upid, sizeof(upid),
@@ -25,13 +27,13 @@ static __always_inline __u32 task_nspid(struct task_struct *task)
 
 static __always_inline __u32 task_pid_ns_inum(struct task_struct *task)
 {
-	struct pid *pid = BPF_CORE_READ(task, thread_pid);
+	struct pid *pid = task->thread_pid;
 	unsigned int level;
 	struct upid upid;
 
 	if (!pid)
 		return 0;
-	level = BPF_CORE_READ(pid, level);
+	level = pid->level;
 	if (bpf_probe_read_kernel(&upid, sizeof(upid),
 				  (void *)pid + bpf_core_field_offset(struct pid, numbers) +
 					  (level & 31) * bpf_core_type_size(struct upid)))
@@ -41,42 +43,47 @@ static __always_inline __u32 task_pid_ns_inum(struct task_struct *task)
 
 static __always_inline void fill_namespaces(struct task_struct *task, __u32 *ns)
 {
-	struct nsproxy *nsp = BPF_CORE_READ(task, nsproxy);
+	/* Direct loads through BTF pointers (task comes from tp_btf arguments or
+	 * bpf_get_current_task_btf): the verifier turns them into guarded loads, several times cheaper
+	 * than one bpf_probe_read_kernel call per pointer hop. A NULL hop reads as 0. */
+	struct nsproxy *nsp = task->nsproxy;
 
 	ns[NSGUARD_NS_PID] = task_pid_ns_inum(task);
-	ns[NSGUARD_NS_USER] = BPF_CORE_READ(task, cred, user_ns, ns.inum);
+	ns[NSGUARD_NS_USER] = task->cred->user_ns->ns.inum;
 	if (!nsp) /* exiting task */
 		return;
-	ns[NSGUARD_NS_UTS] = BPF_CORE_READ(nsp, uts_ns, ns.inum);
-	ns[NSGUARD_NS_IPC] = BPF_CORE_READ(nsp, ipc_ns, ns.inum);
-	ns[NSGUARD_NS_MNT] = BPF_CORE_READ(nsp, mnt_ns, ns.inum);
-	ns[NSGUARD_NS_PID_FOR_CHILDREN] = BPF_CORE_READ(nsp, pid_ns_for_children, ns.inum);
-	ns[NSGUARD_NS_NET] = BPF_CORE_READ(nsp, net_ns, ns.inum);
+	ns[NSGUARD_NS_UTS] = nsp->uts_ns->ns.inum;
+	ns[NSGUARD_NS_IPC] = nsp->ipc_ns->ns.inum;
+	ns[NSGUARD_NS_MNT] = nsp->mnt_ns->ns.inum;
+	ns[NSGUARD_NS_PID_FOR_CHILDREN] = nsp->pid_ns_for_children->ns.inum;
+	ns[NSGUARD_NS_NET] = nsp->net_ns->ns.inum;
 	if (bpf_core_field_exists(nsp->time_ns)) {
-		ns[NSGUARD_NS_TIME] = BPF_CORE_READ(nsp, time_ns, ns.inum);
-		ns[NSGUARD_NS_TIME_FOR_CHILDREN] = BPF_CORE_READ(nsp, time_ns_for_children, ns.inum);
+		ns[NSGUARD_NS_TIME] = nsp->time_ns->ns.inum;
+		ns[NSGUARD_NS_TIME_FOR_CHILDREN] = nsp->time_ns_for_children->ns.inum;
 	}
-	ns[NSGUARD_NS_CGROUP] = BPF_CORE_READ(nsp, cgroup_ns, ns.inum);
+	ns[NSGUARD_NS_CGROUP] = nsp->cgroup_ns->ns.inum;
 }
 
+/* task must be a BTF pointer (see fill_namespaces). */
 static __always_inline void fill_task(struct nsguard_task *t, struct task_struct *task)
 {
-	__u32 tgid = BPF_CORE_READ(task, tgid);
+	__u32 tgid = task->tgid;
 	struct nsguard_proc *proc = bpf_map_lookup_elem(&nsguard_procs, &tgid);
+	const struct cred *cred = task->cred;
 
 	if (proc)
 		t->key = proc->key;
 	else
 		t->key.pid = tgid;
 	t->pid = tgid;
-	t->tid = BPF_CORE_READ(task, pid);
-	t->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	t->tid = task->pid;
+	t->ppid = task->real_parent->tgid;
 	t->nspid = task_nspid(task);
-	t->uid = BPF_CORE_READ(task, cred, uid.val);
-	t->euid = BPF_CORE_READ(task, cred, euid.val);
-	t->gid = BPF_CORE_READ(task, cred, gid.val);
-	t->auid = bpf_core_field_exists(task->loginuid) ? BPF_CORE_READ(task, loginuid.val) : (__u32)-1;
-	t->cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
+	t->uid = cred->uid.val;
+	t->euid = cred->euid.val;
+	t->gid = cred->gid.val;
+	t->auid = bpf_core_field_exists(task->loginuid) ? task->loginuid.val : (__u32)-1;
+	t->cgroup_id = task->cgroups->dfl_cgrp->kn->id;
 	fill_namespaces(task, t->ns);
 	bpf_probe_read_kernel_str(t->comm, sizeof(t->comm), &task->comm);
 }
