@@ -127,7 +127,7 @@ try {
   const delivered = end.count - warmup;
   const lost = {
     "kernel ring buffer full": after.ringbufFull - before.ringbufFull,
-    "native reader (JS thread behind)": after.readerDropped - before.readerDropped,
+    "native reader (stopped early)": after.readerDropped - before.readerDropped,
     "gRPC listener queue full": after.hubDropped - before.hubDropped,
   };
   const accounted = Object.values(lost).reduce((a, b) => a + b, 0);

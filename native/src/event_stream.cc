@@ -3,6 +3,7 @@
 
 #include <bpf/libbpf.h>
 #include <signal.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -22,9 +23,16 @@ namespace {
 // A batch is also flushed once it holds this many bytes, so a burst of 1.8 KiB exec records
 // cannot make one batch (and, with the queue bound, the backlog) arbitrarily large.
 constexpr size_t kMaxBatchBytes = 1 << 20;
-// Batches the TSFN may hold before the reader starts dropping (never blocking) — the "bounded
-// queue" between the kernel and JS.
-constexpr size_t kMaxQueuedBatches = 64;
+// Batches handed to JS and not yet processed. Past this the reader keeps filling its current batch
+// and then leaves records in the kernel ring buffer — the bounded queue between the kernel and JS,
+// whose overflow the kernel counts (NSGUARD_CNT_RINGBUF_FULL). Handing JS many small batches
+// instead only adds per-call overhead while it is behind, and dropping in user space would throw
+// away records already paid for.
+constexpr uint32_t kMaxInFlight = 2;
+// TSFN queue bound: never reached (kMaxInFlight is smaller), so NonBlockingCall cannot fail for it.
+constexpr size_t kMaxQueuedBatches = 8;
+// OnSample's way to stop ring_buffer__consume() once the current batch is full and JS is behind.
+constexpr int kPause = -EBUSY;
 
 void CallJs(Napi::Env env, Napi::Function callback, StreamCore* core, Batch* batch);
 
@@ -48,6 +56,7 @@ struct StreamCore {
   std::atomic<uint64_t> dropped_events{0};
   std::atomic<uint64_t> dropped_batches{0};
   std::atomic<uint64_t> errors{0};           // epoll/consume failures (other than EINTR)
+  std::atomic<uint32_t> in_flight{0};        // batches handed to JS, not yet processed
 
   uint32_t poll_ms = 10;
   uint32_t max_batch = 4096;
@@ -67,19 +76,24 @@ struct StreamCore {
     cur->lengths.reserve(max_batch < 256 ? max_batch : 256);
   }
 
-  void Flush() {
-    if (!cur || cur->offsets.empty()) return;
-    const size_t n = cur->offsets.size();
-    Batch* b = cur.release();
-    // Non-blocking: if JS is behind and the queue holds kMaxQueuedBatches, drop and count.
-    if (tsfn.NonBlockingCall(b) == napi_ok) {
-      batches.fetch_add(1, std::memory_order_relaxed);
-    } else {
-      dropped_events.fetch_add(n, std::memory_order_relaxed);
-      dropped_batches.fetch_add(1, std::memory_order_relaxed);
-      delete b;
+  // Hands the current batch to JS unless JS is kMaxInFlight batches behind; false = kept.
+  bool Flush() {
+    if (!cur || cur->offsets.empty()) return true;
+    if (in_flight.load(std::memory_order_acquire) >= kMaxInFlight) return false;
+    Batch* b = cur.get();
+    in_flight.fetch_add(1, std::memory_order_acq_rel);
+    if (tsfn.NonBlockingCall(b) != napi_ok) {  // only while the TSFN is being torn down
+      in_flight.fetch_sub(1, std::memory_order_acq_rel);
+      return false;
     }
+    cur.release();
+    batches.fetch_add(1, std::memory_order_relaxed);
     NewBatch();
+    return true;
+  }
+
+  bool BatchFull() const {
+    return cur->offsets.size() >= max_batch || cur->bytes.size() >= kMaxBatchBytes;
   }
 
   static int OnSample(void* ctx, void* data, size_t size) {
@@ -96,7 +110,9 @@ struct StreamCore {
     b->offsets.push_back(static_cast<uint32_t>(off));
     b->lengths.push_back(static_cast<uint32_t>(len));
     self->records.fetch_add(1, std::memory_order_relaxed);
-    if (b->offsets.size() >= self->max_batch || b->bytes.size() >= kMaxBatchBytes) self->Flush();
+    // libbpf has already consumed this record when we return, so it is copied first; the ones
+    // after it stay in the ring until JS catches up.
+    if (self->BatchFull() && !self->Flush()) return kPause;
     return 0;
   }
 
@@ -112,17 +128,27 @@ struct StreamCore {
     pthread_sigmask(SIG_BLOCK, &all, nullptr);
     NewBatch();
     struct epoll_event evs[2];
+    bool paused = false;
     while (!stop_requested.load(std::memory_order_acquire)) {
-      int n = epoll_wait(epoll_fd, evs, 2, static_cast<int>(poll_ms));
+      // While paused the ring stays readable; waiting on it would spin, so only wait out the poll
+      // period (the eventfd still ends the wait at once on stop()).
+      int n = paused ? WaitForStop() : epoll_wait(epoll_fd, evs, 2, static_cast<int>(poll_ms));
       if (stop_requested.load(std::memory_order_acquire)) break;
       if (n < 0 && errno != EINTR) errors.fetch_add(1, std::memory_order_relaxed);
+      paused = !Flush();
+      if (paused) continue;
       int r = ring_buffer__consume(rb);
-      if (r < 0 && r != -EINTR) errors.fetch_add(1, std::memory_order_relaxed);
-      Flush();
+      if (r < 0 && r != -EINTR && r != kPause) errors.fetch_add(1, std::memory_order_relaxed);
+      paused = !Flush() || r == kPause;
     }
     // Records read after stop() began are discarded (no callbacks after stop), but counted.
     if (cur) dropped_events.fetch_add(cur->offsets.size(), std::memory_order_relaxed);
     cur.reset();
+  }
+
+  int WaitForStop() {
+    struct pollfd pfd = {event_fd, POLLIN, 0};
+    return poll(&pfd, 1, static_cast<int>(poll_ms));
   }
 
   // Frees what the reader used. Only after the thread was joined.
@@ -141,6 +167,7 @@ void CallJs(Napi::Env env, Napi::Function callback, StreamCore* core, Batch* bat
   std::unique_ptr<Batch> owned(batch);
   // env is null when the TSFN is being torn down with batches still queued: just free them.
   if (core == nullptr || batch == nullptr) return;
+  core->in_flight.fetch_sub(1, std::memory_order_acq_rel);
   const size_t n = batch->offsets.size();
   // Queued when stop() began, or freed at teardown: dropped, and counted as such, so that
   // delivered + droppedEvents == records once a stopped stream has drained.

@@ -68,8 +68,9 @@ export interface EventStreamStats {
   /** Records skipped as short or of unknown op (never decoded). */
   malformed: number;
   /**
-   * Records that never reached onBatch: their batch found JS 64 batches behind, or stop() came
-   * first. Once a stopped stream has drained: delivered + droppedEvents === records.
+   * Records read but never handed to onBatch because stop() came first. (While JS is behind the
+   * reader does not drop: it leaves records in the kernel ring buffer, whose overflow the kernel
+   * counts — readCounters().ringbufFull.) Once stopped: delivered + droppedEvents === records.
    */
   droppedEvents: number;
   droppedBatches: number;

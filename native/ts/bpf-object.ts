@@ -48,8 +48,9 @@ export interface EventIteratorOptions extends Omit<EventStreamOptions, "onError"
 
 /**
  * A running ring-buffer reader. A native thread drains the ring buffer every pollMs and hands
- * batches to the JS thread; it never waits for JS: when 64 batches are pending, further batches
- * are dropped and counted (stats().droppedEvents).
+ * batches to the JS thread; it never waits for JS: with two batches pending it fills a third and
+ * then leaves records in the kernel ring buffer (the bounded queue), whose overflow the kernel
+ * counts (readCounters().ringbufFull).
  */
 export class EventStream {
   readonly #raw: NativeEventStream;

@@ -5,6 +5,7 @@ import {
   KprobeAction,
   type Process,
   ProcessExecSchema,
+  type ProcessKprobe,
   ProcessExitSchema,
   ProcessKprobeSchema,
   ProcessSchema,
@@ -15,7 +16,11 @@ import type { ProcessCache } from "../process/process-cache.js";
 import type { CachedProcess } from "../process/process-record.js";
 import type { ExecInput, ExitInput, NamespaceInums, SyscallInput, TaskInput } from "../process/raw-input.js";
 import { type KprobeArgSpec, kprobeArgument } from "./kprobe-args.js";
+import { messageTemplate } from "./message-template.js";
 import { toProcessMessage } from "./process-message.js";
+
+const KPROBE = messageTemplate(ProcessKprobeSchema);
+const ENVELOPE = messageTemplate(GetEventsResponseSchema);
 import { decodeWaitStatus } from "./signal-name.js";
 
 export interface BuildContext {
@@ -53,7 +58,8 @@ export function buildKprobeEvent(
   const process = record
     ? toProcessMessage(record, { refcnt: true, tid: raw.task.tid, ...nsOptions(ctx) })
     : unknownProcess(raw.task, ctx);
-  const kprobe = create(ProcessKprobeSchema, {
+  const kprobe: ProcessKprobe = {
+    ...KPROBE,
     process,
     parent: record ? parentMessage(record, cache, ctx) : undefined,
     functionName: hook.functionName,
@@ -69,7 +75,7 @@ export function buildKprobeEvent(
     policyName: hook.policyName,
     message: hook.message ?? "",
     tags: [...(hook.tags ?? [])],
-  });
+  };
   return envelope({ case: "processKprobe", value: kprobe }, raw.ktime, ctx);
 }
 
@@ -136,9 +142,5 @@ function nsOptions(ctx: BuildContext) {
 }
 
 function envelope(event: GetEventsResponse["event"], ktime: bigint, ctx: BuildContext): GetEventsResponse {
-  return create(GetEventsResponseSchema, {
-    event,
-    nodeName: ctx.nodeName,
-    time: ctx.clock.toTimestamp(ktime),
-  });
+  return { ...ENVELOPE, event, nodeName: ctx.nodeName, time: ctx.clock.toTimestamp(ktime) };
 }

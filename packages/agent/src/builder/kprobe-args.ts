@@ -1,5 +1,7 @@
-import { create } from "@bufbuild/protobuf";
 import { type KprobeArgument, KprobeArgumentSchema } from "@nsguard/sdk";
+import { messageTemplate } from "./message-template.js";
+
+const ARGUMENT = messageTemplate(KprobeArgumentSchema);
 
 /** How a syscall register is rendered, by the policy arg `type` (tetragon-reference §1.6). */
 export type KprobeArgKind = "int_arg" | "uint_arg" | "long_arg" | "size_arg" | "fd";
@@ -19,21 +21,19 @@ export interface KprobeArgSpec {
  * needs the kernel to read the file — reported as int_arg until the sensor provides that.
  */
 export function kprobeArgument(register: bigint, spec: KprobeArgSpec): KprobeArgument {
-  const arg = create(KprobeArgumentSchema, { label: spec.label ?? "" });
+  return { ...ARGUMENT, label: spec.label ?? "", arg: argumentValue(register, spec) };
+}
+
+function argumentValue(register: bigint, spec: KprobeArgSpec): KprobeArgument["arg"] {
   switch (spec.kind) {
     case "int_arg":
     case "fd":
-      arg.arg = { case: "intArg", value: Number(BigInt.asIntN(32, register)) };
-      break;
+      return { case: "intArg", value: Number(BigInt.asIntN(32, register)) };
     case "uint_arg":
-      arg.arg = { case: "uintArg", value: Number(BigInt.asUintN(32, register)) };
-      break;
+      return { case: "uintArg", value: Number(BigInt.asUintN(32, register)) };
     case "long_arg":
-      arg.arg = { case: "longArg", value: BigInt.asIntN(64, register) };
-      break;
+      return { case: "longArg", value: BigInt.asIntN(64, register) };
     case "size_arg":
-      arg.arg = { case: "sizeArg", value: BigInt.asUintN(64, register) };
-      break;
+      return { case: "sizeArg", value: BigInt.asUintN(64, register) };
   }
-  return arg;
 }

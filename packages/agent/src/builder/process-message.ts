@@ -20,11 +20,28 @@ export interface ProcessMessageOptions {
 }
 
 /**
- * A cached process → tetragon.Process. Wrapper fields (pid, uid, auid, tid) are always set so
- * that protojson prints them even when 0 (`"uid": 0`); `in_init_tree`, `cap` and credentials are
- * not emitted, matching the seed event.
+ * The part of a process's message that is the same in every event about it (no refcnt, tid =
+ * pid), built once per cache entry and shared by every event that names the process: building
+ * it with create() and cloning pod and start time per event was most of the event builder's cost.
+ * Entries change in place (a late pod, an exec replacing the image), so the memo is checked
+ * against the fields that can change.
+ *
+ * Invariant (the hub's): published messages are never mutated; whoever needs another shape
+ * copies (field filters do).
  */
-export function toProcessMessage(record: CachedProcess, options: ProcessMessageOptions = {}): Process {
+interface BaseMessage {
+  execId: string;
+  flags: string;
+  pod: CachedProcess["pod"];
+  message: Process;
+}
+const baseMessages = new WeakMap<CachedProcess, BaseMessage>();
+
+function baseProcessMessage(record: CachedProcess): Process {
+  const memo = baseMessages.get(record);
+  if (memo && memo.execId === record.execId && memo.flags === record.flags && memo.pod === record.pod) {
+    return memo.message;
+  }
   const message = create(ProcessSchema, {
     execId: record.execId,
     pid: record.pid,
@@ -33,16 +50,32 @@ export function toProcessMessage(record: CachedProcess, options: ProcessMessageO
     binary: record.binary,
     arguments: record.arguments,
     flags: record.flags,
-    // Copies: an event may be filtered or redacted in place downstream; the cache must not change.
+    // Copies: the cache's own objects must not be reachable from published events.
     startTime: clone(TimestampSchema, record.startTime),
     auid: record.auid,
     pod: record.pod ? clone(PodSchema, record.pod) : undefined,
     docker: record.docker,
     parentExecId: record.parentExecId,
-    refcnt: options.refcnt ? record.refcnt : 0,
-    tid: options.tid ?? record.tid ?? record.pid,
+    tid: record.pid,
   });
-  if (options.namespaces && record.ns) message.ns = toNamespaces(record.ns, options.hostNamespaces);
+  baseMessages.set(record, { execId: record.execId, flags: record.flags, pod: record.pod, message });
+  return message;
+}
+
+/**
+ * A cached process → tetragon.Process. Wrapper fields (pid, uid, auid, tid) are always set so
+ * that protojson prints them even when 0 (`"uid": 0`); `in_init_tree`, `cap` and credentials are
+ * not emitted, matching the seed event.
+ */
+export function toProcessMessage(record: CachedProcess, options: ProcessMessageOptions = {}): Process {
+  const base = baseProcessMessage(record);
+  const tid = options.tid ?? record.tid ?? record.pid;
+  const refcnt = options.refcnt ? record.refcnt : 0;
+  const withNamespaces = options.namespaces && record.ns;
+  if (tid === base.tid && refcnt === 0 && !withNamespaces) return base;
+  // A shallow copy is a complete message: sub-messages are shared, and never mutated.
+  const message: Process = { ...base, tid, refcnt };
+  if (withNamespaces && record.ns) message.ns = toNamespaces(record.ns, options.hostNamespaces);
   return message;
 }
 
