@@ -433,7 +433,6 @@ rootDescribe("BpfObject on the kernel (root)", () => {
     expect(proc.readCounters().ringbufFull).toBe(0n);
   });
 
-
   it("hands an exception from onBatch to onError, and keeps reading", async () => {
     const errors: unknown[] = [];
     let calls = 0;

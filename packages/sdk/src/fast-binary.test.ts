@@ -18,14 +18,22 @@ describe("createBinaryEncoder", () => {
       event: {
         case: "processKprobe",
         value: {
-          process: { pid: 0, uid: 0, inInitTree: false, refcnt: 0, cap: { permitted: [0, 1, 21], effective: [] } },
+          process: {
+            pid: 0,
+            uid: 0,
+            inInitTree: false,
+            refcnt: 0,
+            cap: { permitted: [0, 1, 21], effective: [] },
+          },
           args: [
             { arg: { case: "sizeArg", value: 18446744073709551615n } },
             { arg: { case: "longArg", value: -5n } },
             { arg: { case: "intArg", value: -1 }, label: "fd" },
             { arg: { case: "bytesArg", value: new Uint8Array([0, 1, 2]) } },
             { arg: { case: "intArg", value: 0 } },
-            { arg: { case: "userNsArg", value: { level: 0, uid: 7, ns: { inum: 4026531837, isHost: true } } } },
+            {
+              arg: { case: "userNsArg", value: { level: 0, uid: 7, ns: { inum: 4026531837, isHost: true } } },
+            },
           ],
           action: 3,
           tags: ["a", "b"],
@@ -49,14 +57,20 @@ describe("createBinaryEncoder", () => {
       stats: { actionCounters: { post: 3n, signal: 0n } },
       hookStatuses: [{ section: "kprobe", state: 1, hookIdx: 0 }],
     });
-    expect(createBinaryEncoder(TracingPolicyStatusSchema)(status)).toEqual(toBinary(TracingPolicyStatusSchema, status));
+    expect(createBinaryEncoder(TracingPolicyStatusSchema)(status)).toEqual(
+      toBinary(TracingPolicyStatusSchema, status),
+    );
     const debug = create(GetDebugResponseSchema, {
       flag: 1,
       arg: {
         case: "processes",
-        value: { processes: [{ process: { pid: 1 }, refcnt: 2, refcntOps: { "process++": 1, "parent--": -1 } }] },
+        value: {
+          processes: [{ process: { pid: 1 }, refcnt: 2, refcntOps: { "process++": 1, "parent--": -1 } }],
+        },
       },
     });
-    expect(createBinaryEncoder(GetDebugResponseSchema)(debug)).toEqual(toBinary(GetDebugResponseSchema, debug));
+    expect(createBinaryEncoder(GetDebugResponseSchema)(debug)).toEqual(
+      toBinary(GetDebugResponseSchema, debug),
+    );
   });
 });

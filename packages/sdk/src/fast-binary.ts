@@ -34,7 +34,8 @@ function compileMessage(desc: DescMessage): Write {
   let writers: Write[] = [];
   const write: Write = (writer, message) => {
     for (const w of writers) w(writer, message);
-    const unknown = (message as { $unknown?: { no: number; wireType: WireType; data: Uint8Array }[] }).$unknown;
+    const unknown = (message as { $unknown?: { no: number; wireType: WireType; data: Uint8Array }[] })
+      .$unknown;
     if (unknown) for (const { no, wireType, data } of unknown) writer.tag(no, wireType).raw(data);
   };
   compiled.set(desc, write);
@@ -247,4 +248,3 @@ function writeScalar(writer: WireWriter, type: ScalarType, value: unknown): void
       break;
   }
 }
-

@@ -5,8 +5,8 @@ import {
   KprobeAction,
   type Process,
   ProcessExecSchema,
-  type ProcessKprobe,
   ProcessExitSchema,
+  type ProcessKprobe,
   ProcessKprobeSchema,
   ProcessSchema,
 } from "@nsguard/sdk";
@@ -21,6 +21,7 @@ import { toProcessMessage } from "./process-message.js";
 
 const KPROBE = messageTemplate(ProcessKprobeSchema);
 const ENVELOPE = messageTemplate(GetEventsResponseSchema);
+
 import { decodeWaitStatus } from "./signal-name.js";
 
 export interface BuildContext {
