@@ -310,7 +310,7 @@ describe("nsguard agent", () => {
 
   afterEach(() => runAgent.mockClear());
 
-  it("passes AgentCliOptions to runAgent and exits with its code", async () => {
+  it("passes AgentOptions to runAgent and exits with its code", async () => {
     const r = await run([
       "agent",
       "--tracing-policy",

@@ -37,7 +37,7 @@ describe("toJsonLine", () => {
   it("round-trips through fromJsonLine and ignores unknown fields", () => {
     const line = toJsonLine(seedEvent());
     expect(toJsonLine(fromJsonLine(line))).toBe(line);
-    const withExtra = JSON.stringify({ ...seedEventJson, some_future_field: 1 });
+    const withExtra = JSON.stringify({ ...(seedEventJson as object), some_future_field: 1 });
     expect(JSON.parse(toJsonLine(fromJsonLine(withExtra)))).toStrictEqual(seedEventJson);
   });
 });

@@ -1,4 +1,12 @@
-export { bootClockOffsetNs, type RawEvent } from "@nsguard/native";
+export {
+  bootClockOffsetNs,
+  type RawCloneEvent,
+  type RawEvent,
+  type RawExecEvent,
+  type RawExitEvent,
+  type RawNamespaces,
+  type RawSyscallEvent,
+} from "@nsguard/native";
 export { defaultBpfDir } from "./bpf-objects.js";
 export {
   BPFFS,

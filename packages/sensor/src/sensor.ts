@@ -1,4 +1,4 @@
-import { BpfObject, type EventStream, isBpfError, type RawEvent } from "@nsguard/native";
+import { BpfObject, type EventStream, isBpfError, type RawEvent, type SeedProcess } from "@nsguard/native";
 import type { CompiledHook, CompiledPolicy } from "@nsguard/policy";
 import { bpfObjectPath, defaultBpfDir } from "./bpf-objects.js";
 import {
@@ -30,14 +30,8 @@ export interface HookInfo {
   hook: CompiledHook;
 }
 
-export interface KernelProcessSeed {
-  pid: number;
-  ktime: bigint;
-  parentPid: number;
-  parentKtime: bigint;
-  nspid: number;
-  flags: number;
-}
+/** A process that predates the sensor, for the kernel's process table (struct nsguard_proc). */
+export type KernelProcessSeed = SeedProcess;
 
 interface LoadedHook {
   hookId: number;

@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import type { KernelProcessSeed } from "@nsguard/sensor";
 import type { BootClock } from "../clock.js";
 import { parseProcCgroup, pickContainerCgroupPath } from "../container/cgroup-reader.js";
 import { containerIdFromCgroup } from "../container/container-id.js";
@@ -67,15 +68,8 @@ export function clockTicksPerSecond(): number {
   return cachedClkTck;
 }
 
-/** The kernel process-table seed for a scanned process (shape of @nsguard/sensor's KernelProcessSeed). */
-export function kernelSeedOf(record: ProcessRecord): {
-  pid: number;
-  ktime: bigint;
-  parentPid: number;
-  parentKtime: bigint;
-  nspid: number;
-  flags: number;
-} {
+/** The kernel process-table seed for a scanned process. */
+export function kernelSeedOf(record: ProcessRecord): KernelProcessSeed {
   return {
     pid: record.pid,
     ktime: record.ktime,

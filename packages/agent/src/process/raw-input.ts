@@ -8,6 +8,8 @@
  * the native side, the daemon wiring that passes real records in stops compiling.
  */
 
+import type { RawNamespaces } from "@nsguard/sensor";
+
 /** Process identity in the kernel table. `ktime` 0n = the kernel did not know the process. */
 export interface ProcessKeyInput {
   pid: number;
@@ -15,18 +17,7 @@ export interface ProcessKeyInput {
 }
 
 /** Namespace inums in tetragon.Namespaces field order. */
-export interface NamespaceInums {
-  uts: number;
-  ipc: number;
-  mnt: number;
-  pid: number;
-  pidForChildren: number;
-  net: number;
-  time: number;
-  timeForChildren: number;
-  cgroup: number;
-  user: number;
-}
+export type NamespaceInums = RawNamespaces;
 
 export interface TaskInput {
   key: ProcessKeyInput;

@@ -1,12 +1,12 @@
+import type { AgentOptions } from "@nsguard/agent";
 import type { Command } from "commander";
 import { Option } from "commander";
-import type { AgentCliOptions } from "../agent-options.js";
 import type { CliIo } from "../io.js";
 import { writeLine } from "../io.js";
 import { collectRepeated, parseCount } from "../list-option.js";
 
 interface AgentModule {
-  runAgent(options: AgentCliOptions): Promise<number>;
+  runAgent(options: AgentOptions): Promise<number>;
 }
 
 // Kept in a variable so TypeScript does not resolve it at build time: the client commands
@@ -49,7 +49,7 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
         podInfoFile?: string;
         logLevel: string;
       }) => {
-        const options: AgentCliOptions = {
+        const options: AgentOptions = {
           tracingPolicies: flags.tracingPolicy,
           serverAddress: flags.serverAddress,
           serverSocket: flags.serverSocket,
