@@ -38,7 +38,9 @@ describe.runIf(isRoot || process.env.CI)("examples/namespace-surface.yaml (root 
       abort.abort();
       await stream;
 
-      const [unshare, setns] = events.map((ev) => (ev.event.case === "processKprobe" ? ev.event.value : undefined));
+      const [unshare, setns] = events.map((ev) =>
+        ev.event.case === "processKprobe" ? ev.event.value : undefined,
+      );
       expect(unshare?.functionName).toBe("__x64_sys_unshare");
       expect(unshare?.args[0]?.arg).toEqual({ case: "intArg", value: CLONE_NEWNET | CLONE_NEWUTS });
       expect(unshare?.policyName).toBe("namespace-surface");
