@@ -117,13 +117,15 @@ static __always_inline void resolve_fd(struct task_struct *task, __s64 fd, __u32
 	}
 }
 
-SEC("tracepoint")
-int nsguard_sys_enter(void *ctx)
+/*
+ * One call of a hooked syscall, for one policy hook: selectors, action, event. A subprogram (not
+ * inlined) because the compat entry runs it once per hook on the syscall.
+ */
+static __noinline int handle_call(__u32 hook_id, struct task_struct *task, __u32 nr, const __u64 *args,
+				  __u32 flags)
 {
-	__u32 hook_id = bpf_get_attach_cookie(ctx);
 	struct nsguard_hook *hook = bpf_map_lookup_elem(&nsguard_hooks, &hook_id);
-	struct task_struct *task = bpf_get_current_task_btf();
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u32 tgid = task->tgid;
 	__u32 action = NSGUARD_ACTION_POST, selector = 0;
 	struct nsguard_syscall_event *ev;
 
@@ -163,18 +165,72 @@ int nsguard_sys_enter(void *ctx)
 	ev->hdr.ktime = bpf_ktime_get_boot_ns();
 	fill_task(&ev->task, task);
 	ev->hook_id = hook_id;
+	ev->syscall_nr = nr;
 	ev->action = action;
 	ev->selector = selector;
 	ev->signal_err = signal_err;
-	/* Read the record through a helper rather than ctx loads: a direct load of args[5] would
-	 * make the kernel refuse to attach to syscalls with fewer arguments (max_ctx_offset). */
-	struct sys_enter_record *rec = ctx;
-	bpf_probe_read_kernel(&ev->syscall_nr, sizeof(ev->syscall_nr), &rec->nr);
-	bpf_probe_read_kernel(ev->args, sizeof(ev->args), &rec->args);
+	ev->flags = flags;
+	__builtin_memcpy(ev->args, args, sizeof(ev->args));
 	ev->fd_kind = NSGUARD_FD_UNKNOWN;
 	ev->fd_ns_inum = 0;
 	if (hook->fd_arg >= 0 && hook->fd_arg < NSGUARD_SYSCALL_ARGS)
-		resolve_fd(task, (__s32)ev->args[hook->fd_arg & 7], &ev->fd_kind, &ev->fd_ns_inum);
+		resolve_fd(task, (__s32)args[hook->fd_arg & 7], &ev->fd_kind, &ev->fd_ns_inum);
 	submit_event(ev);
+	return 0;
+}
+
+SEC("tracepoint")
+int nsguard_sys_enter(void *ctx)
+{
+	struct sys_enter_record *rec = ctx;
+	__u64 args[NSGUARD_SYSCALL_ARGS];
+	__s32 nr;
+
+	/* Read the record through a helper rather than ctx loads: a direct load of args[5] would
+	 * make the kernel refuse to attach to syscalls with fewer arguments (max_ctx_offset). */
+	if (bpf_probe_read_kernel(&nr, sizeof(nr), &rec->nr) ||
+	    bpf_probe_read_kernel(args, sizeof(args), &rec->args))
+		return 0;
+	return handle_call(bpf_get_attach_cookie(ctx), bpf_get_current_task_btf(), nr, args, 0);
+}
+
+/* ia32 syscall number -> the policy hooks on that syscall. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 512);
+	__type(key, __u32);
+	__type(value, struct nsguard_compat_hooks);
+} nsguard_compat_hooks SEC(".maps");
+
+#define TS_COMPAT 0x0002 /* arch/x86/include/asm/thread_info.h */
+
+/*
+ * The 32-bit entry (int 0x80, sysenter from ia32 code): syscalls/sys_enter_<name> does not fire
+ * for it (kernel-findings §3c: a compat setns into the host netns produced no event), so a process
+ * could slip past every syscall hook by switching ABI. tp_btf/sys_enter sees every syscall; it is
+ * attached only while some policy hooks a syscall, and returns at once for 64-bit callers.
+ */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(nsguard_compat_enter, struct pt_regs *regs, long id)
+{
+#if defined(__TARGET_ARCH_x86)
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct nsguard_compat_hooks *hooks;
+	__u32 nr = id;
+
+	if (!(task->thread_info.status & TS_COMPAT))
+		return 0;
+	hooks = bpf_map_lookup_elem(&nsguard_compat_hooks, &nr);
+	if (!hooks)
+		return 0;
+	/* The ia32 calling convention: ebx, ecx, edx, esi, edi, ebp. */
+	__u64 args[NSGUARD_SYSCALL_ARGS] = { regs->bx, regs->cx, regs->dx, regs->si, regs->di, regs->bp };
+
+	for (int i = 0; i < NSGUARD_MAX_COMPAT_HOOKS; i++) {
+		if (i >= hooks->count)
+			break;
+		handle_call(hooks->hook_ids[i], task, nr, args, NSGUARD_SYSCALL_COMPAT);
+	}
+#endif
 	return 0;
 }

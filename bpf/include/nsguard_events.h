@@ -21,6 +21,8 @@
 #define NSGUARD_MAX_PID_VALUES 4
 /* Depth of the in-kernel parent walk for matchPIDs followForks. */
 #define NSGUARD_FOLLOW_DEPTH 8
+/* Policy hooks on one 32-bit (ia32) syscall number (struct nsguard_compat_hooks). */
+#define NSGUARD_MAX_COMPAT_HOOKS 8
 
 /* Record kinds on the ring buffer. 0 is reserved so a zeroed record is never valid. */
 enum nsguard_op {
@@ -150,7 +152,17 @@ struct nsguard_syscall_event {
 	__u32 fd_kind;	   /* enum nsguard_fd_kind of the hook's fd argument, if it has one */
 	__u32 fd_ns_inum;  /* namespace inum the fd refers to (nsfs), else 0 */
 	__s32 signal_err;  /* bpf_send_signal result when action is SIGKILL */
-	__u32 pad;
+	__u32 flags;	   /* NSGUARD_SYSCALL_* */
+};
+
+/* The call came through the 32-bit entry (int 0x80 / ia32 ABI); syscall_nr is the ia32 number. */
+#define NSGUARD_SYSCALL_COMPAT 0x1
+
+/* Compat hook table value (map nsguard_compat_hooks, key = ia32 syscall number): the policy hooks
+ * on that syscall, whose 64-bit entry is watched by tracepoints the 32-bit entry never fires. */
+struct nsguard_compat_hooks {
+	__u32 count;
+	__u32 hook_ids[NSGUARD_MAX_COMPAT_HOOKS];
 };
 
 /* Kernel process table value (map nsguard_procs, key = tgid). */

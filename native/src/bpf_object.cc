@@ -20,6 +20,7 @@ namespace nsguard {
 namespace {
 
 constexpr const char* kHooksMap = "nsguard_hooks";
+constexpr const char* kCompatHooksMap = "nsguard_compat_hooks";
 constexpr const char* kProcsMap = "nsguard_procs";
 constexpr const char* kCountersMap = "nsguard_counters";
 constexpr const char* kEventsMap = "nsguard_events";
@@ -77,6 +78,7 @@ Napi::Function BpfObject::Init(Napi::Env env) {
           InstanceMethod<&BpfObject::Close>("__close"),
           InstanceMethod<&BpfObject::SetHook>("__setHook"),
           InstanceMethod<&BpfObject::DeleteHook>("__deleteHook"),
+          InstanceMethod<&BpfObject::SetCompatHooks>("__setCompatHooks"),
           InstanceMethod<&BpfObject::SeedProcess>("__seedProcess"),
           InstanceMethod<&BpfObject::SeedProcesses>("__seedProcesses"),
           InstanceMethod<&BpfObject::ReadCounters>("__readCounters"),
@@ -430,6 +432,40 @@ Napi::Value BpfObject::SetHook(const Napi::CallbackInfo& info) {
     int err = errno;
     ThrowBpfError(env, "map_update", err,
                   std::string("update ") + kHooksMap + "[" + std::to_string(hook_id) + "]: " +
+                      std::strerror(err));
+  }
+  return env.Undefined();
+}
+
+// The policy hooks on one ia32 syscall number (struct nsguard_compat_hooks); none deletes the entry.
+Napi::Value BpfObject::SetCompatHooks(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t nr = 0;
+  if (!GetU32(env, info[0], "syscall", &nr)) return env.Undefined();
+  if (!info[1].IsArray()) {
+    ThrowTypeError(env, "hookIds must be an array of hook ids");
+    return env.Undefined();
+  }
+  Napi::Array ids = info[1].As<Napi::Array>();
+  struct nsguard_compat_hooks hooks = {};
+  if (ids.Length() > NSGUARD_MAX_COMPAT_HOOKS) {
+    ThrowTypeError(env, "at most " + std::to_string(NSGUARD_MAX_COMPAT_HOOKS) +
+                            " hooks per 32-bit syscall (NSGUARD_MAX_COMPAT_HOOKS)");
+    return env.Undefined();
+  }
+  hooks.count = ids.Length();
+  for (uint32_t i = 0; i < hooks.count; i++) {
+    if (!GetU32(env, ids.Get(i), "hookIds[]", &hooks.hook_ids[i])) return env.Undefined();
+  }
+  if (!RequireLoaded(env, "map_update")) return env.Undefined();
+  struct bpf_map* map = FindMap(env, kCompatHooksMap, "map_update");
+  if (map == nullptr) return env.Undefined();
+  int fd = bpf_map__fd(map);
+  int rc = hooks.count ? bpf_map_update_elem(fd, &nr, &hooks, BPF_ANY) : bpf_map_delete_elem(fd, &nr);
+  if (rc != 0 && !(hooks.count == 0 && errno == ENOENT)) {
+    int err = errno;
+    ThrowBpfError(env, "map_update", err,
+                  std::string("update ") + kCompatHooksMap + "[" + std::to_string(nr) + "]: " +
                       std::strerror(err));
   }
   return env.Undefined();

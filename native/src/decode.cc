@@ -77,7 +77,9 @@ NSG_OFF(nsguard_syscall_event, args, 144);
 NSG_OFF(nsguard_syscall_event, fd_kind, 192);
 NSG_OFF(nsguard_syscall_event, fd_ns_inum, 196);
 NSG_OFF(nsguard_syscall_event, signal_err, 200);
-NSG_OFF(nsguard_syscall_event, pad, 204);
+NSG_OFF(nsguard_syscall_event, flags, 204);
+
+NSG_SIZE(nsguard_compat_hooks, 4 + 4 * NSGUARD_MAX_COMPAT_HOOKS);
 
 NSG_SIZE(nsguard_proc, 40);
 NSG_OFF(nsguard_proc, key, 0);
@@ -306,6 +308,7 @@ Napi::Value DecodeRecord(Napi::Env env, const uint8_t* data, size_t len) {
       o.Set("fdKind", FdKindName(e.fd_kind));
       o.Set("fdNsInum", U32(env, e.fd_ns_inum));
       o.Set("signalErr", Napi::Number::New(env, e.signal_err));
+      o.Set("compat", Napi::Boolean::New(env, (e.flags & NSGUARD_SYSCALL_COMPAT) != 0));
       return o;
     }
     default:

@@ -167,6 +167,7 @@ export interface NativeBpfObject {
   __close(): void;
   __setHook(hookId: number, table: HookTable): void;
   __deleteHook(hookId: number): boolean;
+  __setCompatHooks(syscall: number, hookIds: readonly number[]): void;
   __seedProcess(process: SeedProcess): void;
   __seedProcesses(processes: readonly SeedProcess[]): number;
   __readCounters(): KernelCounters;

@@ -172,6 +172,14 @@ export class BpfObject {
     return this.#raw.__deleteHook(hookId);
   }
 
+  /**
+   * The policy hooks to run for one ia32 (32-bit entry) syscall number, in map
+   * nsguard_compat_hooks; an empty list removes the entry.
+   */
+  setCompatHooks(syscall: number, hookIds: readonly number[]): void {
+    this.#raw.__setCompatHooks(syscall, hookIds);
+  }
+
   /** Adds one process to the kernel process table (map nsguard_procs). */
   seedProcess(process: SeedProcess): void {
     this.#raw.__seedProcess(process);

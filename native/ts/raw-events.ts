@@ -89,6 +89,8 @@ export interface RawSyscallEvent {
   fdNsInum: number;
   /** bpf_send_signal() result for SIGKILL (0 = delivered). */
   signalErr: number;
+  /** Came through the 32-bit entry (int 0x80); syscallNr is then the ia32 number. */
+  compat: boolean;
 }
 
 export type RawEvent = RawExecEvent | RawCloneEvent | RawExitEvent | RawSyscallEvent;

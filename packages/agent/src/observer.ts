@@ -88,7 +88,10 @@ export class Observer {
           buildKprobeEvent(
             raw,
             {
-              functionName: hook.functionName,
+              // The 32-bit entry is another kernel symbol (__ia32_sys_setns), as Tetragon names it.
+              functionName: raw.compat
+                ? hook.functionName.replace(/^__x64_sys_/, "__ia32_sys_")
+                : hook.functionName,
               policyName: info.policyName,
               args: hook.args,
               message: hook.message,

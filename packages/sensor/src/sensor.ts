@@ -1,6 +1,7 @@
 import { BpfObject, type EventStream, isBpfError, type RawEvent, type SeedProcess } from "@nsguard/native";
 import type { CompiledHook, CompiledPolicy } from "@nsguard/policy";
 import { bpfObjectPath, defaultBpfDir } from "./bpf-objects.js";
+import { IA32_SYSCALLS } from "./ia32-syscalls.js";
 import {
   ensureKernelMounts,
   hasSyscallTracepoint,
@@ -12,6 +13,7 @@ import { SensorError } from "./sensor-error.js";
 /** Program names in bpf/process.bpf.c and bpf/syscalls.bpf.c. */
 const LIFECYCLE_PROGRAMS = ["nsguard_exec", "nsguard_fork", "nsguard_exit"] as const;
 const SYSCALL_PROGRAM = "nsguard_sys_enter";
+const COMPAT_PROGRAM = "nsguard_compat_enter";
 
 export interface SensorOptions {
   /** Receives decoded ring-buffer records in batches, on the JS thread. */
@@ -38,6 +40,8 @@ interface LoadedHook {
   linkId: number;
   object: BpfObject;
   tracepoint: string;
+  /** ia32 number of the syscall when its 32-bit entry is covered too. */
+  compatNr?: number;
 }
 
 /**
@@ -57,6 +61,9 @@ export class Sensor {
   private readonly syscallObjects: { object: BpfObject; tracepoints: Set<string> }[];
   private readonly policies = new Map<string, LoadedHook[]>();
   private nextHookId = 1;
+  /** ia32 syscall number -> hook ids (map nsguard_compat_hooks), and the compat program's link. */
+  private readonly compatHooks = new Map<number, number[]>();
+  private compatLink: number | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private stopped = false;
 
@@ -185,8 +192,50 @@ export class Sensor {
       throw err;
     }
     slot.tracepoints.add(enter);
+    let compatNr: number | undefined;
+    try {
+      compatNr = this.addCompatHook(syscall, hookId);
+    } catch (err) {
+      slot.object.detach(linkId);
+      slot.tracepoints.delete(enter);
+      this.syscalls.deleteHook(hookId);
+      throw err;
+    }
     this.hooks.set(hookId, { hookId, policyKey, policyName, hook });
-    return { hookId, linkId, object: slot.object, tracepoint: enter };
+    return { hookId, linkId, object: slot.object, tracepoint: enter, compatNr };
+  }
+
+  /**
+   * Covers the syscall's 32-bit entry too (x86_64 only): the syscall tracepoints never fire for
+   * int 0x80 callers, so without this a process could escape unseen by switching ABI. The compat
+   * program runs on every syscall, so it is attached only while some hook needs it.
+   */
+  private addCompatHook(syscall: string, hookId: number): number | undefined {
+    const nr = process.arch === "x64" ? IA32_SYSCALLS[syscall] : undefined;
+    if (nr === undefined) return undefined;
+    const ids = [...(this.compatHooks.get(nr) ?? []), hookId];
+    wrap("attach", () => this.syscalls.setCompatHooks(nr, ids));
+    this.compatHooks.set(nr, ids);
+    if (this.compatLink === undefined) {
+      try {
+        this.compatLink = wrap("attach", () => this.syscalls.attach(COMPAT_PROGRAM));
+      } catch (err) {
+        this.removeCompatHook(nr, hookId);
+        throw err;
+      }
+    }
+    return nr;
+  }
+
+  private removeCompatHook(nr: number, hookId: number): void {
+    const ids = (this.compatHooks.get(nr) ?? []).filter((id) => id !== hookId);
+    this.syscalls.setCompatHooks(nr, ids);
+    if (ids.length) this.compatHooks.set(nr, ids);
+    else this.compatHooks.delete(nr);
+    if (this.compatHooks.size === 0 && this.compatLink !== undefined) {
+      this.syscalls.detach(this.compatLink);
+      this.compatLink = undefined;
+    }
   }
 
   /** An instance of the syscall object not yet attached to `tracepoint` (opened on demand). */
@@ -199,8 +248,9 @@ export class Sensor {
     return slot;
   }
 
-  private detachHook({ hookId, linkId, object, tracepoint }: LoadedHook): void {
+  private detachHook({ hookId, linkId, object, tracepoint, compatNr }: LoadedHook): void {
     object.detach(linkId);
+    if (compatNr !== undefined) this.removeCompatHook(compatNr, hookId);
     for (const slot of this.syscallObjects) if (slot.object === object) slot.tracepoints.delete(tracepoint);
     this.syscalls.deleteHook(hookId);
     // Records already in the ring buffer may still name this hook: keep its info until the
