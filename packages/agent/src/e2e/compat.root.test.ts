@@ -30,7 +30,7 @@ describe.runIf(isRoot || process.env.CI)("the 32-bit syscall entry (root tier)",
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function escape(policy: string) {
+  async function escapeWith32BitSetns(policy: string) {
     const agent = await startAgent({
       tracingPolicies: [join(EXAMPLES, policy)],
       serverAddress: "127.0.0.1:0",
@@ -64,7 +64,7 @@ describe.runIf(isRoot || process.env.CI)("the 32-bit syscall entry (root tier)",
   }
 
   rootIt("reports an int 0x80 setns as __ia32_sys_setns", async () => {
-    const { stdout, kprobe } = await escape("namespace-access.yaml");
+    const { stdout, kprobe } = await escapeWith32BitSetns("namespace-access.yaml");
     expect(stdout).toContain("ret=0"); // it did enter the host's network namespace
     expect(kprobe?.functionName).toBe("__ia32_sys_setns");
     expect(kprobe?.args[1]?.arg).toEqual({ case: "intArg", value: CLONE_NEWNET });
@@ -72,7 +72,7 @@ describe.runIf(isRoot || process.env.CI)("the 32-bit syscall entry (root tier)",
   });
 
   rootIt("kills an int 0x80 setns from a container under the seed's deny policy", async () => {
-    const { stdout, kprobe } = await escape("deny-namespace-access.yaml");
+    const { stdout, kprobe } = await escapeWith32BitSetns("deny-namespace-access.yaml");
     expect(stdout).not.toContain("ret=");
     expect(stdout).toContain("rc=137");
     expect(kprobe?.action).toBe(KprobeAction.SIGKILL);
