@@ -180,12 +180,13 @@ rootDescribe("BpfObject on the kernel (root)", () => {
 
   it("shares the ring buffer, process table and counters by name", () => {
     expect(proc.programs()).toEqual([...LIFECYCLE]);
-    expect(sys.programs()).toEqual(["nsguard_sys_enter"]);
+    expect(sys.programs().sort()).toEqual(["nsguard_compat_enter", "nsguard_sys_enter"]);
     expect(sys.state().sharedMaps.sort()).toEqual(["nsguard_counters", "nsguard_events", "nsguard_procs"]);
     // Found under their ELF names even though libbpf renamed them to the kernel's 15-char names.
     expect(sys.maps()).toContain("nsguard_counters");
     expect(sys.readCounters()).toEqual(proc.readCounters());
     expect(sys2.state().sharedMaps.sort()).toEqual([
+      "nsguard_compat_hooks",
       "nsguard_counters",
       "nsguard_events",
       "nsguard_hooks",
