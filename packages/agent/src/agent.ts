@@ -6,6 +6,7 @@ import pino, { type Logger } from "pino";
 import { BootClock } from "./clock.js";
 import type { PodInfoSource } from "./container/pod-info.js";
 import { JsonExporter } from "./export/json-exporter.js";
+import { createMetricsRegistry, startMetricsServer } from "./metrics/metrics.js";
 import { resolveNodeName } from "./node-name.js";
 import { Observer } from "./observer.js";
 import { loadPodInfoFile } from "./pod-info-file.js";
@@ -31,6 +32,8 @@ export interface AgentOptions {
   podInfoFile?: string;
   /** Directory of the BPF objects; default: the built bpf/.output. */
   bpfDir?: string;
+  /** Prometheus endpoint address (Tetragon's --metrics-server, e.g. ":2112"); unset: none. */
+  metricsServer?: string;
 }
 
 export interface RunningAgent {
@@ -40,6 +43,8 @@ export interface RunningAgent {
   readonly policies: AgentPolicyStore;
   readonly sensor: Sensor;
   readonly observer: Observer;
+  /** The /metrics URL when a metrics server runs. */
+  readonly metricsUrl: string | undefined;
   stop(): Promise<void>;
 }
 
@@ -66,6 +71,7 @@ export async function startAgent(
   let sensor: Sensor | undefined;
   let server: RunningServer | undefined;
   let exporter: JsonExporter | undefined;
+  let metrics: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
   const observer = new Observer({
     cache,
     sink: hub,
@@ -101,8 +107,21 @@ export async function startAgent(
       tcpAddress: options.serverAddress,
       unixSocket: options.serverSocket,
     });
-    logger.info({ addresses: server.addresses, nodeName }, "nsguard agent running");
+    if (options.metricsServer) {
+      const { sensor: s, policies: p } = { sensor, policies };
+      const registry = createMetricsRegistry({
+        kernel: () => s.counters().kernel,
+        reader: () => s.counters().reader,
+        observer: () => observer.stats,
+        hub: () => hub.stats(),
+        processCacheSize: () => cache.size,
+        policies: () => p.list().length,
+      });
+      metrics = await startMetricsServer(registry, options.metricsServer);
+    }
+    logger.info({ addresses: server.addresses, metrics: metrics?.url, nodeName }, "nsguard agent running");
   } catch (err) {
+    await metrics?.close();
     await server?.close();
     await exporter?.close();
     await sensor?.stop();
@@ -115,9 +134,11 @@ export async function startAgent(
     nodeName,
     hub,
     observer,
+    metricsUrl: metrics?.url,
     ...running,
     stop() {
       stopping ??= (async () => {
+        await metrics?.close();
         await running.server.close();
         await running.sensor.stop();
         await exporter?.close();

@@ -94,6 +94,7 @@ describe.runIf(isRoot || process.env.CI)(
         eventQueueSize: 10000,
         logLevel: "silent",
         podInfoFile: join(dir, "pod-info.json"),
+        metricsServer: "127.0.0.1:0",
       });
       const ours = [...loadedNsguardPrograms()].filter((id) => !programsBefore.has(id));
       try {
@@ -209,6 +210,14 @@ describe.runIf(isRoot || process.env.CI)(
             expect(ms(ev.time)).toBeLessThanOrEqual(t1 + 5);
             expect(ms(ev.time)).toBeGreaterThanOrEqual(ms(p.startTime));
           }
+
+          // The metrics endpoint counts what happened.
+          const metrics = await (await fetch(agent.metricsUrl ?? "")).text();
+          const kprobeCount = Number(
+            /nsguard_events_total\{type="PROCESS_KPROBE"\} (\d+)/.exec(metrics)?.[1],
+          );
+          expect(kprobeCount).toBeGreaterThanOrEqual(4);
+          expect(metrics).toMatch(/nsguard_observer_ringbuf_events_lost_total \d+/);
 
           // Every key of the seed's JSON appears in our JSON for a real event.
           const seed = JSON.parse(readFileSync(join(EXAMPLES, "seed-event.json"), "utf8"));

@@ -29,6 +29,7 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
       10000,
     )
     .option("--export-filename <file>", "write every event as a JSON line to this file")
+    .option("--metrics-server <address>", 'Prometheus /metrics listen address, e.g. ":2112" (default: none)')
     .option(
       "--pod-info-file <file>",
       "pod metadata by container id (JSON), where no Kubernetes API is reachable",
@@ -47,6 +48,7 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
         eventQueueSize: number;
         exportFilename?: string;
         podInfoFile?: string;
+        metricsServer?: string;
         logLevel: string;
       }) => {
         const options: AgentOptions = {
@@ -58,6 +60,7 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
           ...(flags.nodeName !== undefined ? { nodeName: flags.nodeName } : {}),
           ...(flags.exportFilename !== undefined ? { exportFilename: flags.exportFilename } : {}),
           ...(flags.podInfoFile !== undefined ? { podInfoFile: flags.podInfoFile } : {}),
+          ...(flags.metricsServer !== undefined ? { metricsServer: flags.metricsServer } : {}),
         };
         const mod = (await import(agentModule)) as Partial<AgentModule>;
         if (typeof mod.runAgent !== "function") {

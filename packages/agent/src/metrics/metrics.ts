@@ -1,0 +1,155 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Counter, Gauge, Registry } from "prom-client";
+
+/**
+ * Where the numbers come from; read at scrape time, so the hot path pays nothing for metrics.
+ * The agent wires these to the sensor, the observer, the hub and the process cache.
+ */
+export interface MetricsSources {
+  kernel(): { events: bigint; ringbufFull: bigint; sigkill: bigint; sigkillErr: bigint; filtered: bigint };
+  reader(): { records: number; malformed: number; droppedEvents: number };
+  observer(): {
+    exec: number;
+    clone: number;
+    exit: number;
+    syscall: number;
+    unknownHook: number;
+    errors: number;
+  };
+  hub(): { published: number; dropped: number; subscribers: number };
+  processCacheSize(): number;
+  policies(): number;
+}
+
+/**
+ * Prometheus metrics named after Tetragon's where one exists (tetragon-reference §4.4), so the
+ * dashboards users have translate: every place an event can be lost has its counter.
+ */
+export function createMetricsRegistry(sources: MetricsSources): Registry {
+  const registry = new Registry();
+  const counter = (name: string, help: string, read: () => number | bigint, labelNames: string[] = []) =>
+    new Counter({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(Number(read()));
+      },
+    });
+  const gauge = (name: string, help: string, read: () => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read());
+      },
+    });
+
+  new Counter({
+    name: "nsguard_events_total",
+    help: "Kernel records handled by the agent, by type",
+    labelNames: ["type"],
+    registers: [registry],
+    collect() {
+      const o = sources.observer();
+      this.reset();
+      this.inc({ type: "PROCESS_EXEC" }, o.exec);
+      this.inc({ type: "PROCESS_CLONE" }, o.clone);
+      this.inc({ type: "PROCESS_EXIT" }, o.exit);
+      this.inc({ type: "PROCESS_KPROBE" }, o.syscall);
+    },
+  });
+  counter(
+    "nsguard_bpf_events_total",
+    "Records the BPF programs queued on the ring buffer",
+    () => sources.kernel().events,
+  );
+  counter(
+    "nsguard_observer_ringbuf_events_lost_total",
+    "Records lost because the ring buffer was full (Tetragon: tetragon_observer_ringbuf_events_lost_total)",
+    () => sources.kernel().ringbufFull,
+  );
+  counter(
+    "nsguard_reader_events_dropped_total",
+    "Records read from the ring buffer but not handed to the agent (reader stopping)",
+    () => sources.reader().droppedEvents,
+  );
+  counter(
+    "nsguard_reader_malformed_records_total",
+    "Ring-buffer records that failed validation",
+    () => sources.reader().malformed,
+  );
+  counter(
+    "nsguard_notify_overflowed_events_total",
+    "Events dropped because a listener's queue was full (Tetragon: tetragon_notify_overflowed_events_total)",
+    () => sources.hub().dropped,
+  );
+  counter("nsguard_events_published_total", "Events published to listeners", () => sources.hub().published);
+  counter(
+    "nsguard_event_build_errors_total",
+    "Kernel records that could not be turned into events (each also logged)",
+    () => sources.observer().errors + sources.observer().unknownHook,
+  );
+  counter(
+    "nsguard_policy_sigkill_total",
+    "Processes killed by a Sigkill action",
+    () => sources.kernel().sigkill,
+  );
+  counter(
+    "nsguard_policy_sigkill_errors_total",
+    "Sigkill actions the kernel refused",
+    () => sources.kernel().sigkillErr,
+  );
+  counter(
+    "nsguard_policy_filtered_calls_total",
+    "Hooked calls no selector matched (dropped in the kernel)",
+    () => sources.kernel().filtered,
+  );
+  gauge("nsguard_process_cache_size", "Processes in the user-space process cache", () =>
+    sources.processCacheSize(),
+  );
+  gauge("nsguard_tracingpolicy_loaded", "Tracing policies loaded", () => sources.policies());
+  gauge(
+    "nsguard_event_listeners",
+    "GetEvents streams and exporters listening",
+    () => sources.hub().subscribers,
+  );
+  return registry;
+}
+
+/** Serves `/metrics` (Tetragon's --metrics-server, e.g. ":2112" or "127.0.0.1:0"). */
+export async function startMetricsServer(
+  registry: Registry,
+  address: string,
+): Promise<{ url: string; close(): Promise<void> }> {
+  const match = /^(.*):(\d+)$/.exec(address);
+  if (!match) throw new Error(`--metrics-server: expected host:port or :port, got "${address}"`);
+  const host = match[1] === "" ? "0.0.0.0" : (match[1] as string).replace(/^\[(.*)\]$/, "$1");
+  const server: Server = createServer((req, res) => {
+    if (req.url !== "/metrics") {
+      res.writeHead(404).end("not found: metrics are at /metrics\n");
+      return;
+    }
+    registry.metrics().then(
+      (text) => res.writeHead(200, { "content-type": registry.contentType }).end(text),
+      (err: Error) => res.writeHead(500).end(`${err.message}\n`),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(Number(match[2]), host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${host.includes(":") ? `[${host}]` : host}:${port}/metrics`,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
