@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 
+import { goQuote } from "@nsguard/sdk";
 import { ARCHES, type Arch, hostArch } from "./arch.js";
 import { compileArgs } from "./compile-args.js";
 import { compileSelector } from "./compile-selector.js";
 import type { CompiledHook, CompiledPolicy, HookAttach, PolicyMode } from "./compiled-policy-types.js";
 import { MAX_SELECTORS } from "./crd-limits.js";
 import { fieldPath, itemPath } from "./field-path.js";
-import { goQuoteContent } from "./go-quote.js";
 import { PolicyError } from "./policy-error.js";
 import { resolvePolicyMode } from "./policy-mode.js";
 import { isEmptyLabelSelector } from "./read-label-selector.js";
@@ -114,6 +114,8 @@ function compileKProbe(
     compileSelector(policy, selector, itemPath(fieldPath(path, "selectors"), i), mode),
   );
 
+  // Tetragon passes message and tags through Go's strconv.Quote and strips the outer quotes, so a
+  // quote or a newline arrives escaped; nsguard emits the same text.
   const message = kprobe.message === undefined ? undefined : goQuoteContent(kprobe.message);
   const tags = (kprobe.tags ?? []).map(goQuoteContent);
 
@@ -228,4 +230,8 @@ function kprobeTarget(policy: TracingPolicy, call: string, path: string): Target
     throw policyErrorAt(policy, path, `${JSON.stringify(call)} is not a kernel symbol name`);
   }
   return { call, functionName: call, attach: { kind: "kprobe", symbol: call } };
+}
+
+function goQuoteContent(text: string): string {
+  return goQuote(text).slice(1, -1);
 }
