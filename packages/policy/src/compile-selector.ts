@@ -9,30 +9,15 @@ import {
 } from "./compiled-policy-types.js";
 import { MAX_PID_VALUES } from "./crd-limits.js";
 import { fieldPath, itemPath } from "./field-path.js";
+import { SELECTOR_FIELDS } from "./read-selector.js";
 import { policyErrorAt } from "./source-locations.js";
 import type { ActionSelector, KProbeSelector, TracingPolicy } from "./tracing-policy-types.js";
 
 // The filters the kernel table (struct nsguard_selector) can express today are matchPIDs and the
 // action; every other filter would narrow or widen what matches, so compiling a policy that uses one
 // as if it were absent would enforce something the author did not write.
-const UNSUPPORTED_FILTERS = [
-  "macros",
-  "matchArgs",
-  "matchData",
-  "matchReturnArgs",
-  "matchReturnActions",
-  "matchBinaries",
-  "matchParentBinaries",
-  "matchNamespaces",
-  "matchNamespaceChanges",
-  "matchCapabilities",
-  "matchCapabilityChanges",
-  "matchCEL",
-  "matchCmdArgs",
-  "matchStates",
-  "matchUserCallers",
-  "matchWorkloads",
-] as const satisfies readonly (keyof KProbeSelector)[];
+const SUPPORTED: readonly string[] = ["label", "matchPIDs", "matchActions"];
+const UNSUPPORTED_FILTERS = SELECTOR_FIELDS.filter((field) => !SUPPORTED.includes(field));
 
 // Parameters of an action that select behaviour nsguard does not implement yet.
 const POST_OPTIONS = [

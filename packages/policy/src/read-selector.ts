@@ -40,7 +40,8 @@ import type {
 } from "./tracing-policy-types.js";
 import { type MapView, SAFE_INT, UINT32, type YamlReader } from "./yaml-reader.js";
 
-const FIELDS = [
+/** Every field of a selector, as the CRD defines them. */
+export const SELECTOR_FIELDS = [
   "label",
   "macros",
   "matchPIDs",
@@ -64,7 +65,7 @@ const FIELDS = [
 
 /** One KProbeSelector (a hook's `selectors[i]` or a `selectorsMacros` entry). */
 export function readSelector(reader: YamlReader, node: unknown, path: string): KProbeSelector {
-  const view = reader.map(node, path).allow(FIELDS);
+  const view = reader.map(node, path).allow(SELECTOR_FIELDS);
   const selector: KProbeSelector = {};
   const label = view.string("label");
   if (label !== undefined) selector.label = label;
