@@ -39,6 +39,7 @@ void AddonState::Cleanup(std::shared_ptr<AddonState>* holder) {
   state->bpf_error.Reset();
   state->bpf_object_ctor.Reset();
   state->event_stream_ctor.Reset();
+  state->decode_names.Reset();
 }
 
 namespace {
@@ -126,6 +127,7 @@ Napi::Value DecodeRecords(const Napi::CallbackInfo& info) {
   Napi::Array events = Napi::Array::New(env);
   uint32_t n = 0, malformed = 0;
   std::vector<uint8_t> copy;
+  const DecodeNames names = GetDecodeNames(env);
   for (uint32_t i = 0; i < in.Length(); i++) {
     Napi::Value v = in.Get(i);
     if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
@@ -139,7 +141,7 @@ Napi::Value DecodeRecords(const Napi::CallbackInfo& info) {
       malformed++;
       continue;
     }
-    events.Set(n++, DecodeRecord(env, copy.data(), len));
+    events.Set(n++, DecodeRecord(env, names, copy.data(), len));
   }
   Napi::Object out = Napi::Object::New(env);
   out.Set("events", events);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "decode.h"
 
+#include "addon_state.h"
+
 #include <cstddef>
 #include <cstring>
 #include <string>
@@ -148,51 +150,51 @@ Napi::String FixedString(Napi::Env env, const char* buf, size_t cap, size_t len)
 Napi::Value U64(Napi::Env env, uint64_t v) { return Napi::BigInt::New(env, v); }
 Napi::Value U32(Napi::Env env, uint32_t v) { return Napi::Number::New(env, v); }
 
-Napi::Object ProcessKey(Napi::Env env, const struct nsguard_process_key& k) {
+Napi::Object ProcessKey(Napi::Env env, const DecodeNames& k, const struct nsguard_process_key& key) {
   Napi::Object o = Napi::Object::New(env);
-  o.Set("pid", U32(env, k.pid));
-  o.Set("ktime", U64(env, k.ktime));
+  o.Set(k.pid, U32(env, key.pid));
+  o.Set(k.ktime, U64(env, key.ktime));
   return o;
 }
 
-Napi::Object Namespaces(Napi::Env env, const __u32* ns) {
+Napi::Object Namespaces(Napi::Env env, const DecodeNames& k, const __u32* ns) {
   Napi::Object o = Napi::Object::New(env);
-  o.Set("uts", U32(env, ns[NSGUARD_NS_UTS]));
-  o.Set("ipc", U32(env, ns[NSGUARD_NS_IPC]));
-  o.Set("mnt", U32(env, ns[NSGUARD_NS_MNT]));
-  o.Set("pid", U32(env, ns[NSGUARD_NS_PID]));
-  o.Set("pidForChildren", U32(env, ns[NSGUARD_NS_PID_FOR_CHILDREN]));
-  o.Set("net", U32(env, ns[NSGUARD_NS_NET]));
-  o.Set("time", U32(env, ns[NSGUARD_NS_TIME]));
-  o.Set("timeForChildren", U32(env, ns[NSGUARD_NS_TIME_FOR_CHILDREN]));
-  o.Set("cgroup", U32(env, ns[NSGUARD_NS_CGROUP]));
-  o.Set("user", U32(env, ns[NSGUARD_NS_USER]));
+  o.Set(k.uts, U32(env, ns[NSGUARD_NS_UTS]));
+  o.Set(k.ipc, U32(env, ns[NSGUARD_NS_IPC]));
+  o.Set(k.mnt, U32(env, ns[NSGUARD_NS_MNT]));
+  o.Set(k.pid, U32(env, ns[NSGUARD_NS_PID]));
+  o.Set(k.pidForChildren, U32(env, ns[NSGUARD_NS_PID_FOR_CHILDREN]));
+  o.Set(k.net, U32(env, ns[NSGUARD_NS_NET]));
+  o.Set(k.time, U32(env, ns[NSGUARD_NS_TIME]));
+  o.Set(k.timeForChildren, U32(env, ns[NSGUARD_NS_TIME_FOR_CHILDREN]));
+  o.Set(k.cgroup, U32(env, ns[NSGUARD_NS_CGROUP]));
+  o.Set(k.user, U32(env, ns[NSGUARD_NS_USER]));
   return o;
 }
 
-Napi::Object Task(Napi::Env env, const struct nsguard_task& t) {
+Napi::Object Task(Napi::Env env, const DecodeNames& k, const struct nsguard_task& t) {
   Napi::Object o = Napi::Object::New(env);
-  o.Set("key", ProcessKey(env, t.key));
-  o.Set("pid", U32(env, t.pid));
-  o.Set("tid", U32(env, t.tid));
-  o.Set("ppid", U32(env, t.ppid));
-  o.Set("nspid", U32(env, t.nspid));
-  o.Set("uid", U32(env, t.uid));
-  o.Set("euid", U32(env, t.euid));
-  o.Set("gid", U32(env, t.gid));
-  o.Set("auid", U32(env, t.auid));
-  o.Set("cgroupId", U64(env, t.cgroup_id));
-  o.Set("ns", Namespaces(env, t.ns));
-  o.Set("comm", FixedString(env, t.comm, NSGUARD_COMM_LEN, NSGUARD_COMM_LEN));
+  o.Set(k.key, ProcessKey(env, k, t.key));
+  o.Set(k.pid, U32(env, t.pid));
+  o.Set(k.tid, U32(env, t.tid));
+  o.Set(k.ppid, U32(env, t.ppid));
+  o.Set(k.nspid, U32(env, t.nspid));
+  o.Set(k.uid, U32(env, t.uid));
+  o.Set(k.euid, U32(env, t.euid));
+  o.Set(k.gid, U32(env, t.gid));
+  o.Set(k.auid, U32(env, t.auid));
+  o.Set(k.cgroupId, U64(env, t.cgroup_id));
+  o.Set(k.ns, Namespaces(env, k, t.ns));
+  o.Set(k.comm, FixedString(env, t.comm, NSGUARD_COMM_LEN, NSGUARD_COMM_LEN));
   return o;
 }
 
-Napi::Object Common(Napi::Env env, const char* op, const struct nsguard_header& hdr,
+Napi::Object Common(Napi::Env env, const DecodeNames& k, const Napi::Value& op, const struct nsguard_header& hdr,
                     const struct nsguard_task& task) {
   Napi::Object o = Napi::Object::New(env);
-  o.Set("op", op);
-  o.Set("ktime", U64(env, hdr.ktime));
-  o.Set("task", Task(env, task));
+  o.Set(k.op, op);
+  o.Set(k.ktime, U64(env, hdr.ktime));
+  o.Set(k.task, Task(env, k, task));
   return o;
 }
 
@@ -247,16 +249,36 @@ Napi::String ExecCwd(Napi::Env env, const char* buf, size_t len, uint32_t flags)
   return Napi::String::New(env, path);
 }
 
-const char* FdKindName(uint32_t kind) {
+Napi::Value FdKindName(const DecodeNames& k, uint32_t kind) {
   switch (kind) {
-    case NSGUARD_FD_NSFS: return "nsfs";
-    case NSGUARD_FD_PIDFD: return "pidfd";
-    case NSGUARD_FD_OTHER: return "other";
-    default: return "unknown";  // NSGUARD_FD_UNKNOWN and values this build does not know
+    case NSGUARD_FD_NSFS: return k.nsfs;
+    case NSGUARD_FD_PIDFD: return k.pidfd;
+    case NSGUARD_FD_OTHER: return k.other;
+    default: return k.unknown;  // NSGUARD_FD_UNKNOWN and values this build does not know
   }
 }
 
 }  // namespace
+
+DecodeNames GetDecodeNames(Napi::Env env) {
+  // Held as one array: Node-API (version 8) can reference objects but not strings.
+  std::shared_ptr<AddonState> state = AddonState::Get(env);
+  if (state->decode_names.IsEmpty()) {
+    Napi::Array all = Napi::Array::New(env);
+    uint32_t n = 0;
+#define NSGUARD_NAME_NEW(name) all.Set(n++, Napi::String::New(env, #name));
+    NSGUARD_DECODE_NAMES(NSGUARD_NAME_NEW)
+#undef NSGUARD_NAME_NEW
+    state->decode_names = Napi::Persistent(all);
+  }
+  Napi::Array all = state->decode_names.Value();
+  DecodeNames names;
+  uint32_t i = 0;
+#define NSGUARD_NAME_VALUE(name) names.name = all.Get(i++);
+  NSGUARD_DECODE_NAMES(NSGUARD_NAME_VALUE)
+#undef NSGUARD_NAME_VALUE
+  return names;
+}
 
 size_t ValidateRecord(const void* data, size_t size) {
   if (data == nullptr || size < sizeof(struct nsguard_header)) return 0;
@@ -268,47 +290,47 @@ size_t ValidateRecord(const void* data, size_t size) {
   return hdr.size;
 }
 
-Napi::Value DecodeRecord(Napi::Env env, const uint8_t* data, size_t len) {
+Napi::Value DecodeRecord(Napi::Env env, const DecodeNames& k, const uint8_t* data, size_t len) {
   const auto hdr = Load<struct nsguard_header>(data);
   switch (hdr.op) {
     case NSGUARD_OP_EXEC: {
       const auto e = Load<struct nsguard_exec_event>(data);
-      Napi::Object o = Common(env, "exec", e.hdr, e.task);
-      o.Set("parent", ProcessKey(env, e.parent));
-      o.Set("flags", U32(env, e.flags));
-      o.Set("filename", FixedString(env, e.filename, NSGUARD_FILENAME_LEN, e.filename_len));
-      o.Set("args", ExecArgs(env, e.args, e.args_len));
-      o.Set("cwd", ExecCwd(env, e.cwd, e.cwd_len, e.flags));
-      o.Set("cgroupName",
+      Napi::Object o = Common(env, k, k.exec, e.hdr, e.task);
+      o.Set(k.parent, ProcessKey(env, k, e.parent));
+      o.Set(k.flags, U32(env, e.flags));
+      o.Set(k.filename, FixedString(env, e.filename, NSGUARD_FILENAME_LEN, e.filename_len));
+      o.Set(k.args, ExecArgs(env, e.args, e.args_len));
+      o.Set(k.cwd, ExecCwd(env, e.cwd, e.cwd_len, e.flags));
+      o.Set(k.cgroupName,
             FixedString(env, e.cgroup_name, NSGUARD_CGROUP_NAME_LEN, e.cgroup_name_len));
       return o;
     }
     case NSGUARD_OP_CLONE: {
       const auto e = Load<struct nsguard_clone_event>(data);
-      Napi::Object o = Common(env, "clone", e.hdr, e.task);
-      o.Set("parent", ProcessKey(env, e.parent));
+      Napi::Object o = Common(env, k, k.clone, e.hdr, e.task);
+      o.Set(k.parent, ProcessKey(env, k, e.parent));
       return o;
     }
     case NSGUARD_OP_EXIT: {
       const auto e = Load<struct nsguard_exit_event>(data);
-      Napi::Object o = Common(env, "exit", e.hdr, e.task);
-      o.Set("exitCode", U32(env, e.exit_code));
+      Napi::Object o = Common(env, k, k.exit, e.hdr, e.task);
+      o.Set(k.exitCode, U32(env, e.exit_code));
       return o;
     }
     case NSGUARD_OP_SYSCALL: {
       const auto e = Load<struct nsguard_syscall_event>(data);
-      Napi::Object o = Common(env, "syscall", e.hdr, e.task);
-      o.Set("hookId", U32(env, e.hook_id));
-      o.Set("syscallNr", U32(env, e.syscall_nr));
-      o.Set("action", U32(env, e.action));
-      o.Set("selector", U32(env, e.selector));
+      Napi::Object o = Common(env, k, k.syscall, e.hdr, e.task);
+      o.Set(k.hookId, U32(env, e.hook_id));
+      o.Set(k.syscallNr, U32(env, e.syscall_nr));
+      o.Set(k.action, U32(env, e.action));
+      o.Set(k.selector, U32(env, e.selector));
       Napi::Array args = Napi::Array::New(env, NSGUARD_SYSCALL_ARGS);
       for (uint32_t i = 0; i < NSGUARD_SYSCALL_ARGS; i++) args.Set(i, U64(env, e.args[i]));
-      o.Set("args", args);
-      o.Set("fdKind", FdKindName(e.fd_kind));
-      o.Set("fdNsInum", U32(env, e.fd_ns_inum));
-      o.Set("signalErr", Napi::Number::New(env, e.signal_err));
-      o.Set("compat", Napi::Boolean::New(env, (e.flags & NSGUARD_SYSCALL_COMPAT) != 0));
+      o.Set(k.args, args);
+      o.Set(k.fdKind, FdKindName(k, e.fd_kind));
+      o.Set(k.fdNsInum, U32(env, e.fd_ns_inum));
+      o.Set(k.signalErr, Napi::Number::New(env, e.signal_err));
+      o.Set(k.compat, Napi::Boolean::New(env, (e.flags & NSGUARD_SYSCALL_COMPAT) != 0));
       return o;
     }
     default:

@@ -178,9 +178,10 @@ void CallJs(Napi::Env env, Napi::Function callback, StreamCore* core, Batch* bat
     return;
   }
   Napi::Array events = Napi::Array::New(env, n);
+  const DecodeNames names = GetDecodeNames(env);
   for (size_t i = 0; i < n; i++) {
     events.Set(static_cast<uint32_t>(i),
-               DecodeRecord(env, batch->bytes.data() + batch->offsets[i], batch->lengths[i]));
+               DecodeRecord(env, names, batch->bytes.data() + batch->offsets[i], batch->lengths[i]));
   }
   // The TS façade wraps the user's callback, so an exception here is a bug in the façade; it is
   // left pending for napi to report.
