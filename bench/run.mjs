@@ -144,6 +144,7 @@ async function endToEnd(mode) {
   await sleep(500);
   const warmup = progress.count;
   const before = snapshot();
+  const cpuBefore = process.cpuUsage();
   const start = { ...progress };
   let loopDone = false;
   const produced = loop(BURST).then(() => {
@@ -160,6 +161,7 @@ async function endToEnd(mode) {
     } else if (loopDone) idle++;
   }
   await produced;
+  const cpu = process.cpuUsage(cpuBefore);
   const after = snapshot();
   client.stdin.end();
   await new Promise((r) => client.on("close", r));
@@ -179,6 +181,12 @@ async function endToEnd(mode) {
   console.log(
     `  rate at the client               ${Math.round((delivered * 1000) / (end.ms - start.ms))} events/s`,
   );
+  // The agent is this process: its CPU time (all threads) per event handled is its capacity,
+  // whatever the setns loop and the client take of the two cores.
+  const cpuPerEvent = (cpu.user + cpu.system) / (after.published - before.published);
+  console.log(
+    `  agent CPU per event              ${cpuPerEvent.toFixed(1)} us (${Math.round(1e6 / cpuPerEvent)} events/s per core)`,
+  );
   console.log("  * the kernel counts every record it could not queue, including other processes' exec/exit");
 }
 
@@ -197,5 +205,6 @@ function snapshot() {
     ringbufFull: Number(kernel.ringbufFull),
     readerDropped: Number(reader.droppedEvents),
     hubDropped: agent.hub.stats().dropped,
+    published: agent.hub.stats().published,
   };
 }

@@ -4,7 +4,6 @@
 #include <bpf/libbpf.h>
 #include <signal.h>
 #include <poll.h>
-#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -55,7 +54,7 @@ struct StreamCore {
   // Records that never reached JS: refused by the full TSFN queue, or discarded by stop().
   std::atomic<uint64_t> dropped_events{0};
   std::atomic<uint64_t> dropped_batches{0};
-  std::atomic<uint64_t> errors{0};           // epoll/consume failures (other than EINTR)
+  std::atomic<uint64_t> errors{0};           // poll/consume failures (other than EINTR)
   std::atomic<uint32_t> in_flight{0};        // batches handed to JS, not yet processed
 
   uint32_t poll_ms = 10;
@@ -63,7 +62,6 @@ struct StreamCore {
 
   struct ring_buffer* rb = nullptr;
   int event_fd = -1;
-  int epoll_fd = -1;
   Tsfn tsfn;
   std::thread thread;
 
@@ -116,23 +114,19 @@ struct StreamCore {
     return 0;
   }
 
-  // The BPF side submits with BPF_RB_NO_WAKEUP most of the time (kernel-findings §3g), so epoll
-  // alone would not wake us: the timeout-driven consume is what bounds latency to poll_ms.
-  // ring_buffer__poll() cannot be interrupted, so we wait on our own epoll set holding libbpf's
-  // epoll fd (ring_buffer__epoll_fd) plus an eventfd; that is poll()-equivalent and lets stop()
-  // return at once whatever poll_ms is. ring_buffer__consume() then drains every ring.
+  // The BPF side never wakes us (BPF_RB_NO_WAKEUP, see bpf/lib/maps.bpf.h), so the reader drains
+  // the ring every poll_ms: that bounds latency and makes batches of poll_ms' worth of records.
+  // Waiting on the ring's epoll fd as well would only add wake-ups the kernel never sends. The
+  // eventfd ends the wait at once on stop().
   void Run() {
     // Signals belong to Node's main thread, not to us (no EINTR storms, no stolen SIGCHLD).
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, nullptr);
     NewBatch();
-    struct epoll_event evs[2];
     bool paused = false;
     while (!stop_requested.load(std::memory_order_acquire)) {
-      // While paused the ring stays readable; waiting on it would spin, so only wait out the poll
-      // period (the eventfd still ends the wait at once on stop()).
-      int n = paused ? WaitForStop() : epoll_wait(epoll_fd, evs, 2, static_cast<int>(poll_ms));
+      int n = WaitForStop();
       if (stop_requested.load(std::memory_order_acquire)) break;
       if (n < 0 && errno != EINTR) errors.fetch_add(1, std::memory_order_relaxed);
       paused = !Flush();
@@ -155,9 +149,8 @@ struct StreamCore {
   void FreeNative() {
     if (rb != nullptr) ring_buffer__free(rb);
     rb = nullptr;
-    if (epoll_fd >= 0) close(epoll_fd);
     if (event_fd >= 0) close(event_fd);
-    epoll_fd = event_fd = -1;
+    event_fd = -1;
   }
 };
 
@@ -235,25 +228,10 @@ bool EventStream::Start(Napi::Env env, BpfObject* owner, Napi::Object owner_js, 
     return false;
   }
   core->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  core->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-  if (core->event_fd < 0 || core->epoll_fd < 0) {
+  if (core->event_fd < 0) {
     int err = errno;
     core->FreeNative();
-    ThrowBpfError(env, "ringbuf", err, std::string("eventfd/epoll_create1: ") + std::strerror(err));
-    return false;
-  }
-  struct epoll_event ev = {};
-  ev.events = EPOLLIN;
-  ev.data.fd = ring_buffer__epoll_fd(core->rb);
-  int rc = epoll_ctl(core->epoll_fd, EPOLL_CTL_ADD, ev.data.fd, &ev);
-  if (rc == 0) {
-    ev.data.fd = core->event_fd;
-    rc = epoll_ctl(core->epoll_fd, EPOLL_CTL_ADD, core->event_fd, &ev);
-  }
-  if (rc != 0) {
-    int err = errno;
-    core->FreeNative();
-    ThrowBpfError(env, "ringbuf", err, std::string("epoll_ctl: ") + std::strerror(err));
+    ThrowBpfError(env, "ringbuf", err, std::string("eventfd: ") + std::strerror(err));
     return false;
   }
 
