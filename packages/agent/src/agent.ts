@@ -104,6 +104,7 @@ export async function startAgent(
     if (options.exportFilename) exporter = new JsonExporter(hub, { filename: options.exportFilename });
     server = await startServer({
       routes: createFineGuidanceSensorsRoutes({ events: hub, policies, version: AGENT_VERSION }),
+      getEvents: { source: hub, queueSize: options.eventQueueSize },
       tcpAddress: options.serverAddress,
       unixSocket: options.serverSocket,
     });

@@ -24,30 +24,40 @@ export interface GetEventsOptions {
  * `aggregation_options` is accepted and ignored: Tetragon's aggregator forwards every event
  * unchanged.
  */
+/** A GetEvents request's filters, compiled; shared by this handler and the gRPC fast path. */
+export interface CompiledGetEvents {
+  filter: ((event: GetEventsResponse) => boolean) | undefined;
+  shape: ((event: GetEventsResponse) => GetEventsResponse) | undefined;
+}
+
+/** Compiles the allow/deny lists and field filters; a bad one is a ConnectError InvalidArgument. */
+export function compileGetEventsRequest(request: GetEventsRequest): CompiledGetEvents {
+  try {
+    return {
+      filter:
+        request.allowList.length > 0 || request.denyList.length > 0
+          ? compileFilters(request.allowList, request.denyList)
+          : undefined,
+      shape: request.fieldFilters.length > 0 ? compileFieldFilters(request.fieldFilters) : undefined,
+    };
+  } catch (e) {
+    const reason = e instanceof Error ? e.message : String(e);
+    throw new ConnectError(
+      `invalid GetEvents filter: ${reason}`,
+      Code.InvalidArgument,
+      undefined,
+      undefined,
+      e,
+    );
+  }
+}
+
 export function createGetEventsHandler(events: EventSource, options: GetEventsOptions = {}) {
   return async function* getEvents(
     request: GetEventsRequest,
     context: HandlerContext,
   ): AsyncGenerator<GetEventsResponse, void, undefined> {
-    let filter: ((event: GetEventsResponse) => boolean) | undefined;
-    let shape: ((event: GetEventsResponse) => GetEventsResponse) | undefined;
-    try {
-      if (request.allowList.length > 0 || request.denyList.length > 0) {
-        filter = compileFilters(request.allowList, request.denyList);
-      }
-      if (request.fieldFilters.length > 0) {
-        shape = compileFieldFilters(request.fieldFilters);
-      }
-    } catch (e) {
-      const reason = e instanceof Error ? e.message : String(e);
-      throw new ConnectError(
-        `invalid GetEvents filter: ${reason}`,
-        Code.InvalidArgument,
-        undefined,
-        undefined,
-        e,
-      );
-    }
+    const { filter, shape } = compileGetEventsRequest(request);
 
     // Binary codecs can take the shared pre-encoded shell, JSON codecs need the real
     // message: HubEvent.forWire decides (see hub-event.ts and encoded-event.ts).

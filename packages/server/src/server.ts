@@ -5,6 +5,8 @@ import * as net from "node:net";
 import { dirname } from "node:path";
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import type { ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
+import { isGrpcGetEvents, serveGrpcGetEvents } from "./grpc-get-events.js";
+import type { EventSource } from "./interfaces.js";
 import { parseTcpAddress, parseUnixSocketPath } from "./listen-address.js";
 import { createNodeHandler, type RpcErrorReporter } from "./node-handler.js";
 import { sniffHttpVersion } from "./protocol-sniff.js";
@@ -27,6 +29,12 @@ export interface StartServerOptions {
   unixSocket?: string;
   /** Permission bits for the unix socket file. Default 0o660. */
   unixSocketMode?: number;
+  /**
+   * Serve GetEvents over gRPC from this source with batched writes (grpc-get-events.ts) instead
+   * of through connect; other protocols and RPCs are unaffected. Pass the same source as the
+   * routes' `events`.
+   */
+  getEvents?: { source: EventSource; queueSize?: number | undefined };
   /** Extra connect-node options (interceptors, limits, …); routes and shutdown are ours. */
   adapterOptions?: Omit<ConnectNodeAdapterOptions, "routes" | "shutdownSignal">;
   /**
@@ -89,7 +97,17 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const sessions = new Set<http2.ServerHttp2Session>();
   let closing = false;
 
-  const h2 = http2.createServer(handler);
+  const getEvents = options.getEvents;
+  const h2 = http2.createServer((req, res) => {
+    if (getEvents && isGrpcGetEvents(req)) {
+      void serveGrpcGetEvents(req, res, getEvents.source, shutdown.signal, {
+        queueSize: getEvents.queueSize,
+        writeMaxBytes: options.adapterOptions?.writeMaxBytes,
+      });
+      return;
+    }
+    handler(req, res);
+  });
   h2.on("session", (session) => {
     if (closing) {
       session.destroy();

@@ -37,8 +37,10 @@ export async function startTestServer(
   const hub = new EventHub({ queueSize: options.queueSize ?? 10000 });
   const dir = await mkdtemp(join(tmpdir(), "nsguard-server-test-"));
   const socketPath = join(dir, "run", "nsguard.sock");
+  const deps = { events: hub, version: "v0.0.0-test", ...options.deps };
   const server = await startServer({
-    routes: createFineGuidanceSensorsRoutes({ events: hub, version: "v0.0.0-test", ...options.deps }),
+    routes: createFineGuidanceSensorsRoutes(deps),
+    getEvents: { source: deps.events, queueSize: deps.eventQueueSize },
     tcpAddress: "127.0.0.1:0",
     unixSocket: socketPath,
     adapterOptions: options.adapterOptions,
