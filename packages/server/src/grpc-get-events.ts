@@ -81,14 +81,13 @@ export async function serveGrpcGetEvents(
     message: "server is shutting down",
   };
   res.writeHead(200, { "content-type": "application/grpc+proto" });
+  res.write(new Uint8Array(0)); // sends the headers: the client sees the call accepted at once
   try {
     for (;;) {
       const first = await iterator.next();
       if (first.done || res.stream.destroyed) break;
       const batch = [first.value, ...(drain?.call(subscription, MAX_EVENTS_PER_WRITE - 1) ?? [])];
-      if (!res.write(frames(batch, request.shape, limits.writeMaxBytes))) {
-        await Promise.race([once(res, "drain"), once(res, "close")]);
-      }
+      if (!res.write(frames(batch, request.shape, limits.writeMaxBytes))) await drainedOrClosed(res);
     }
   } catch (err) {
     const e = ConnectError.from(err, Code.Internal);
@@ -97,6 +96,19 @@ export async function serveGrpcGetEvents(
     shutdown.removeEventListener("abort", onShutdown);
     gone.abort();
     end(status.code, status.message);
+  }
+}
+
+/** Flow control: resolves when the client has taken what was written, or has gone. */
+async function drainedOrClosed(res: http2.Http2ServerResponse): Promise<void> {
+  const done = new AbortController();
+  try {
+    await Promise.race([
+      once(res, "drain", { signal: done.signal }),
+      once(res, "close", { signal: done.signal }),
+    ]);
+  } finally {
+    done.abort(); // removes the listener that did not fire
   }
 }
 

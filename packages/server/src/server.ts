@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { chmod, lstat, mkdir, unlink } from "node:fs/promises";
 import * as http from "node:http";
 import * as http2 from "node:http2";
@@ -83,6 +84,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   }
 
   const shutdown = new AbortController();
+  // Every open stream listens for shutdown: as many listeners as streams is expected.
+  setMaxListeners(Number.POSITIVE_INFINITY, shutdown.signal);
   const handler = createNodeHandler({
     ...options.adapterOptions,
     onError: options.onError,
