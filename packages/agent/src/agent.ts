@@ -15,6 +15,8 @@ import { ProcessCache } from "./process/process-cache.js";
 import { kernelSeedOf, scanProcfs } from "./process/procfs.js";
 import { AGENT_VERSION } from "./version.js";
 
+const CLOCK_REFRESH_MS = 60_000;
+
 export interface AgentOptions {
   /** Policy files loaded at start-up (Tetragon's "static" domain). */
   tracingPolicies: string[];
@@ -71,6 +73,7 @@ export async function startAgent(
   let sensor: Sensor | undefined;
   let server: RunningServer | undefined;
   let exporter: JsonExporter | undefined;
+  let clockRefresh: NodeJS.Timeout | undefined;
   let metrics: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
   const observer = new Observer({
     cache,
@@ -87,6 +90,14 @@ export async function startAgent(
     const clock = new BootClock(bootClockOffsetNs());
     context.clock = clock;
     cache.setClock(clock);
+    // Wall time = boot clock + offset; the offset moves when the wall clock is stepped (NTP,
+    // settimeofday), so it is sampled again now and then rather than once for the agent's life.
+    clockRefresh = setInterval(() => {
+      const fresh = new BootClock(bootClockOffsetNs());
+      context.clock = fresh;
+      cache.setClock(fresh);
+    }, CLOCK_REFRESH_MS);
+    clockRefresh.unref();
 
     // Processes that predate the sensor: the exec/fork programs are already attached, so
     // nothing started after this scan can be missed.
@@ -122,6 +133,7 @@ export async function startAgent(
     }
     logger.info({ addresses: server.addresses, metrics: metrics?.url, nodeName }, "nsguard agent running");
   } catch (err) {
+    clearInterval(clockRefresh);
     await metrics?.close();
     await server?.close();
     await exporter?.close();
@@ -139,6 +151,7 @@ export async function startAgent(
     ...running,
     stop() {
       stopping ??= (async () => {
+        clearInterval(clockRefresh);
         await metrics?.close();
         await running.server.close();
         await running.sensor.stop();
