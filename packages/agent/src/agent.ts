@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
-import { isPolicyError, loadTracingPolicyFile } from "@nsguard/policy";
-import { bootClockOffsetNs, isSensorError, Sensor } from "@nsguard/sensor";
+import { loadTracingPolicyFile } from "@nsguard/policy";
+import { bootClockOffsetNs, Sensor } from "@nsguard/sensor";
 import { createFineGuidanceSensorsRoutes, EventHub, type RunningServer, startServer } from "@nsguard/server";
 import pino, { type Logger } from "pino";
 import { BootClock } from "./clock.js";
@@ -87,21 +87,18 @@ export async function startAgent(
   let policies: AgentPolicyStore | undefined;
   try {
     sensor = Sensor.start({ onEvents: (batch) => observer.handleBatch(batch), bpfDir: options.bpfDir });
-    const clock = new BootClock(bootClockOffsetNs());
-    context.clock = clock;
-    cache.setClock(clock);
     // Wall time = boot clock + offset; the offset moves when the wall clock is stepped (NTP,
     // settimeofday), so it is sampled again now and then rather than once for the agent's life.
-    clockRefresh = setInterval(() => {
-      const fresh = new BootClock(bootClockOffsetNs());
-      context.clock = fresh;
-      cache.setClock(fresh);
-    }, CLOCK_REFRESH_MS);
-    clockRefresh.unref();
+    const refreshClock = () => {
+      context.clock = new BootClock(bootClockOffsetNs());
+      cache.setClock(context.clock);
+    };
+    refreshClock();
+    clockRefresh = setInterval(refreshClock, CLOCK_REFRESH_MS).unref();
 
     // Processes that predate the sensor: the exec/fork programs are already attached, so
     // nothing started after this scan can be missed.
-    const records = scanProcfs({ nodeName, clock, podInfo });
+    const records = scanProcfs({ nodeName, clock: context.clock, podInfo });
     cache.seedFromProcfs(records);
     sensor.seedProcesses(records.map(kernelSeedOf));
     logger.info({ processes: records.length }, "process cache seeded from /proc");
@@ -162,11 +159,14 @@ export async function startAgent(
   };
 }
 
-/** Messages users can act on, without stack traces: bad policies, missing files, kernel gaps. */
+/**
+ * One line a user can act on, never a stack trace: policy and sensor errors are written that way
+ * (file:line:col: path: problem; hook: what the kernel lacks), and anything else is cut to its
+ * first line.
+ */
 export function describeStartupError(err: unknown): string {
-  if (isPolicyError(err) || isSensorError(err)) return err.message;
-  if (err instanceof Error && "code" in err && typeof err.code === "string") return err.message;
-  return err instanceof Error ? err.message : String(err);
+  const message = err instanceof Error ? err.message : String(err);
+  return message.split("\n")[0] ?? message;
 }
 
 /**
