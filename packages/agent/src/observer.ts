@@ -20,7 +20,7 @@ export interface ObserverDeps {
   /** Which policy hook a syscall record's cookie names (the sensor's registry). */
   hookInfo(hookId: number): HookInfo | undefined;
   /** Per-policy action counters (ListTracingPolicies NPOST/NENFORCE). */
-  recordAction?(policyKey: string, action: "post" | "sigkill"): void;
+  recordAction?(policyKey: string, action: "post" | "sigkill" | "monitor-sigkill"): void;
   onError?(err: unknown, raw: RawEvent): void;
 }
 
@@ -101,7 +101,16 @@ export class Observer {
             context,
           ),
         );
-        this.deps.recordAction?.(info.policyKey, raw.action === KPROBE_ACTION_SIGKILL ? "sigkill" : "post");
+        // In monitor mode a Sigkill selector posts instead; its table says so (monitorOnly).
+        const selector = raw.selector > 0 ? hook.table.selectors[raw.selector - 1] : undefined;
+        this.deps.recordAction?.(
+          info.policyKey,
+          raw.action === KPROBE_ACTION_SIGKILL
+            ? "sigkill"
+            : selector?.monitorOnly
+              ? "monitor-sigkill"
+              : "post",
+        );
         return;
       }
     }
