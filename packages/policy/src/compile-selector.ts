@@ -9,6 +9,7 @@ import {
 } from "./compiled-policy-types.js";
 import { MAX_PID_VALUES } from "./crd-limits.js";
 import { fieldPath, itemPath } from "./field-path.js";
+import { ACTION_FIELDS } from "./read-action-selector.js";
 import { SELECTOR_FIELDS } from "./read-selector.js";
 import { policyErrorAt } from "./source-locations.js";
 import type { ActionSelector, KProbeSelector, TracingPolicy } from "./tracing-policy-types.js";
@@ -27,22 +28,9 @@ const POST_OPTIONS = [
   "userStackTrace",
   "imaHash",
 ] as const;
-const OTHER_PARAMETERS = [
-  "argError",
-  "argSig",
-  "argUrl",
-  "argFqdn",
-  "argSock",
-  "argIndex",
-  "argValue",
-  "argRegs",
-  "argNewSymbol",
-  "argNewAddr",
-  "argNewOffset",
-  "stateName",
-  "stateNewValue",
-  "stateUpdateOperator",
-] as const;
+const OTHER_PARAMETERS = ACTION_FIELDS.filter(
+  (field) => field !== "action" && !(POST_OPTIONS as readonly string[]).includes(field),
+);
 
 const OVERRIDE_IMPOSSIBLE =
   "Override cannot work on this kernel class: it has no kprobes, no CONFIG_BPF_KPROBE_OVERRIDE and no BPF LSM, so a syscall cannot be blocked; use Sigkill to kill the caller (the syscall itself still completes)";

@@ -10,7 +10,8 @@ import {
 import type { ActionSelector } from "./tracing-policy-types.js";
 import { INT32, SAFE_INT, type YamlReader } from "./yaml-reader.js";
 
-const FIELDS = [
+/** Every field of an action selector, as the CRD defines them. */
+export const ACTION_FIELDS = [
   "action",
   "argError",
   "argSig",
@@ -38,7 +39,7 @@ const RATE_LIMIT = /^[0-9]+[smh]?$/;
 
 /** One entry of `matchActions` / `matchReturnActions`. */
 export function readActionSelector(reader: YamlReader, node: unknown, path: string): ActionSelector {
-  const view = reader.map(node, path).allow(FIELDS);
+  const view = reader.map(node, path).allow(ACTION_FIELDS);
   const actionPath = view.child("action");
   const actionNode = view.value("action");
   if (actionNode === null) view.missing("action");
