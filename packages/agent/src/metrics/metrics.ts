@@ -1,23 +1,21 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Sensor } from "@nsguard/sensor";
+import type { EventHubStats } from "@nsguard/server";
 import { Counter, Gauge, Registry } from "prom-client";
+import type { ObserverStats } from "../observer.js";
+
+type SensorCounters = ReturnType<Sensor["counters"]>;
 
 /**
  * Where the numbers come from; read at scrape time, so the hot path pays nothing for metrics.
  * The agent wires these to the sensor, the observer, the hub and the process cache.
  */
 export interface MetricsSources {
-  kernel(): { events: bigint; ringbufFull: bigint; sigkill: bigint; sigkillErr: bigint; filtered: bigint };
-  reader(): { records: number; malformed: number; droppedEvents: number };
-  observer(): {
-    exec: number;
-    clone: number;
-    exit: number;
-    syscall: number;
-    unknownHook: number;
-    errors: number;
-  };
-  hub(): { published: number; dropped: number; subscribers: number };
+  kernel(): Pick<SensorCounters["kernel"], "events" | "ringbufFull" | "sigkill" | "sigkillErr" | "filtered">;
+  reader(): Pick<SensorCounters["reader"], "malformed" | "droppedEvents">;
+  observer(): ObserverStats;
+  hub(): Pick<EventHubStats, "published" | "dropped" | "subscribers">;
   processCacheSize(): number;
   policies(): number;
 }
