@@ -4,8 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect } from "vitest";
-import { startAgent } from "../agent.js";
-import { isRoot, rootIt, waitFor } from "./root-tier.js";
+import { isRoot, rootIt, startExampleAgent, waitFor } from "./root-tier.js";
 
 // The README's ad hoc query, against a real agent: `buf curl` (grpc-go style h2c with prior
 // knowledge, schema from proto/) streams GetEvents and reads GetHealth.
@@ -16,13 +15,9 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe.runIf(isRoot || process.env.CI)("buf curl against a running agent (root tier)", () => {
   rootIt("streams GetEvents and answers GetHealth", async () => {
-    const agent = await startAgent({
-      tracingPolicies: [join(repo, "examples/namespace-access.yaml")],
-      serverAddress: "127.0.0.1:0",
+    const agent = await startExampleAgent("namespace-access.yaml", {
       serverSocket: join(dir, "nsguard.sock"),
       nodeName: "curl-node",
-      eventQueueSize: 1000,
-      logLevel: "silent",
     });
     const base = agent.server.addresses.tcp?.url;
     const common = ["curl", "--protocol", "grpc", "--http2-prior-knowledge", "--schema", join(repo, "proto")];

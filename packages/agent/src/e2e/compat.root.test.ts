@@ -2,16 +2,22 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createNsguardClient, EventType, type GetEventsResponse, KprobeAction } from "@nsguard/sdk";
+import { KprobeAction } from "@nsguard/sdk";
 import { afterAll, beforeAll, describe, expect } from "vitest";
-import { startAgent } from "../agent.js";
 import { SimulatedContainer, startHostAnchor } from "../sim/simulated-container.js";
-import { isRoot, randomContainerId, rootIt, waitFor } from "./root-tier.js";
+import {
+  collectKprobes,
+  isRoot,
+  kprobeOf,
+  randomContainerId,
+  rootIt,
+  startExampleAgent,
+  waitFor,
+} from "./root-tier.js";
 
 // A process must not slip past a setns hook by switching to the 32-bit syscall ABI: the syscall
 // tracepoints do not fire for int 0x80 (kernel-findings §3c), so the sensor also watches the
 // compat entry. fixtures/setns32.c enters the host network namespace that way.
-const EXAMPLES = new URL("../../../../examples/", import.meta.url).pathname;
 const source = new URL("./fixtures/setns32.c", import.meta.url).pathname;
 const CLONE_NEWNET = 0x40000000;
 
@@ -31,32 +37,16 @@ describe.runIf(isRoot || process.env.CI)("the 32-bit syscall entry (root tier)",
   });
 
   async function escapeWith32BitSetns(policy: string) {
-    const agent = await startAgent({
-      tracingPolicies: [join(EXAMPLES, policy)],
-      serverAddress: "127.0.0.1:0",
-      serverSocket: "",
-      nodeName: "compat",
-      eventQueueSize: 1000,
-      logLevel: "silent",
-    });
+    const agent = await startExampleAgent(policy);
     const abort = new AbortController();
-    const events: GetEventsResponse[] = [];
     try {
-      const client = createNsguardClient(agent.server.addresses.tcp?.url ?? "");
-      const allowList = [{ eventSet: [EventType.PROCESS_KPROBE], binaryRegex: ["/setns32$"] }];
-      const stream = (async () => {
-        for await (const ev of client.getEvents({ allowList }, { signal: abort.signal })) events.push(ev);
-      })().catch(() => undefined);
-      await new Promise((r) => setTimeout(r, 300));
+      const events = await collectKprobes(agent, { binaryRegex: ["/setns32$"] }, abort.signal);
       const container = new SimulatedContainer({ id: randomContainerId() });
       const result = await container
         .run(`${setns32} /proc/${anchor.pid}/ns/net ${CLONE_NEWNET}; echo rc=$?`)
         .finally(() => container.remove());
       await waitFor(() => events.length >= 1, 5000, "the compat setns event");
-      abort.abort();
-      await stream;
-      const kprobe = events[0]?.event.case === "processKprobe" ? events[0].event.value : undefined;
-      return { stdout: result.stdout, kprobe };
+      return { stdout: result.stdout, kprobe: kprobeOf(events[0]) };
     } finally {
       abort.abort();
       await agent.stop();

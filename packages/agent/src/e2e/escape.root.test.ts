@@ -4,20 +4,22 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
-import {
-  createNsguardClient,
-  EventType,
-  type GetEventsResponse,
-  KprobeAction,
-  type ProcessKprobe,
-  toJsonLine,
-} from "@nsguard/sdk";
+import { type GetEventsResponse, KprobeAction, toJsonLine } from "@nsguard/sdk";
 import { afterAll, beforeAll, describe, expect } from "vitest";
-import { type RunningAgent, startAgent } from "../agent.js";
+import type { RunningAgent } from "../agent.js";
 import { SimulatedContainer, startHostAnchor } from "../sim/simulated-container.js";
-import { isRoot, loadedNsguardPrograms, randomContainerId, rootIt, waitFor } from "./root-tier.js";
+import {
+  collectKprobes,
+  EXAMPLES,
+  isRoot,
+  kprobeOf,
+  loadedNsguardPrograms,
+  randomContainerId,
+  rootIt,
+  startExampleAgent,
+  waitFor,
+} from "./root-tier.js";
 
-const EXAMPLES = new URL("../../../../examples/", import.meta.url).pathname;
 const NODE = "e2e-node";
 const SEED_LABELS = { "app.kubernetes.io/name": "xwing", class: "xwing", org: "alliance" };
 const NSTYPE = { mnt: 0x20000, uts: 0x4000000, ipc: 0x8000000, net: 0x40000000 };
@@ -25,28 +27,6 @@ const NSTYPE = { mnt: 0x20000, uts: 0x4000000, ipc: 0x8000000, net: 0x40000000 }
 function keyPaths(value: unknown, prefix = ""): string[] {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return [prefix];
   return Object.entries(value).flatMap(([k, v]) => keyPaths(v, prefix ? `${prefix}.${k}` : k));
-}
-
-/** Streams kprobe events of one policy into an array until aborted. */
-function collect(agent: RunningAgent, policy: string, signal: AbortSignal): GetEventsResponse[] {
-  const events: GetEventsResponse[] = [];
-  const tcp = agent.server.addresses.tcp;
-  if (!tcp) throw new Error("agent has no TCP listener");
-  const client = createNsguardClient(tcp.url);
-  (async () => {
-    for await (const ev of client.getEvents(
-      { allowList: [{ eventSet: [EventType.PROCESS_KPROBE], policyNames: [policy] }] },
-      { signal },
-    )) {
-      events.push(ev);
-    }
-  })().catch(() => undefined); // aborted at the end of the test
-  return events;
-}
-
-function kprobeOf(ev: GetEventsResponse): ProcessKprobe {
-  if (ev.event.case !== "processKprobe") throw new Error(`unexpected event ${ev.event.case}`);
-  return ev.event.value;
 }
 
 const ms = (ts: Timestamp | undefined) => (ts ? timestampMs(ts) : Number.NaN);
@@ -86,13 +66,9 @@ describe.runIf(isRoot || process.env.CI)(
     });
 
     async function withAgent(policy: string, fn: (agent: RunningAgent) => Promise<void>): Promise<void> {
-      const agent = await startAgent({
-        tracingPolicies: [join(EXAMPLES, policy)],
-        serverAddress: "127.0.0.1:0",
+      const agent = await startExampleAgent(policy, {
         serverSocket: join(dir, "nsguard.sock"),
         nodeName: NODE,
-        eventQueueSize: 10000,
-        logLevel: "silent",
         podInfoFile: join(dir, "pod-info.json"),
         metricsServer: "127.0.0.1:0",
       });
@@ -119,8 +95,7 @@ describe.runIf(isRoot || process.env.CI)(
       async () => {
         await withAgent("namespace-access.yaml", async (agent) => {
           const abort = new AbortController();
-          const events = collect(agent, "namespace-access", abort.signal);
-          await new Promise((r) => setTimeout(r, 200)); // the stream is registered
+          const events = await collectKprobes(agent, { policyNames: ["namespace-access"] }, abort.signal);
           const container = new SimulatedContainer({ id: containerId, hostname: "xwing" });
           const t0 = Date.now();
           // /proc is the host's inside the container, so /proc/self/stat field 4 (ppid) of a child
@@ -232,8 +207,11 @@ describe.runIf(isRoot || process.env.CI)(
       async () => {
         await withAgent("deny-namespace-access.yaml", async (agent) => {
           const abort = new AbortController();
-          const events = collect(agent, "deny-namespace-access", abort.signal);
-          await new Promise((r) => setTimeout(r, 200));
+          const events = await collectKprobes(
+            agent,
+            { policyNames: ["deny-namespace-access"] },
+            abort.signal,
+          );
           const container = new SimulatedContainer({ id: containerId, hostname: "xwing" });
           const inside = await container
             .run(`bash -c 'nsenter -t ${anchor.pid} -u -n sh -c "echo ENTERED"; echo rc=$?'`)

@@ -3,25 +3,16 @@ import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createNsguardClient, TracingPolicyMode, TracingPolicyState } from "@nsguard/sdk";
 import { describe, expect } from "vitest";
-import { startAgent } from "../agent.js";
 import { SimulatedContainer, startHostAnchor } from "../sim/simulated-container.js";
-import { isRoot, randomContainerId, rootIt, waitFor } from "./root-tier.js";
+import { EXAMPLES, isRoot, randomContainerId, rootIt, startExampleAgent, waitFor } from "./root-tier.js";
 
 // The tracing-policy RPCs against a real agent and kernel: what `nsguard tracingpolicy …` and
 // `tetra tracingpolicy …` call.
-const EXAMPLES = new URL("../../../../examples/", import.meta.url).pathname;
 const deny = readFileSync(join(EXAMPLES, "deny-namespace-access.yaml"), "utf8");
 
 describe.runIf(isRoot || process.env.CI)("tracing policies over gRPC (root tier)", () => {
   rootIt("add, list with counters, monitor mode, delete; bad input changes nothing", async () => {
-    const agent = await startAgent({
-      tracingPolicies: [join(EXAMPLES, "namespace-access.yaml")],
-      serverAddress: "127.0.0.1:0",
-      serverSocket: "",
-      nodeName: "policies",
-      eventQueueSize: 1000,
-      logLevel: "silent",
-    });
+    const agent = await startExampleAgent("namespace-access.yaml");
     const anchor = startHostAnchor();
     const client = createNsguardClient(agent.server.addresses.tcp?.url ?? "");
     const tryEscape = async () => {

@@ -1,6 +1,16 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import {
+  createNsguardClient,
+  EventType,
+  type FilterSchema,
+  type GetEventsResponse,
+  type ProcessKprobe,
+} from "@nsguard/sdk";
 import { it } from "vitest";
+import { type AgentOptions, type RunningAgent, startAgent } from "../agent.js";
 
 /**
  * Root-tier tests load BPF programs and create namespaces. They run when we are root; elsewhere
@@ -39,4 +49,50 @@ export async function waitFor(predicate: () => boolean, timeoutMs: number, what:
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+export const EXAMPLES = new URL("../../../../examples/", import.meta.url).pathname;
+
+/** An agent with one example policy, listening on an ephemeral loopback port only. */
+export function startExampleAgent(
+  policy: string,
+  options: Partial<AgentOptions> = {},
+): Promise<RunningAgent> {
+  return startAgent({
+    tracingPolicies: [join(EXAMPLES, policy)],
+    serverAddress: "127.0.0.1:0",
+    serverSocket: "",
+    nodeName: "e2e-node",
+    eventQueueSize: 1000,
+    logLevel: "silent",
+    ...options,
+  });
+}
+
+/**
+ * Streams the agent's kprobe events that pass `filter` (a Tetragon Filter, e.g. binaryRegex or
+ * policyNames) into an array, through a real gRPC client, until `signal` aborts. Resolves once
+ * the stream is registered, so what happens next is seen.
+ */
+export async function collectKprobes(
+  agent: RunningAgent,
+  filter: Omit<MessageInitShape<typeof FilterSchema>, "$typeName" | "eventSet">,
+  signal: AbortSignal,
+): Promise<GetEventsResponse[]> {
+  const events: GetEventsResponse[] = [];
+  const url = agent.server.addresses.tcp?.url;
+  if (!url) throw new Error("agent has no TCP listener");
+  const allowList = [{ ...filter, eventSet: [EventType.PROCESS_KPROBE] }];
+  const before = agent.hub.subscriberCount;
+  (async () => {
+    for await (const ev of createNsguardClient(url).getEvents({ allowList }, { signal })) events.push(ev);
+  })().catch(() => undefined); // ends when the test aborts
+  await waitFor(() => agent.hub.subscriberCount > before, 5000, "the GetEvents stream to register");
+  return events;
+}
+
+export function kprobeOf(ev: GetEventsResponse | undefined): ProcessKprobe {
+  if (ev?.event.case !== "processKprobe")
+    throw new Error(`expected a process_kprobe event, got ${ev?.event.case}`);
+  return ev.event.value;
 }
