@@ -89,9 +89,7 @@ export class Observer {
             raw,
             {
               // The 32-bit entry is another kernel symbol (__ia32_sys_setns), as Tetragon names it.
-              functionName: raw.compat
-                ? hook.functionName.replace(/^__x64_sys_/, "__ia32_sys_")
-                : hook.functionName,
+              functionName: raw.compat ? (info.compatFunctionName ?? hook.functionName) : hook.functionName,
               policyName: info.policyName,
               args: hook.args,
               message: hook.message,

@@ -30,6 +30,8 @@ export interface HookInfo {
   policyKey: string;
   policyName: string;
   hook: CompiledHook;
+  /** The kernel symbol of the syscall's 32-bit entry (`__ia32_sys_setns`), when that is covered. */
+  compatFunctionName?: string;
 }
 
 /** A process that predates the sensor, for the kernel's process table (struct nsguard_proc). */
@@ -201,7 +203,8 @@ export class Sensor {
       this.syscalls.deleteHook(hookId);
       throw err;
     }
-    this.hooks.set(hookId, { hookId, policyKey, policyName, hook });
+    const compatFunctionName = compatNr === undefined ? undefined : `__ia32_sys_${syscall}`;
+    this.hooks.set(hookId, { hookId, policyKey, policyName, hook, compatFunctionName });
     return { hookId, linkId, object: slot.object, tracepoint: enter, compatNr };
   }
 
