@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { createBinaryEncoder } from "./fast-binary.js";
 import { GetEventsResponseSchema } from "./gen/tetragon/events_pb.js";
 import { GetDebugResponseSchema, TracingPolicyStatusSchema } from "./gen/tetragon/sensors_pb.js";
+import { ProcessSchema } from "./gen/tetragon/tetragon_pb.js";
 import { seedEvent } from "./testing/seed-event.js";
 
 describe("createBinaryEncoder", () => {
@@ -47,6 +48,22 @@ describe("createBinaryEncoder", () => {
     });
     ev.$unknown = [{ no: 50000, wireType: 0, data: new Uint8Array([42]) }];
     expect(encode(ev)).toEqual(toBinary(GetEventsResponseSchema, ev));
+  });
+
+  it("with memoize, copies a shared sub-message's cached body: same bytes, and encoded once per object", () => {
+    const memoized = createBinaryEncoder(GetEventsResponseSchema, { memoize: [ProcessSchema] });
+    const ev = seedEvent();
+    expect(memoized(ev)).toEqual(toBinary(GetEventsResponseSchema, ev));
+    // A second event sharing the process object reuses the first encoding, which is why shared
+    // messages must never change after publishing: the stale bytes below show the cache is hit.
+    const kprobe = ev.event.case === "processKprobe" ? ev.event.value : undefined;
+    if (!kprobe?.process) throw new Error("the seed event is a kprobe event with a process");
+    const original = toBinary(GetEventsResponseSchema, ev);
+    kprobe.process.binary = "/changed";
+    expect(memoized(ev)).toEqual(original);
+    // A new object is a new cache entry.
+    kprobe.process = { ...kprobe.process };
+    expect(memoized(ev)).toEqual(toBinary(GetEventsResponseSchema, ev));
   });
 
   it("matches toBinary on other messages (explicit presence, maps of int32, nested lists)", () => {

@@ -15,10 +15,32 @@ export type BinaryEncoder<Desc extends DescMessage> = (message: MessageShape<Des
 type Write = (writer: WireWriter, message: Record<string, unknown>) => void;
 
 const IMPLICIT = 2; // google.protobuf.FeatureSet.FieldPresence.IMPLICIT
-const compiled = new WeakMap<DescMessage, Write>();
 
-export function createBinaryEncoder<Desc extends DescMessage>(schema: Desc): BinaryEncoder<Desc> {
-  const write = compileMessage(schema);
+export interface BinaryEncoderOptions {
+  /**
+   * Message types whose encoded bodies are cached per object (a WeakMap keyed by the message
+   * object): a sub-message that many events share — the agent's memoised `Process` of a cached
+   * process — is encoded once and copied into every later event. Only sound for objects that are
+   * never mutated once encoded, which is the event hub's invariant for published messages.
+   */
+  memoize?: readonly DescMessage[];
+}
+
+/** One encoder's compiled writers: per encoder, because memoisation is an encoder option. */
+interface Compilation {
+  writers: WeakMap<DescMessage, Write>;
+  memoize: ReadonlySet<string>;
+}
+
+export function createBinaryEncoder<Desc extends DescMessage>(
+  schema: Desc,
+  options: BinaryEncoderOptions = {},
+): BinaryEncoder<Desc> {
+  const compilation: Compilation = {
+    writers: new WeakMap(),
+    memoize: new Set((options.memoize ?? []).map((d) => d.typeName)),
+  };
+  const write = compileMessage(compilation, schema);
   // One writer per encoder, reused: encoding is synchronous, and finish() copies the bytes out.
   const writer = new WireWriter();
   return (message) => {
@@ -27,8 +49,8 @@ export function createBinaryEncoder<Desc extends DescMessage>(schema: Desc): Bin
   };
 }
 
-function compileMessage(desc: DescMessage): Write {
-  const existing = compiled.get(desc);
+function compileMessage(c: Compilation, desc: DescMessage): Write {
+  const existing = c.writers.get(desc);
   if (existing) return existing;
   // Registered before the fields are compiled, so recursive types resolve to this entry.
   let writers: Write[] = [];
@@ -38,12 +60,28 @@ function compileMessage(desc: DescMessage): Write {
       .$unknown;
     if (unknown) for (const { no, wireType, data } of unknown) writer.tag(no, wireType).raw(data);
   };
-  compiled.set(desc, write);
-  writers = [...desc.fields].sort((a, b) => a.number - b.number).map(compileField);
+  c.writers.set(desc, write);
+  writers = [...desc.fields].sort((a, b) => a.number - b.number).map((f) => compileField(c, f));
   return write;
 }
 
-function compileField(field: DescField): Write {
+/** Writes a sub-message's body once per object, then copies it (see BinaryEncoderOptions.memoize). */
+function memoizedBody(sub: Write): (message: Record<string, unknown>) => Uint8Array {
+  const bodies = new WeakMap<object, Uint8Array>();
+  // Its own writer: the outer writer is in the middle of the enclosing message.
+  const writer = new WireWriter();
+  return (message) => {
+    let body = bodies.get(message);
+    if (body === undefined) {
+      sub(writer.reset(), message);
+      body = writer.finish();
+      bodies.set(message, body);
+    }
+    return body;
+  };
+}
+
+function compileField(c: Compilation, field: DescField): Write {
   const name = field.localName;
   const get: (m: Record<string, unknown>) => unknown = field.oneof
     ? ((oneof) => (m) => {
@@ -68,7 +106,7 @@ function compileField(field: DescField): Write {
     }
     case "message": {
       if (field.message.typeName === "google.protobuf.Struct") throw unsupported(field);
-      const sub = compileMessage(field.message);
+      const sub = compileMessage(c, field.message);
       if (isWrapperDesc(field.message) && !field.oneof) {
         // Wrapper fields hold the bare value; on the wire they are a one-field message.
         const inner = field.message.fields[0] as DescField & { fieldKind: "scalar" };
@@ -82,6 +120,14 @@ function compileField(field: DescField): Write {
           writer.join();
         };
       }
+      if (c.memoize.has(field.message.typeName)) {
+        const body = memoizedBody(sub);
+        return (writer, m) => {
+          const v = get(m);
+          if (v === undefined) return;
+          writer.tag(field.number, WireType.LengthDelimited).bytes(body(v as Record<string, unknown>));
+        };
+      }
       return (writer, m) => {
         const v = get(m);
         if (v === undefined) return;
@@ -92,7 +138,7 @@ function compileField(field: DescField): Write {
     }
     case "list": {
       if (field.listKind === "message") {
-        const sub = compileMessage(field.message);
+        const sub = compileMessage(c, field.message);
         return (writer, m) => {
           for (const item of m[name] as Record<string, unknown>[]) {
             writer.tag(field.number, WireType.LengthDelimited).fork();
@@ -122,7 +168,7 @@ function compileField(field: DescField): Write {
       const key = mapKeyFromString(keyType);
       const valueType = field.mapKind === "scalar" ? field.scalar : ScalarType.INT32;
       const valueWire = wireTypeOf(valueType);
-      const sub = field.mapKind === "message" ? compileMessage(field.message) : undefined;
+      const sub = field.mapKind === "message" ? compileMessage(c, field.message) : undefined;
       return (writer, m) => {
         for (const [k, v] of Object.entries(m[name] as Record<string, unknown>)) {
           writer.tag(field.number, WireType.LengthDelimited).fork();
