@@ -1,58 +1,101 @@
-// One gRPC client for bench/run.mjs: streams GetEvents (kprobe events of the bench loop only) and
-// prints `<count> <ms>` every 100 ms (ms = performance.now()). Exits when stdin closes.
-//   node count-client.mjs URL sdk   the generated SDK over connect-node: decodes every message
-//   node count-client.mjs URL raw   node:http2 + gRPC framing, counts messages without decoding
-//                                   (what the server can deliver, independent of client cost)
+// One GetEvents client process for bench/run.mjs. Every 100 ms it prints one progress line,
+//   <events> <kprobe events> <throttle events> <marker hits> <ms>        (ms = performance.now())
+// and a last one when stdin closes, then exits. Modes:
+//   node count-client.mjs URL raw     REQUEST_JSON [MARKER]  node:http2 + gRPC framing: counts
+//       messages without decoding them (what the server delivers, independent of client cost).
+//       The type is read from the message's first tag (the oneof comes first on the wire);
+//       MARKER hits are kprobe events whose bytes contain MARKER (e.g. a binary path).
+//   node count-client.mjs URL latency REQUEST_JSON   the SDK (decodes every event); on exit it
+//       also prints "latency <count> <p50 ms> <p99 ms> <max ms>" of Date.now() - event time,
+//       over the events since the last line on stdin (so a warm-up can be left out).
+//   node count-client.mjs URL stall   REQUEST_JSON   opens the stream and never reads it.
+// REQUEST_JSON is a GetEventsRequest in proto JSON, e.g. {"allowList":[{"eventSet":["PROCESS_KPROBE"]}]}.
 import { connect } from "node:http2";
-import { create, toBinary } from "@bufbuild/protobuf";
-import { createNsguardClient, EventType, GetEventsRequestSchema } from "../packages/sdk/dist/index.js";
+import { fromJson, toBinary } from "@bufbuild/protobuf";
+import { createNsguardClient, GetEventsRequestSchema } from "../packages/sdk/dist/index.js";
 
-const [url, mode = "sdk"] = process.argv.slice(2);
-const request = {
-  allowList: [{ eventSet: [EventType.PROCESS_KPROBE], binaryRegex: ["setns-loop$"] }],
-};
-let count = 0;
-const ticker = setInterval(() => process.stdout.write(`${count} ${performance.now()}\n`), 100);
+const [url, mode, requestJson = "{}", marker] = process.argv.slice(2);
+const request = fromJson(GetEventsRequestSchema, JSON.parse(requestJson));
+// Field numbers of GetEventsResponse's oneof (events.proto), as their first wire bytes.
+const KPROBE_TAG = (9 << 3) | 2; // one byte
+const THROTTLE_TAG = [(((27 << 3) | 2) & 0x7f) | 0x80, ((27 << 3) | 2) >> 7]; // a two-byte varint
+const markerBytes = marker ? Buffer.from(marker) : undefined;
+
+const counts = { events: 0, kprobe: 0, throttle: 0, marker: 0 };
+const latencies = [];
+const line = () =>
+  `${counts.events} ${counts.kprobe} ${counts.throttle} ${counts.marker} ${performance.now()}\n`;
+const ticker = setInterval(() => process.stdout.write(line()), 100);
 const finish = () => {
   clearInterval(ticker);
-  process.stdout.write(`${count} ${performance.now()}\n`);
-  process.exit(0);
+  let out = line();
+  if (mode === "latency") {
+    const sorted = latencies.sort((a, b) => a - b);
+    const at = (q) =>
+      sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : NaN;
+    out += `latency ${sorted.length} ${at(0.5)} ${at(0.99)} ${sorted.at(-1) ?? NaN}\n`;
+  }
+  process.stdout.write(out, () => process.exit(0));
 };
 process.stdin.resume();
+process.stdin.on("data", () => {
+  latencies.length = 0;
+});
 process.stdin.on("end", finish);
 
-if (mode === "raw") {
+if (mode === "raw" || mode === "stall") {
   const session = connect(url);
+  session.on("error", (err) => process.stderr.write(`count-client: ${err.message}\n`));
   const stream = session.request({
     ":method": "POST",
     ":path": "/tetragon.FineGuidanceSensors/GetEvents",
     "content-type": "application/grpc+proto",
     te: "trailers",
   });
-  const body = toBinary(GetEventsRequestSchema, create(GetEventsRequestSchema, request));
+  stream.on("error", (err) => process.stderr.write(`count-client: ${err.message}\n`));
+  const body = toBinary(GetEventsRequestSchema, request);
   const frame = Buffer.alloc(5 + body.length);
   frame.writeUInt32BE(body.length, 1);
   frame.set(body, 5);
   stream.end(frame);
-  // Walk the 5-byte gRPC message headers across chunk boundaries.
-  let pending = Buffer.alloc(0);
-  stream.on("data", (chunk) => {
-    pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-    let at = 0;
-    while (pending.length - at >= 5) {
-      const length = pending.readUInt32BE(at + 1);
-      if (pending.length - at < 5 + length) break;
-      at += 5 + length;
-      count++;
-    }
-    pending = pending.subarray(at);
-  });
-} else {
+  if (mode === "stall") {
+    // Paused, node stops consuming, so HTTP/2 flow control stops the server within a window.
+    stream.pause();
+  } else {
+    // Walk the 5-byte gRPC message headers across chunk boundaries.
+    let pending = Buffer.alloc(0);
+    stream.on("data", (chunk) => {
+      pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+      let at = 0;
+      while (pending.length - at >= 5) {
+        const length = pending.readUInt32BE(at + 1);
+        if (pending.length - at < 5 + length) break;
+        const first = pending[at + 5];
+        counts.events++;
+        if (first === KPROBE_TAG) {
+          counts.kprobe++;
+          if (markerBytes && pending.subarray(at + 5, at + 5 + length).includes(markerBytes)) counts.marker++;
+        } else if (first === THROTTLE_TAG[0] && pending[at + 6] === THROTTLE_TAG[1]) counts.throttle++;
+        at += 5 + length;
+      }
+      pending = pending.subarray(at);
+    });
+  }
+} else if (mode === "latency") {
   const abort = new AbortController();
   process.stdin.on("end", () => abort.abort());
   try {
-    for await (const _ of createNsguardClient(url).getEvents(request, { signal: abort.signal })) count++;
+    for await (const res of createNsguardClient(url).getEvents(request, { signal: abort.signal })) {
+      const now = Date.now();
+      counts.events++;
+      if (res.event.case === "processKprobe") counts.kprobe++;
+      if (res.event.case === "processThrottle") counts.throttle++;
+      if (res.time) latencies.push(now - (Number(res.time.seconds) * 1000 + res.time.nanos / 1e6));
+    }
   } catch (err) {
     if (!abort.signal.aborted) throw err;
   }
+} else {
+  process.stderr.write(`count-client: unknown mode ${mode}\n`);
+  process.exit(2);
 }

@@ -20,7 +20,11 @@
       "defines": [
         "NAPI_VERSION=8",
         "NAPI_DISABLE_CPP_EXCEPTIONS",
-        "NODE_ADDON_API_DISABLE_DEPRECATED"
+        "NODE_ADDON_API_DISABLE_DEPRECATED",
+        # A batch can reach JS while a worker (vitest's, or any embedder's) is being torn down:
+        # napi then refuses to throw, which node-addon-api turns into a fatal abort unless told
+        # to swallow exceptions that cannot be thrown because the environment is going away.
+        "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"
       ],
       "cflags": ["-fvisibility=hidden", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "cflags_cc!": ["-std=gnu++17", "-std=gnu++20"],

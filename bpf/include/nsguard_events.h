@@ -21,8 +21,6 @@
 #define NSGUARD_MAX_PID_VALUES 4
 /* Depth of the in-kernel parent walk for matchPIDs followForks. */
 #define NSGUARD_FOLLOW_DEPTH 8
-/* Policy hooks on one 32-bit (ia32) syscall number (struct nsguard_compat_hooks). */
-#define NSGUARD_MAX_COMPAT_HOOKS 8
 
 /* Record kinds on the ring buffer. 0 is reserved so a zeroed record is never valid. */
 enum nsguard_op {
@@ -158,11 +156,18 @@ struct nsguard_syscall_event {
 /* The call came through the 32-bit entry (int 0x80 / ia32 ABI); syscall_nr is the ia32 number. */
 #define NSGUARD_SYSCALL_COMPAT 0x1
 
-/* Compat hook table value (map nsguard_compat_hooks, key = ia32 syscall number): the policy hooks
- * on that syscall, whose 64-bit entry is watched by tracepoints the 32-bit entry never fires. */
-struct nsguard_compat_hooks {
+/* Syscall numbers covered by the dispatcher table (both ABIs; x86_64 and ia32 stay below 512). */
+#define NSGUARD_SYSCALL_NR_MAX 1024
+/* Policy hooks on one syscall number, per ABI (struct nsguard_syscall_hooks). */
+#define NSGUARD_MAX_SYSCALL_HOOKS 8
+
+/* Dispatcher table value (map nsguard_syscall_hooks, ARRAY, key = syscall number): the policy
+ * hooks on the native syscall with that number and on the ia32 (32-bit entry) one. */
+struct nsguard_syscall_hooks {
 	__u32 count;
-	__u32 hook_ids[NSGUARD_MAX_COMPAT_HOOKS];
+	__u32 compat_count;
+	__u32 hook_ids[NSGUARD_MAX_SYSCALL_HOOKS];
+	__u32 compat_hook_ids[NSGUARD_MAX_SYSCALL_HOOKS];
 };
 
 /* Kernel process table value (map nsguard_procs, key = tgid). */
@@ -196,6 +201,71 @@ struct nsguard_hook {
 	struct nsguard_selector selectors[NSGUARD_MAX_SELECTORS];
 };
 
+/*
+ * Reader wake-up handshake (map nsguard_reader_state, ARRAY of 1 entry). BPF submits records
+ * without waking the reader (a wake-up costs the caller ~2 us); a reader about to block for long on
+ * the ring buffer's epoll fd first sets sleeping = 1, and the next submit clears it and forces a
+ * wake-up (BPF_RB_FORCE_WAKEUP), so an idle reader sleeps without polling yet wakes on the first
+ * record.
+ */
+struct nsguard_reader_state {
+	__u32 sleeping;
+	__u32 pad;
+};
+
+/* Ring buffer nsguard_events, bytes. 8 MiB: ~38k syscall records or ~4.5k exec records of slack
+ * while user space is busy. */
+#define NSGUARD_RINGBUF_BYTES (8 * 1024 * 1024)
+
+/*
+ * Flood resistance (bpf/lib/throttle.bpf.h). Pressure is the ring's unread bytes; the bands:
+ *   < LOW:        everything is admitted, nothing is accounted (the fast path).
+ *   LOW..HIGH:    an event is suppressed when its cgroup AND its process are heavy.
+ *   HIGH..MAX:    suppressed when its cgroup OR its process is heavy.
+ *   >= MAX:       every ordinary event is suppressed: the rest is headroom for priority records
+ *                 (enforcement, process lifecycle).
+ * Heavy = more events in the current window than the fair share of that level (see throttle.bpf.h)
+ * and more than NSGUARD_THROTTLE_MIN_BURST.
+ */
+#define NSGUARD_THROTTLE_LOW_BYTES (NSGUARD_RINGBUF_BYTES / 4)
+#define NSGUARD_THROTTLE_HIGH_BYTES (NSGUARD_RINGBUF_BYTES / 2)
+#define NSGUARD_THROTTLE_MAX_BYTES (NSGUARD_RINGBUF_BYTES / 8 * 7)
+#define NSGUARD_THROTTLE_WINDOW_NS 100000000ULL /* 100 ms */
+#define NSGUARD_THROTTLE_MIN_BURST 32
+/* Set in nsguard_source_key.cgroup_id when the id is a cgroup v1 (memory controller) one, on
+ * hybrid hosts where the task sits in the unified root: kernfs ids are per hierarchy, so v1 and v2
+ * ids could collide. Bit 63 is otherwise the top of the kernfs generation, never set. */
+#define NSGUARD_SOURCE_CGROUP_V1 (1ULL << 63)
+
+/* Throttle window (map nsguard_throttle, ARRAY of 1 entry): totals of the current window, over
+ * the events accounted under pressure. Reset lazily by the first event of a new window. */
+struct nsguard_throttle_window {
+	__u64 epoch;	 /* ktime / NSGUARD_THROTTLE_WINDOW_NS */
+	__u64 events;	 /* events accounted in this window (admitted + suppressed) */
+	__u32 cgroups;	 /* cgroup-level sources active in this window */
+	__u32 processes; /* process-level sources active in this window */
+};
+
+/* Source of events (map nsguard_sources, LRU hash): a cgroup (pid 0) or a process in it. */
+struct nsguard_source_key {
+	__u64 cgroup_id; /* cgroup v2 kn id, or v1 memory cgroup id | NSGUARD_SOURCE_CGROUP_V1 */
+	__u32 pid;	 /* tgid; 0 = the cgroup level */
+	__u32 pad;
+};
+
+struct nsguard_source {
+	__u64 epoch;		/* window the count below belongs to */
+	__u64 count;		/* events accounted in that window */
+	__u64 suppressed;	/* events suppressed, total since the entry was made */
+	__u64 posted;		/* events admitted under pressure and submitted, since made */
+	__u64 lost;		/* events admitted under pressure but the ring buffer was full */
+	__u64 created_ktime;	/* boot-clock ns the entry was made */
+	__u64 last_suppressed_ktime; /* boot-clock ns of the last suppression; 0 = never */
+	__u32 cgroup_name_len;	/* cgroup-level entries: the container cgroup's name; else 0 */
+	__u32 pad;
+	char cgroup_name[NSGUARD_CGROUP_NAME_LEN];
+};
+
 /* Per-CPU counters (map nsguard_counters, array index). Reported through GetHealth/metrics. */
 enum nsguard_counter {
 	NSGUARD_CNT_EVENTS = 0,
@@ -204,6 +274,7 @@ enum nsguard_counter {
 	NSGUARD_CNT_SIGKILL = 3,
 	NSGUARD_CNT_SIGKILL_ERR = 4,
 	NSGUARD_CNT_FILTERED = 5, /* calls rejected by selectors in the kernel */
+	NSGUARD_CNT_THROTTLED = 6, /* events suppressed by flood resistance (throttle.bpf.h) */
 	NSGUARD_CNT_MAX = 8,
 };
 

@@ -7,9 +7,6 @@
 #ifndef NSGUARD_MAPS_BPF_H
 #define NSGUARD_MAPS_BPF_H
 
-/* 8 MiB: ~36k syscall records or ~4.5k exec records of slack while user space is busy. */
-#define NSGUARD_RINGBUF_BYTES (8 * 1024 * 1024)
-
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, NSGUARD_RINGBUF_BYTES);
@@ -30,6 +27,31 @@ struct {
 	__type(value, __u64);
 } nsguard_counters SEC(".maps");
 
+/* See struct nsguard_reader_state: written by the reader, cleared by the submit that wakes it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nsguard_reader_state);
+} nsguard_reader_state SEC(".maps");
+
+/* Flood resistance state (lib/throttle.bpf.h): the current window's totals ... */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nsguard_throttle_window);
+} nsguard_throttle SEC(".maps");
+
+/* ... and the sources seen under pressure. LRU: a flood of short-lived pids evicts the oldest
+ * entries (their per-source totals; the global NSGUARD_CNT_THROTTLED stays exact). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct nsguard_source_key);
+	__type(value, struct nsguard_source);
+} nsguard_sources SEC(".maps");
+
 static __always_inline void count(__u32 counter)
 {
 	__u64 *value = bpf_map_lookup_elem(&nsguard_counters, &counter);
@@ -49,15 +71,26 @@ static __always_inline void *reserve_event(__u32 size)
 }
 
 /*
- * Never wake the reader: it drains the ring every poll period (10 ms) on its own. A wake-up per
- * record costs the caller ~2.2 us on a 2-vCPU VM (kernel-findings §3g), and waking "when the ring
- * fills up" costs that on every record exactly when the reader is behind and cannot use it. 10 ms
- * of records at any rate we can process fits the 8 MiB ring many times over.
+ * Wake the reader only when it asked for it (struct nsguard_reader_state): a busy reader drains
+ * the ring every poll period on its own, and a wake-up per record costs the caller ~2.2 us on a
+ * 2-vCPU VM (kernel-findings §3g) — waking "when the ring fills up" costs that on every record
+ * exactly when the reader is behind and cannot use it. An idle reader sets sleeping = 1 before a
+ * long wait; the first record after that clears it and wakes the reader once.
  */
 static __always_inline void submit_event(void *ev)
 {
+	__u32 zero = 0;
+	struct nsguard_reader_state *reader = bpf_map_lookup_elem(&nsguard_reader_state, &zero);
+	__u64 flags = BPF_RB_NO_WAKEUP;
+
+	/* A plain store, not an exchange (32-bit atomics need -mcpu=v3): two racing submitters may
+	 * both wake the reader, which costs one spare wake-up and loses nothing. */
+	if (reader && reader->sleeping) {
+		reader->sleeping = 0;
+		flags = BPF_RB_FORCE_WAKEUP;
+	}
 	count(NSGUARD_CNT_EVENTS);
-	bpf_ringbuf_submit(ev, BPF_RB_NO_WAKEUP);
+	bpf_ringbuf_submit(ev, flags);
 }
 
 #endif

@@ -10,6 +10,8 @@
 #include <climits>
 #include <cmath>
 #include <cstring>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "addon_state.h"
@@ -39,7 +41,6 @@ void AddonState::Cleanup(std::shared_ptr<AddonState>* holder) {
   state->bpf_error.Reset();
   state->bpf_object_ctor.Reset();
   state->event_stream_ctor.Reset();
-  state->decode_names.Reset();
 }
 
 namespace {
@@ -115,36 +116,36 @@ Napi::Value BumpMemlock(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// decodeRecords(samples: Uint8Array[]) → { events, malformed }: runs ring-buffer samples through
-// exactly the reader's validation and the JS-thread decoder. For tests and record replay.
-Napi::Value DecodeRecords(const Napi::CallbackInfo& info) {
+// batchRecords(samples: Uint8Array[]) → { bytes, count, malformed }: builds a batch from
+// ring-buffer samples exactly as the reader does (validation, layout), for record replay and tests
+// of the JS decoder against the real validation.
+Napi::Value BatchRecords(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsArray()) {
-    ThrowTypeError(env, "decodeRecords expects an array of Uint8Array samples");
+    ThrowTypeError(env, "batchRecords expects an array of Uint8Array samples");
     return env.Undefined();
   }
   Napi::Array in = info[0].As<Napi::Array>();
-  Napi::Array events = Napi::Array::New(env);
-  uint32_t n = 0, malformed = 0;
+  auto batch = std::make_unique<Batch>();
+  uint32_t malformed = 0;
   std::vector<uint8_t> copy;
-  const DecodeNames names = GetDecodeNames(env);
   for (uint32_t i = 0; i < in.Length(); i++) {
     Napi::Value v = in.Get(i);
     if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-      ThrowTypeError(env, "decodeRecords: samples[" + std::to_string(i) + "] must be a Uint8Array");
+      ThrowTypeError(env, "batchRecords: samples[" + std::to_string(i) + "] must be a Uint8Array");
       return env.Undefined();
     }
     Napi::Uint8Array a = v.As<Napi::Uint8Array>();
     copy.assign(a.Data(), a.Data() + a.ByteLength());
-    size_t len = ValidateRecord(copy.data(), copy.size());
-    if (len == 0) {
-      malformed++;
-      continue;
-    }
-    events.Set(n++, DecodeRecord(env, names, copy.data(), len));
+    if (!batch->Append(copy.data(), copy.size())) malformed++;
   }
+  const size_t count = batch->count();
+  batch->Seal();
+  Napi::Value bytes = BatchToArrayBuffer(env, std::move(batch));
+  if (bytes.IsEmpty()) return env.Undefined();
   Napi::Object out = Napi::Object::New(env);
-  out.Set("events", events);
+  out.Set("bytes", bytes);
+  out.Set("count", Napi::Number::New(env, static_cast<double>(count)));
   out.Set("malformed", Napi::Number::New(env, malformed));
   return out;
 }
@@ -166,7 +167,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("bootClockOffsetNs", Napi::Function::New(env, BootClockOffsetNs, "bootClockOffsetNs"));
   exports.Set("libbpfVersion", Napi::Function::New(env, LibbpfVersion, "libbpfVersion"));
   exports.Set("bumpMemlock", Napi::Function::New(env, BumpMemlock, "bumpMemlock"));
-  exports.Set("decodeRecords", Napi::Function::New(env, DecodeRecords, "decodeRecords"));
+  exports.Set("batchRecords", Napi::Function::New(env, BatchRecords, "batchRecords"));
   exports.Set("constants", MakeConstants(env));
   return exports;
 }

@@ -23,8 +23,6 @@ struct AddonState {
   Napi::FunctionReference bpf_error;  // the BpfError class from ts/errors.ts, passed to __init
   Napi::FunctionReference bpf_object_ctor;
   Napi::FunctionReference event_stream_ctor;
-  // Interned property names of decoded records (decode.h NSGUARD_DECODE_NAMES), made on first use.
-  Napi::Reference<Napi::Array> decode_names;
 
   // Live native objects, so the cleanup hook can stop reader threads and close objects when the
   // environment (or worker) goes away. Entries are removed by the objects' destructors.

@@ -7,6 +7,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <set>
+#include <utility>
 #include <vector>
 
 #include "decode.h"
@@ -20,10 +22,11 @@ namespace nsguard {
 namespace {
 
 constexpr const char* kHooksMap = "nsguard_hooks";
-constexpr const char* kCompatHooksMap = "nsguard_compat_hooks";
+constexpr const char* kSyscallHooksMap = "nsguard_syscall_hooks";
 constexpr const char* kProcsMap = "nsguard_procs";
 constexpr const char* kCountersMap = "nsguard_counters";
 constexpr const char* kEventsMap = "nsguard_events";
+constexpr const char* kSourcesMap = "nsguard_sources";
 
 std::string WithReason(std::string msg, const LogCapture& log) {
   std::string last = log.LastLine();
@@ -78,12 +81,14 @@ Napi::Function BpfObject::Init(Napi::Env env) {
           InstanceMethod<&BpfObject::Close>("__close"),
           InstanceMethod<&BpfObject::SetHook>("__setHook"),
           InstanceMethod<&BpfObject::DeleteHook>("__deleteHook"),
-          InstanceMethod<&BpfObject::SetCompatHooks>("__setCompatHooks"),
+          InstanceMethod<&BpfObject::SetSyscallHooks>("__setSyscallHooks"),
           InstanceMethod<&BpfObject::SeedProcess>("__seedProcess"),
           InstanceMethod<&BpfObject::SeedProcesses>("__seedProcesses"),
           InstanceMethod<&BpfObject::ReadCounters>("__readCounters"),
+          InstanceMethod<&BpfObject::ReadSources>("__readSources"),
           InstanceMethod<&BpfObject::OpenEventStream>("__openEventStream"),
           InstanceMethod<&BpfObject::GetState>("__state"),
+          StaticValue("__throttleConstants", MakeThrottleConstants(env)),
       });
 }
 
@@ -437,35 +442,55 @@ Napi::Value BpfObject::SetHook(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// The policy hooks on one ia32 syscall number (struct nsguard_compat_hooks); none deletes the entry.
-Napi::Value BpfObject::SetCompatHooks(const Napi::CallbackInfo& info) {
+// (syscall, { native, compat }) → nsguard_syscall_hooks[syscall]: the policy hooks on the native
+// syscall with that number and on the ia32 one. Both empty makes the dispatcher skip the number.
+Napi::Value BpfObject::SetSyscallHooks(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t nr = 0;
   if (!GetU32(env, info[0], "syscall", &nr)) return env.Undefined();
-  if (!info[1].IsArray()) {
-    ThrowTypeError(env, "hookIds must be an array of hook ids");
+  if (nr >= NSGUARD_SYSCALL_NR_MAX) {
+    ThrowRangeError(env, "syscall must be below " + std::to_string(NSGUARD_SYSCALL_NR_MAX) +
+                             " (NSGUARD_SYSCALL_NR_MAX), got " + std::to_string(nr));
     return env.Undefined();
   }
-  Napi::Array ids = info[1].As<Napi::Array>();
-  struct nsguard_compat_hooks hooks = {};
-  if (ids.Length() > NSGUARD_MAX_COMPAT_HOOKS) {
-    ThrowTypeError(env, "at most " + std::to_string(NSGUARD_MAX_COMPAT_HOOKS) +
-                            " hooks per 32-bit syscall (NSGUARD_MAX_COMPAT_HOOKS)");
+  if (!info[1].IsObject()) {
+    ThrowTypeError(env, "hooks must be an object { native, compat } of hook id arrays");
     return env.Undefined();
   }
-  hooks.count = ids.Length();
-  for (uint32_t i = 0; i < hooks.count; i++) {
-    if (!GetU32(env, ids.Get(i), "hookIds[]", &hooks.hook_ids[i])) return env.Undefined();
+  Napi::Object lists = info[1].As<Napi::Object>();
+  struct nsguard_syscall_hooks hooks = {};
+  struct {
+    const char* name;
+    uint32_t* count;
+    uint32_t* ids;
+  } abis[] = {{"native", &hooks.count, hooks.hook_ids},
+              {"compat", &hooks.compat_count, hooks.compat_hook_ids}};
+  for (const auto& abi : abis) {
+    Napi::Value v = lists.Get(abi.name);
+    if (!v.IsArray()) {
+      ThrowTypeError(env, std::string("hooks.") + abi.name + " must be an array of hook ids");
+      return env.Undefined();
+    }
+    Napi::Array ids = v.As<Napi::Array>();
+    if (ids.Length() > NSGUARD_MAX_SYSCALL_HOOKS) {
+      ThrowTypeError(env, std::string("hooks.") + abi.name + ": at most " +
+                              std::to_string(NSGUARD_MAX_SYSCALL_HOOKS) +
+                              " hooks per syscall (NSGUARD_MAX_SYSCALL_HOOKS)");
+      return env.Undefined();
+    }
+    *abi.count = ids.Length();
+    for (uint32_t i = 0; i < ids.Length(); i++) {
+      const std::string what = std::string("hooks.") + abi.name + "[" + std::to_string(i) + "]";
+      if (!GetU32(env, ids.Get(i), what.c_str(), &abi.ids[i])) return env.Undefined();
+    }
   }
   if (!RequireLoaded(env, "map_update")) return env.Undefined();
-  struct bpf_map* map = FindMap(env, kCompatHooksMap, "map_update");
+  struct bpf_map* map = FindMap(env, kSyscallHooksMap, "map_update");
   if (map == nullptr) return env.Undefined();
-  int fd = bpf_map__fd(map);
-  int rc = hooks.count ? bpf_map_update_elem(fd, &nr, &hooks, BPF_ANY) : bpf_map_delete_elem(fd, &nr);
-  if (rc != 0 && !(hooks.count == 0 && errno == ENOENT)) {
+  if (bpf_map_update_elem(bpf_map__fd(map), &nr, &hooks, BPF_ANY) != 0) {
     int err = errno;
     ThrowBpfError(env, "map_update", err,
-                  std::string("update ") + kCompatHooksMap + "[" + std::to_string(nr) + "]: " +
+                  std::string("update ") + kSyscallHooksMap + "[" + std::to_string(nr) + "]: " +
                       std::strerror(err));
   }
   return env.Undefined();
@@ -561,7 +586,45 @@ Napi::Value BpfObject::ReadCounters(const Napi::CallbackInfo& info) {
   o.Set("sigkill", Napi::BigInt::New(env, sums[NSGUARD_CNT_SIGKILL]));
   o.Set("sigkillErr", Napi::BigInt::New(env, sums[NSGUARD_CNT_SIGKILL_ERR]));
   o.Set("filtered", Napi::BigInt::New(env, sums[NSGUARD_CNT_FILTERED]));
+  o.Set("throttled", Napi::BigInt::New(env, sums[NSGUARD_CNT_THROTTLED]));
   return o;
+}
+
+// Every entry of nsguard_sources (flood-resistance accounting). The kernel may add or evict
+// entries during the walk: an entry evicted between get_next_key and lookup is skipped, and as the
+// kernel restarts a walk whose key vanished, keys already reported are not reported again.
+Napi::Value BpfObject::ReadSources(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!RequireLoaded(env, "map_lookup")) return env.Undefined();
+  struct bpf_map* map = FindMap(env, kSourcesMap, "map_lookup");
+  if (map == nullptr) return env.Undefined();
+  const int fd = bpf_map__fd(map);
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t i = 0;
+  struct nsguard_source_key key = {}, next = {};
+  const void* prev = nullptr;  // null: start from the first key
+  std::set<std::pair<uint64_t, uint32_t>> seen;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    struct nsguard_source value;
+    key = next;
+    prev = &key;
+    if (!seen.insert({key.cgroup_id, key.pid}).second) continue;
+    if (bpf_map_lookup_elem(fd, &key, &value) != 0) {
+      if (errno == ENOENT) continue;
+      int err = errno;
+      ThrowBpfError(env, "map_lookup", err,
+                    std::string("read ") + kSourcesMap + ": " + std::strerror(err));
+      return env.Undefined();
+    }
+    out.Set(i++, SourceToJs(env, key, value));
+  }
+  if (errno != ENOENT) {
+    int err = errno;
+    ThrowBpfError(env, "map_lookup", err,
+                  std::string("walk ") + kSourcesMap + ": " + std::strerror(err));
+    return env.Undefined();
+  }
+  return out;
 }
 
 // (onBatch, pollMs, maxBatch) → EventStream on the ring buffer map nsguard_events.

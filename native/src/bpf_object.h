@@ -44,6 +44,9 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
 
   const std::string& path() const { return path_; }
 
+  // A map by its ELF name, null when absent (EventStream finds nsguard_reader_state with it).
+  struct bpf_map* MapByName(const std::string& name) const { return LookupMap(name); }
+
  private:
   Napi::Value Load(const Napi::CallbackInfo& info);
   Napi::Value Programs(const Napi::CallbackInfo& info);
@@ -56,10 +59,11 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value SetHook(const Napi::CallbackInfo& info);
   Napi::Value DeleteHook(const Napi::CallbackInfo& info);
-  Napi::Value SetCompatHooks(const Napi::CallbackInfo& info);
+  Napi::Value SetSyscallHooks(const Napi::CallbackInfo& info);
   Napi::Value SeedProcess(const Napi::CallbackInfo& info);
   Napi::Value SeedProcesses(const Napi::CallbackInfo& info);
   Napi::Value ReadCounters(const Napi::CallbackInfo& info);
+  Napi::Value ReadSources(const Napi::CallbackInfo& info);
   Napi::Value OpenEventStream(const Napi::CallbackInfo& info);
   Napi::Value GetState(const Napi::CallbackInfo& info);
 

@@ -1,19 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "decode.h"
 
-#include "addon_state.h"
-
 #include <cstddef>
 #include <cstring>
-#include <string>
-#include <vector>
 
 #include "header.h"
 
 // --- layout contract ---------------------------------------------------------------------------
 // The numbers below are written out by hand from bpf/include/nsguard_events.h. BPF (clang -target
 // bpf) and this C++ code compile the same header, but both must also agree with these values: if
-// the header changes shape, this file stops compiling until someone re-checks decode + TS types.
+// the header changes shape, this file stops compiling until someone re-checks the decoder
+// (ts/record-batch.ts, which reads offsets from constants.layout below) and the TS types.
 #define NSG_SIZE(T, n) static_assert(sizeof(struct T) == (n), "sizeof(struct " #T ") changed")
 #define NSG_OFF(T, f, n) \
   static_assert(offsetof(struct T, f) == (n), "offsetof(struct " #T ", " #f ") changed")
@@ -81,7 +78,9 @@ NSG_OFF(nsguard_syscall_event, fd_ns_inum, 196);
 NSG_OFF(nsguard_syscall_event, signal_err, 200);
 NSG_OFF(nsguard_syscall_event, flags, 204);
 
-NSG_SIZE(nsguard_compat_hooks, 4 + 4 * NSGUARD_MAX_COMPAT_HOOKS);
+NSG_SIZE(nsguard_reader_state, 8);
+NSG_OFF(nsguard_reader_state, sleeping, 0);
+
 
 NSG_SIZE(nsguard_proc, 40);
 NSG_OFF(nsguard_proc, key, 0);
@@ -132,153 +131,9 @@ size_t MinSizeForOp(uint32_t op) {
   }
 }
 
-// Copy-out a struct from a possibly unaligned record (records in a batch are copied back to back).
-template <typename T>
-T Load(const uint8_t* data) {
-  T v;
-  std::memcpy(&v, data, sizeof(T));
-  return v;
-}
-
-// A string from a fixed char array: at most `len` bytes (the *_len field, clamped to the array),
-// cut at the first NUL. Invalid UTF-8 becomes U+FFFD (napi_create_string_utf8).
-Napi::String FixedString(Napi::Env env, const char* buf, size_t cap, size_t len) {
-  if (len > cap) len = cap;
-  return Napi::String::New(env, buf, strnlen(buf, len));
-}
-
-Napi::Value U64(Napi::Env env, uint64_t v) { return Napi::BigInt::New(env, v); }
 Napi::Value U32(Napi::Env env, uint32_t v) { return Napi::Number::New(env, v); }
 
-Napi::Object ProcessKey(Napi::Env env, const DecodeNames& k, const struct nsguard_process_key& key) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set(k.pid, U32(env, key.pid));
-  o.Set(k.ktime, U64(env, key.ktime));
-  return o;
-}
-
-Napi::Object Namespaces(Napi::Env env, const DecodeNames& k, const __u32* ns) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set(k.uts, U32(env, ns[NSGUARD_NS_UTS]));
-  o.Set(k.ipc, U32(env, ns[NSGUARD_NS_IPC]));
-  o.Set(k.mnt, U32(env, ns[NSGUARD_NS_MNT]));
-  o.Set(k.pid, U32(env, ns[NSGUARD_NS_PID]));
-  o.Set(k.pidForChildren, U32(env, ns[NSGUARD_NS_PID_FOR_CHILDREN]));
-  o.Set(k.net, U32(env, ns[NSGUARD_NS_NET]));
-  o.Set(k.time, U32(env, ns[NSGUARD_NS_TIME]));
-  o.Set(k.timeForChildren, U32(env, ns[NSGUARD_NS_TIME_FOR_CHILDREN]));
-  o.Set(k.cgroup, U32(env, ns[NSGUARD_NS_CGROUP]));
-  o.Set(k.user, U32(env, ns[NSGUARD_NS_USER]));
-  return o;
-}
-
-Napi::Object Task(Napi::Env env, const DecodeNames& k, const struct nsguard_task& t) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set(k.key, ProcessKey(env, k, t.key));
-  o.Set(k.pid, U32(env, t.pid));
-  o.Set(k.tid, U32(env, t.tid));
-  o.Set(k.ppid, U32(env, t.ppid));
-  o.Set(k.nspid, U32(env, t.nspid));
-  o.Set(k.uid, U32(env, t.uid));
-  o.Set(k.euid, U32(env, t.euid));
-  o.Set(k.gid, U32(env, t.gid));
-  o.Set(k.auid, U32(env, t.auid));
-  o.Set(k.cgroupId, U64(env, t.cgroup_id));
-  o.Set(k.ns, Namespaces(env, k, t.ns));
-  o.Set(k.comm, FixedString(env, t.comm, NSGUARD_COMM_LEN, NSGUARD_COMM_LEN));
-  return o;
-}
-
-Napi::Object Common(Napi::Env env, const DecodeNames& k, const Napi::Value& op, const struct nsguard_header& hdr,
-                    const struct nsguard_task& task) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set(k.op, op);
-  o.Set(k.ktime, U64(env, hdr.ktime));
-  o.Set(k.task, Task(env, k, task));
-  return o;
-}
-
-// Splits a NUL-separated buffer. A trailing NUL ends the last piece; a last piece with no NUL
-// (cut off by the kernel side's buffer limit) is returned with *cut = true.
-std::vector<std::string> SplitNul(const char* buf, size_t len, bool* cut) {
-  std::vector<std::string> out;
-  *cut = false;
-  size_t start = 0;
-  while (start < len) {
-    const void* nul = std::memchr(buf + start, '\0', len - start);
-    size_t end = nul ? static_cast<size_t>(static_cast<const char*>(nul) - buf) : len;
-    out.emplace_back(buf + start, end - start);
-    if (nul == nullptr) *cut = true;
-    start = end + 1;
-  }
-  return out;
-}
-
-// Exec args. The BPF side copies the new process's argv area as is (argv[0]\0argv[1]\0…, see
-// bpf/process.bpf.c), and RawExecEvent.args is argv[1..]: argv[0] is dropped here. An argument cut
-// by NSGUARD_ARGS_LEN is kept as far as it goes (the event carries NSGUARD_FLAG_TRUNC_ARGS).
-Napi::Array ExecArgs(Napi::Env env, const char* buf, size_t len) {
-  if (len > NSGUARD_ARGS_LEN) len = NSGUARD_ARGS_LEN;
-  bool cut = false;
-  std::vector<std::string> parts = SplitNul(buf, len, &cut);
-  Napi::Array arr = Napi::Array::New(env);
-  for (size_t i = 1; i < parts.size(); i++) {
-    arr.Set(static_cast<uint32_t>(i - 1), Napi::String::New(env, parts[i]));
-  }
-  return arr;
-}
-
-// Exec cwd. bpf/lib/path.bpf.h writes the path's components innermost first, each NUL-terminated
-// ("bin\0local\0usr\0" for /usr/local/bin), because forward writes are what the verifier can
-// bound; cwd_len 0 with NSGUARD_FLAG_ROOTCWD is "/", and NSGUARD_FLAG_ERROR_CWD gives "".
-// When the walk ran out of buffer, the outermost components are missing: the cut piece is dropped
-// and the result starts with "..." instead of "/", so a partial path never passes for a full one.
-Napi::String ExecCwd(Napi::Env env, const char* buf, size_t len, uint32_t flags) {
-  if (flags & NSGUARD_FLAG_ERROR_CWD) return Napi::String::New(env, "");
-  if (len == 0) return Napi::String::New(env, (flags & NSGUARD_FLAG_ROOTCWD) ? "/" : "");
-  if (len > NSGUARD_CWD_LEN) len = NSGUARD_CWD_LEN;
-  bool cut = false;
-  std::vector<std::string> parts = SplitNul(buf, len, &cut);
-  if (cut) parts.pop_back();
-  std::string path = cut ? "..." : "";
-  for (size_t i = parts.size(); i-- > 0;) {
-    path += '/';
-    path += parts[i];
-  }
-  if (path.empty()) path = "/";
-  return Napi::String::New(env, path);
-}
-
-Napi::Value FdKindName(const DecodeNames& k, uint32_t kind) {
-  switch (kind) {
-    case NSGUARD_FD_NSFS: return k.nsfs;
-    case NSGUARD_FD_PIDFD: return k.pidfd;
-    case NSGUARD_FD_OTHER: return k.other;
-    default: return k.unknown;  // NSGUARD_FD_UNKNOWN and values this build does not know
-  }
-}
-
 }  // namespace
-
-DecodeNames GetDecodeNames(Napi::Env env) {
-  // Held as one array: Node-API (version 8) can reference objects but not strings.
-  std::shared_ptr<AddonState> state = AddonState::Get(env);
-  if (state->decode_names.IsEmpty()) {
-    Napi::Array all = Napi::Array::New(env);
-    uint32_t n = 0;
-#define NSGUARD_NAME_NEW(name) all.Set(n++, Napi::String::New(env, #name));
-    NSGUARD_DECODE_NAMES(NSGUARD_NAME_NEW)
-#undef NSGUARD_NAME_NEW
-    state->decode_names = Napi::Persistent(all);
-  }
-  Napi::Array all = state->decode_names.Value();
-  DecodeNames names;
-  uint32_t i = 0;
-#define NSGUARD_NAME_VALUE(name) names.name = all.Get(i++);
-  NSGUARD_DECODE_NAMES(NSGUARD_NAME_VALUE)
-#undef NSGUARD_NAME_VALUE
-  return names;
-}
 
 size_t ValidateRecord(const void* data, size_t size) {
   if (data == nullptr || size < sizeof(struct nsguard_header)) return 0;
@@ -290,53 +145,81 @@ size_t ValidateRecord(const void* data, size_t size) {
   return hdr.size;
 }
 
-Napi::Value DecodeRecord(Napi::Env env, const DecodeNames& k, const uint8_t* data, size_t len) {
-  const auto hdr = Load<struct nsguard_header>(data);
-  switch (hdr.op) {
-    case NSGUARD_OP_EXEC: {
-      const auto e = Load<struct nsguard_exec_event>(data);
-      Napi::Object o = Common(env, k, k.exec, e.hdr, e.task);
-      o.Set(k.parent, ProcessKey(env, k, e.parent));
-      o.Set(k.flags, U32(env, e.flags));
-      o.Set(k.filename, FixedString(env, e.filename, NSGUARD_FILENAME_LEN, e.filename_len));
-      o.Set(k.args, ExecArgs(env, e.args, e.args_len));
-      o.Set(k.cwd, ExecCwd(env, e.cwd, e.cwd_len, e.flags));
-      o.Set(k.cgroupName,
-            FixedString(env, e.cgroup_name, NSGUARD_CGROUP_NAME_LEN, e.cgroup_name_len));
-      return o;
-    }
-    case NSGUARD_OP_CLONE: {
-      const auto e = Load<struct nsguard_clone_event>(data);
-      Napi::Object o = Common(env, k, k.clone, e.hdr, e.task);
-      o.Set(k.parent, ProcessKey(env, k, e.parent));
-      return o;
-    }
-    case NSGUARD_OP_EXIT: {
-      const auto e = Load<struct nsguard_exit_event>(data);
-      Napi::Object o = Common(env, k, k.exit, e.hdr, e.task);
-      o.Set(k.exitCode, U32(env, e.exit_code));
-      return o;
-    }
-    case NSGUARD_OP_SYSCALL: {
-      const auto e = Load<struct nsguard_syscall_event>(data);
-      Napi::Object o = Common(env, k, k.syscall, e.hdr, e.task);
-      o.Set(k.hookId, U32(env, e.hook_id));
-      o.Set(k.syscallNr, U32(env, e.syscall_nr));
-      o.Set(k.action, U32(env, e.action));
-      o.Set(k.selector, U32(env, e.selector));
-      Napi::Array args = Napi::Array::New(env, NSGUARD_SYSCALL_ARGS);
-      for (uint32_t i = 0; i < NSGUARD_SYSCALL_ARGS; i++) args.Set(i, U64(env, e.args[i]));
-      o.Set(k.args, args);
-      o.Set(k.fdKind, FdKindName(k, e.fd_kind));
-      o.Set(k.fdNsInum, U32(env, e.fd_ns_inum));
-      o.Set(k.signalErr, Napi::Number::New(env, e.signal_err));
-      o.Set(k.compat, Napi::Boolean::New(env, (e.flags & NSGUARD_SYSCALL_COMPAT) != 0));
-      return o;
-    }
-    default:
-      return env.Undefined();  // unreachable after ValidateRecord
-  }
+namespace {
+
+// Byte offsets of every record field the JS decoder reads (ts/record-batch.ts), by C field name,
+// straight from the header: JS never hard-codes an offset.
+Napi::Object MakeLayout(Napi::Env env) {
+#define NSG_FIELD(obj, T, f) obj.Set(#f, U32(env, offsetof(struct T, f)))
+  Napi::Object layout = Napi::Object::New(env);
+
+  Napi::Object hdr = Napi::Object::New(env);
+  NSG_FIELD(hdr, nsguard_header, op);
+  NSG_FIELD(hdr, nsguard_header, size);
+  NSG_FIELD(hdr, nsguard_header, ktime);
+  layout.Set("header", hdr);
+
+  Napi::Object key = Napi::Object::New(env);
+  NSG_FIELD(key, nsguard_process_key, pid);
+  NSG_FIELD(key, nsguard_process_key, ktime);
+  layout.Set("processKey", key);
+
+  Napi::Object task = Napi::Object::New(env);
+  NSG_FIELD(task, nsguard_task, key);
+  NSG_FIELD(task, nsguard_task, pid);
+  NSG_FIELD(task, nsguard_task, tid);
+  NSG_FIELD(task, nsguard_task, ppid);
+  NSG_FIELD(task, nsguard_task, nspid);
+  NSG_FIELD(task, nsguard_task, uid);
+  NSG_FIELD(task, nsguard_task, euid);
+  NSG_FIELD(task, nsguard_task, gid);
+  NSG_FIELD(task, nsguard_task, auid);
+  NSG_FIELD(task, nsguard_task, cgroup_id);
+  NSG_FIELD(task, nsguard_task, ns);
+  NSG_FIELD(task, nsguard_task, comm);
+  layout.Set("task", task);
+
+  Napi::Object exec = Napi::Object::New(env);
+  NSG_FIELD(exec, nsguard_exec_event, task);
+  NSG_FIELD(exec, nsguard_exec_event, parent);
+  NSG_FIELD(exec, nsguard_exec_event, flags);
+  NSG_FIELD(exec, nsguard_exec_event, filename_len);
+  NSG_FIELD(exec, nsguard_exec_event, args_len);
+  NSG_FIELD(exec, nsguard_exec_event, cwd_len);
+  NSG_FIELD(exec, nsguard_exec_event, cgroup_name_len);
+  NSG_FIELD(exec, nsguard_exec_event, filename);
+  NSG_FIELD(exec, nsguard_exec_event, args);
+  NSG_FIELD(exec, nsguard_exec_event, cwd);
+  NSG_FIELD(exec, nsguard_exec_event, cgroup_name);
+  layout.Set("exec", exec);
+
+  Napi::Object clone = Napi::Object::New(env);
+  NSG_FIELD(clone, nsguard_clone_event, task);
+  NSG_FIELD(clone, nsguard_clone_event, parent);
+  layout.Set("clone", clone);
+
+  Napi::Object exit = Napi::Object::New(env);
+  NSG_FIELD(exit, nsguard_exit_event, task);
+  NSG_FIELD(exit, nsguard_exit_event, exit_code);
+  layout.Set("exit", exit);
+
+  Napi::Object sys = Napi::Object::New(env);
+  NSG_FIELD(sys, nsguard_syscall_event, task);
+  NSG_FIELD(sys, nsguard_syscall_event, hook_id);
+  NSG_FIELD(sys, nsguard_syscall_event, syscall_nr);
+  NSG_FIELD(sys, nsguard_syscall_event, action);
+  NSG_FIELD(sys, nsguard_syscall_event, selector);
+  NSG_FIELD(sys, nsguard_syscall_event, args);
+  NSG_FIELD(sys, nsguard_syscall_event, fd_kind);
+  NSG_FIELD(sys, nsguard_syscall_event, fd_ns_inum);
+  NSG_FIELD(sys, nsguard_syscall_event, signal_err);
+  NSG_FIELD(sys, nsguard_syscall_event, flags);
+  layout.Set("syscall", sys);
+#undef NSG_FIELD
+  return layout;
 }
+
+}  // namespace
 
 Napi::Object MakeConstants(Napi::Env env) {
   Napi::Object c = Napi::Object::New(env);
@@ -386,6 +269,33 @@ Napi::Object MakeConstants(Napi::Env env) {
   flags.Set("ERROR_CWD", U32(env, NSGUARD_FLAG_ERROR_CWD));
   flags.Set("CLONE", U32(env, NSGUARD_FLAG_CLONE));
   c.Set("processFlags", flags);
+
+  Napi::Object fd_kinds = Napi::Object::New(env);
+  fd_kinds.Set("unknown", U32(env, NSGUARD_FD_UNKNOWN));
+  fd_kinds.Set("nsfs", U32(env, NSGUARD_FD_NSFS));
+  fd_kinds.Set("pidfd", U32(env, NSGUARD_FD_PIDFD));
+  fd_kinds.Set("other", U32(env, NSGUARD_FD_OTHER));
+  c.Set("fdKinds", fd_kinds);
+
+  Napi::Object syscall_flags = Napi::Object::New(env);
+  syscall_flags.Set("COMPAT", U32(env, NSGUARD_SYSCALL_COMPAT));
+  c.Set("syscallFlags", syscall_flags);
+
+  // Slot of each namespace in nsguard_task.ns, under its RawNamespaces name.
+  Napi::Object ns = Napi::Object::New(env);
+  ns.Set("uts", U32(env, NSGUARD_NS_UTS));
+  ns.Set("ipc", U32(env, NSGUARD_NS_IPC));
+  ns.Set("mnt", U32(env, NSGUARD_NS_MNT));
+  ns.Set("pid", U32(env, NSGUARD_NS_PID));
+  ns.Set("pidForChildren", U32(env, NSGUARD_NS_PID_FOR_CHILDREN));
+  ns.Set("net", U32(env, NSGUARD_NS_NET));
+  ns.Set("time", U32(env, NSGUARD_NS_TIME));
+  ns.Set("timeForChildren", U32(env, NSGUARD_NS_TIME_FOR_CHILDREN));
+  ns.Set("cgroup", U32(env, NSGUARD_NS_CGROUP));
+  ns.Set("user", U32(env, NSGUARD_NS_USER));
+  c.Set("nsIndex", ns);
+
+  c.Set("layout", MakeLayout(env));
   return c;
 }
 

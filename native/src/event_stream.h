@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // EventStream: a reader thread on one BPF ring buffer, handing batches of records to JS through a
-// bounded thread-safe function. The reader never blocks on JS: when the TSFN queue is full the
-// batch is dropped and counted.
+// bounded thread-safe function. Each batch reaches JS as one ArrayBuffer over the batch's own
+// memory (records + offsets, see Batch) that JS reads lazily (ts/record-batch.ts); no per-record
+// JS objects are built here. The reader never blocks on JS: with kMaxInFlight batches handed over
+// and not yet released it leaves records in the kernel ring buffer.
 #ifndef NSGUARD_NATIVE_SRC_EVENT_STREAM_H_
 #define NSGUARD_NATIVE_SRC_EVENT_STREAM_H_
 
@@ -21,12 +23,25 @@ namespace nsguard {
 
 class BpfObject;
 
-// Records copied out of the ring buffer, back to back, each starting 8-byte aligned.
+// Records copied out of the ring buffer, back to back, each starting 8-byte aligned. Seal()
+// appends the records' offsets (uint32, 4-aligned) after the last record, so JS gets one buffer:
+// [records…][offsets[0..count)] and reads offsets from its tail.
 struct Batch {
   std::vector<uint8_t> bytes;
   std::vector<uint32_t> offsets;
-  std::vector<uint32_t> lengths;
+
+  // Validates one ring-buffer sample (ValidateRecord) and copies the hdr.size bytes it keeps.
+  // False when the sample is malformed (nothing copied).
+  bool Append(const void* data, size_t size);
+  size_t count() const { return offsets.size(); }
+  // Appends the offsets after the records. The batch is read-only afterwards.
+  void Seal();
 };
+
+// Hands a sealed batch to JS as an ArrayBuffer over its memory; the ArrayBuffer's finalizer
+// frees the batch. On failure a JS exception is pending, the batch is freed and an empty value
+// is returned.
+Napi::Value BatchToArrayBuffer(Napi::Env env, std::unique_ptr<Batch> batch);
 
 struct StreamCore;
 
@@ -53,6 +68,8 @@ class EventStream : public Napi::ObjectWrap<EventStream> {
 
  private:
   Napi::Value Stop(const Napi::CallbackInfo& info);
+  // One handed-over batch is done with (RecordBatch.release()); lets the reader hand over more.
+  Napi::Value ReleaseBatch(const Napi::CallbackInfo& info);
   Napi::Value RefJs(const Napi::CallbackInfo& info);
   Napi::Value UnrefJs(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);

@@ -20,6 +20,13 @@ bool EncodeHookTable(Napi::Env env, const Napi::Value& v, struct nsguard_hook* o
 bool EncodeSeedProcess(Napi::Env env, const Napi::Value& v, const std::string& what,
                        uint32_t* key, struct nsguard_proc* out);
 
+// Flood-resistance limits of the header (NSGUARD_RINGBUF_BYTES, NSGUARD_THROTTLE_*), for JS.
+Napi::Object MakeThrottleConstants(Napi::Env env);
+
+// One nsguard_sources entry → the Source object of ts/bindings.ts.
+Napi::Object SourceToJs(Napi::Env env, const struct nsguard_source_key& key,
+                        const struct nsguard_source& src);
+
 // Sums a PERCPU_ARRAY of u64 over the possible CPUs for indices [0, n). 0 or -errno.
 int SumPercpuCounters(int map_fd, uint64_t* sums, uint32_t n);
 

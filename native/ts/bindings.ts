@@ -7,7 +7,7 @@ import { createRequire } from "node:module";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BpfError } from "./errors.js";
-import type { RawEvent } from "./raw-events.js";
+import type { RawNamespaces } from "./raw-events.js";
 
 /** Hook table as encoded into struct nsguard_hook (bpf/include/nsguard_events.h). */
 export interface HookTable {
@@ -30,6 +30,14 @@ export interface HookSelector {
   };
   /** tetragon.KprobeAction value: 1 Post, 3 Sigkill, 9 NoPost. */
   action: number;
+}
+
+/** The policy hooks on one syscall number (struct nsguard_syscall_hooks), per ABI. */
+export interface SyscallHooks {
+  /** Hook ids on the native syscall with this number; at most NSGUARD_MAX_SYSCALL_HOOKS (8). */
+  native: readonly number[];
+  /** Hook ids on the ia32 (32-bit entry) syscall with this number (x86_64 only). */
+  compat: readonly number[];
 }
 
 /** A process found by the agent's /proc scan, for the kernel process table (struct nsguard_proc). */
@@ -57,6 +65,52 @@ export interface KernelCounters {
   sigkillErr: bigint;
   /** Syscalls rejected by selectors in the kernel. */
   filtered: bigint;
+  /** Events suppressed by flood resistance (exact; per source in readSources()). */
+  throttled: bigint;
+}
+
+/**
+ * A source of events accounted under ring-buffer pressure (map nsguard_sources, struct
+ * nsguard_source): a container cgroup (pid 0) or one process in it. Entries are made only under
+ * pressure; totals count from the entry's creation.
+ */
+export interface ThrottleSource {
+  /** cgroup v2 id (kernfs inode), or on hybrid hosts the v1 memory cgroup's id | throttle.cgroupV1Flag. */
+  cgroupId: bigint;
+  /** tgid; 0 for the cgroup-level entry. */
+  pid: number;
+  /** Container cgroup name (last path component); cgroup-level entries only, else "". */
+  cgroupName: string;
+  /** Events suppressed (exact). */
+  suppressed: bigint;
+  /** Events admitted under pressure and written to the ring buffer. */
+  posted: bigint;
+  /** Events admitted under pressure but lost to a full ring buffer (also in ringbufFull). */
+  lost: bigint;
+  /** Events in the source's last active window (a heuristic, not exact). */
+  windowCount: bigint;
+  /** That window: boot-clock ns / throttle.windowNs. */
+  windowEpoch: bigint;
+  /** Boot-clock ns the entry was made. */
+  createdKtime: bigint;
+  /** Boot-clock ns of the last suppression; 0n when none. */
+  lastSuppressedKtime: bigint;
+}
+
+/** Flood-resistance limits from bpf/include/nsguard_events.h (NSGUARD_THROTTLE_*). */
+export interface ThrottleConstants {
+  /** Size of the ring buffer nsguard_events (NSGUARD_RINGBUF_BYTES). */
+  ringbufBytes: number;
+  /** Unread bytes from which events are accounted (both levels heavy → suppressed). */
+  lowBytes: number;
+  /** Unread bytes from which either level being heavy suppresses. */
+  highBytes: number;
+  /** Unread bytes from which every ordinary event is suppressed (the rest is priority headroom). */
+  maxBytes: number;
+  windowNs: number;
+  minBurst: number;
+  /** Bit set in ThrottleSource.cgroupId for cgroup v1 (memory controller) ids. */
+  cgroupV1Flag: bigint;
 }
 
 /** Reader-side statistics of an event stream (counts since it started). */
@@ -74,8 +128,15 @@ export interface EventStreamStats {
    */
   droppedEvents: number;
   droppedBatches: number;
-  /** epoll / ring_buffer__consume failures. */
+  /** poll / ring_buffer__consume / reader-state map update failures. */
   errors: number;
+  /**
+   * Times the reader found the ring empty and slept until the BPF side woke it (map
+   * nsguard_reader_state). 0 with objects that lack that map: the reader then polls every pollMs.
+   */
+  sleeps: number;
+  /** Sleeps ended by a record (the BPF side's wake-up) rather than by the 1 s re-arm timeout. */
+  wakeups: number;
   running: boolean;
 }
 
@@ -146,10 +207,66 @@ export interface NativeConstants {
     ERROR_CWD: number;
     CLONE: number;
   };
+  /** enum nsguard_fd_kind values, by RawFdKind name. */
+  fdKinds: { unknown: number; nsfs: number; pidfd: number; other: number };
+  syscallFlags: { COMPAT: number };
+  /** Slot of each namespace in nsguard_task.ns (enum nsguard_ns_index). */
+  nsIndex: Record<keyof RawNamespaces, number>;
+  /** offsetof() of every record field the JS decoder reads, by C struct and field name. */
+  layout: RecordLayout;
+}
+
+/** Byte offsets within each record struct of bpf/include/nsguard_events.h. */
+export interface RecordLayout {
+  header: { op: number; size: number; ktime: number };
+  processKey: { pid: number; ktime: number };
+  task: {
+    key: number;
+    pid: number;
+    tid: number;
+    ppid: number;
+    nspid: number;
+    uid: number;
+    euid: number;
+    gid: number;
+    auid: number;
+    cgroup_id: number;
+    ns: number;
+    comm: number;
+  };
+  exec: {
+    task: number;
+    parent: number;
+    flags: number;
+    filename_len: number;
+    args_len: number;
+    cwd_len: number;
+    cgroup_name_len: number;
+    filename: number;
+    args: number;
+    cwd: number;
+    cgroup_name: number;
+  };
+  clone: { task: number; parent: number };
+  exit: { task: number; exit_code: number };
+  syscall: {
+    task: number;
+    hook_id: number;
+    syscall_nr: number;
+    action: number;
+    selector: number;
+    args: number;
+    fd_kind: number;
+    fd_ns_inum: number;
+    signal_err: number;
+    flags: number;
+  };
 }
 
 export interface NativeEventStream {
   stop(): void;
+  /** A handed-over batch is done with: the reader may hand over another. */
+  releaseBatch(): void;
   ref(): NativeEventStream;
   unref(): NativeEventStream;
   stats(): EventStreamStats;
@@ -167,12 +284,14 @@ export interface NativeBpfObject {
   __close(): void;
   __setHook(hookId: number, table: HookTable): void;
   __deleteHook(hookId: number): boolean;
-  __setCompatHooks(syscall: number, hookIds: readonly number[]): void;
+  __setSyscallHooks(syscall: number, hooks: SyscallHooks): void;
   __seedProcess(process: SeedProcess): void;
   __seedProcesses(processes: readonly SeedProcess[]): number;
   __readCounters(): KernelCounters;
+  __readSources(): ThrottleSource[];
+  /** onBatch gets each batch as [records…][uint32 offsets[count]] (native Batch, src/event_stream.h). */
   __openEventStream(
-    onBatch: (events: RawEvent[]) => void,
+    onBatch: (bytes: ArrayBuffer, count: number) => void,
     pollMs: number,
     maxBatch: number,
   ): NativeEventStream;
@@ -181,15 +300,16 @@ export interface NativeBpfObject {
 
 export interface NativeBinding {
   /** Opens the ELF file; with shareMapsWith, reuses that loaded object's maps by name. */
-  BpfObject: new (
-    path: string,
-    shareMapsWith?: NativeBpfObject,
-  ) => NativeBpfObject;
+  BpfObject: {
+    new (path: string, shareMapsWith?: NativeBpfObject): NativeBpfObject;
+    __throttleConstants: ThrottleConstants;
+  };
   __init(classes: { BpfError: typeof BpfError }): void;
   bootClockOffsetNs(): bigint;
   libbpfVersion(): string;
   bumpMemlock(): MemlockResult;
-  decodeRecords(samples: readonly Uint8Array[]): { events: RawEvent[]; malformed: number };
+  /** The reader's validation and batch layout applied to samples (see __openEventStream). */
+  batchRecords(samples: readonly Uint8Array[]): { bytes: ArrayBuffer; count: number; malformed: number };
   constants: NativeConstants;
 }
 

@@ -10,8 +10,11 @@ import {
   native,
   type ProgramInfo,
   type SeedProcess,
+  type SyscallHooks,
+  type ThrottleConstants,
+  type ThrottleSource,
 } from "./bindings.js";
-import type { RawEvent } from "./raw-events.js";
+import { RecordBatch } from "./record-batch.js";
 
 export interface OpenOptions {
   /**
@@ -24,15 +27,16 @@ export interface OpenOptions {
 
 export interface EventStreamOptions {
   /**
-   * Reader wake-up period in ms (1–60000, default 10). The BPF side mostly submits without waking
-   * the reader (BPF_RB_NO_WAKEUP), so this bounds delivery latency.
+   * Drain period in ms while records keep coming (1–60000, default 10): the BPF side submits
+   * without waking a busy reader (BPF_RB_NO_WAKEUP), so this bounds delivery latency. An idle
+   * reader sleeps until the first record wakes it (map nsguard_reader_state).
    */
   pollMs?: number;
   /** Most records per batch (default 4096). A batch is also cut at 1 MiB. */
   maxBatch?: number;
   /**
-   * Called when onBatch throws. Without it the exception is rethrown on the next tick (an
-   * uncaught exception, as for an 'error' event without a listener).
+   * Called when onBatch throws (the batch is then released for it). Without it the exception is
+   * rethrown on the next tick (an uncaught exception, as for an 'error' event without a listener).
    */
   onError?: (error: unknown) => void;
 }
@@ -40,17 +44,13 @@ export interface EventStreamOptions {
 export interface EventIteratorOptions extends Omit<EventStreamOptions, "onError"> {
   /** Ends the iteration (and stops the stream) when aborted. */
   signal?: AbortSignal;
-  /** Batches buffered for a slow consumer before further batches are dropped (default 64). */
-  highWaterMark?: number;
-  /** Told how many records each dropped batch held (drops past highWaterMark are never silent). */
-  onDrop?: (events: number) => void;
 }
 
 /**
  * A running ring-buffer reader. A native thread drains the ring buffer every pollMs and hands
- * batches to the JS thread; it never waits for JS: with two batches pending it fills a third and
- * then leaves records in the kernel ring buffer (the bounded queue), whose overflow the kernel
- * counts (readCounters().ringbufFull).
+ * batches (RecordBatch) to the JS thread; it never waits for JS: with two batches handed over and
+ * not yet released it fills a third and then leaves records in the kernel ring buffer (the
+ * bounded queue), whose overflow the kernel counts (readCounters().ringbufFull).
  */
 export class EventStream {
   readonly #raw: NativeEventStream;
@@ -173,11 +173,11 @@ export class BpfObject {
   }
 
   /**
-   * The policy hooks to run for one ia32 (32-bit entry) syscall number, in map
-   * nsguard_compat_hooks; an empty list removes the entry.
+   * The policy hooks the dispatcher (nsguard_dispatch on tp_btf/sys_enter) runs for one syscall
+   * number, per ABI, in map nsguard_syscall_hooks. Empty lists make it skip the number.
    */
-  setCompatHooks(syscall: number, hookIds: readonly number[]): void {
-    this.#raw.__setCompatHooks(syscall, hookIds);
+  setSyscallHooks(syscall: number, hooks: SyscallHooks): void {
+    this.#raw.__setSyscallHooks(syscall, hooks);
   }
 
   /** Adds one process to the kernel process table (map nsguard_procs). */
@@ -198,16 +198,31 @@ export class BpfObject {
   }
 
   /**
-   * Starts reading ring buffer map nsguard_events. onBatch runs on the JS thread with decoded
-   * records. One stream per object (the objects sharing the map share the records: open it on one).
+   * The sources flood resistance has accounted (map nsguard_sources, shared by every object):
+   * per container cgroup (pid 0) and per process, with exact suppressed counts.
    */
-  openEventStream(onBatch: (events: RawEvent[]) => void, options: EventStreamOptions = {}): EventStream {
+  readSources(): ThrottleSource[] {
+    return this.#raw.__readSources();
+  }
+
+  /**
+   * Starts reading ring buffer map nsguard_events. onBatch runs on the JS thread with each batch
+   * of records, read lazily (RecordBatch). Call batch.release() once done with it — now or later:
+   * the reader hands over at most two unreleased batches, then leaves records in the kernel ring
+   * (which counts what it cannot hold). A batch never released stalls the stream. One stream per
+   * object (the objects sharing the map share the records: open it on one).
+   */
+  openEventStream(onBatch: (batch: RecordBatch) => void, options: EventStreamOptions = {}): EventStream {
     const { pollMs = 10, maxBatch = 4096, onError } = options;
     if (typeof onBatch !== "function") throw new TypeError("onBatch must be a function");
-    const deliver = (events: RawEvent[]): void => {
+    const release = () => raw.releaseBatch();
+    const deliver = (bytes: ArrayBuffer, count: number): void => {
+      const batch = new RecordBatch(bytes, count, release);
       try {
-        onBatch(events);
+        onBatch(batch);
       } catch (error) {
+        // A consumer that threw will not release what it was given; the stream must go on.
+        batch.release();
         if (onError) onError(error);
         else
           process.nextTick(() => {
@@ -215,26 +230,28 @@ export class BpfObject {
           });
       }
     };
-    return new EventStream(this.#raw.__openEventStream(deliver, pollMs, maxBatch));
+    // Batches arrive through the event loop, so never before `raw` is assigned.
+    const raw = this.#raw.__openEventStream(deliver, pollMs, maxBatch);
+    return new EventStream(raw);
   }
 
   /**
-   * Async iteration over batches. The stream stops when the loop exits (break, throw, or the
-   * signal aborting). A consumer more than highWaterMark batches behind loses the newest batches,
-   * reported through onDrop.
+   * Async iteration over batches. Each batch is released when the loop asks for the next one (or
+   * exits), so a slow loop holds records back in the kernel ring, which counts what it cannot
+   * hold. The stream stops when the loop exits (break, throw, or the signal aborting).
    */
-  async *events(options: EventIteratorOptions = {}): AsyncGenerator<RawEvent[], void, undefined> {
-    const { signal, highWaterMark = 64, onDrop, ...streamOptions } = options;
+  async *events(options: EventIteratorOptions = {}): AsyncGenerator<RecordBatch, void, undefined> {
+    const { signal, ...streamOptions } = options;
     if (signal?.aborted) return;
-    const queue: RawEvent[][] = [];
+    // At most two unreleased batches exist (the reader's limit), so this queue stays that short.
+    const queue: RecordBatch[] = [];
     let wake: (() => void) | undefined;
     const notify = () => {
       wake?.();
       wake = undefined;
     };
     const stream = this.openEventStream((batch) => {
-      if (queue.length < highWaterMark) queue.push(batch);
-      else onDrop?.(batch.length);
+      queue.push(batch);
       notify();
     }, streamOptions);
     signal?.addEventListener("abort", notify, { once: true });
@@ -242,7 +259,11 @@ export class BpfObject {
       while (!signal?.aborted) {
         const batch = queue.shift();
         if (batch) {
-          yield batch;
+          try {
+            yield batch;
+          } finally {
+            batch.release();
+          }
           continue;
         }
         await new Promise<void>((r) => {
@@ -252,6 +273,7 @@ export class BpfObject {
     } finally {
       signal?.removeEventListener("abort", notify);
       stream.stop();
+      for (const batch of queue) batch.release();
     }
   }
 }
@@ -274,13 +296,8 @@ export function bumpMemlock() {
   return native.bumpMemlock();
 }
 
-/**
- * Decodes ring-buffer samples exactly as the reader does (validation + decoding), one Uint8Array
- * per sample. For tests and for replaying captured records.
- */
-export function decodeRecords(samples: readonly Uint8Array[]): { events: RawEvent[]; malformed: number } {
-  return native.decodeRecords(samples);
-}
-
 /** Limits, ops, actions and flags from bpf/include/nsguard_events.h, as compiled into the addon. */
 export const nativeConstants = native.constants;
+
+/** Flood-resistance limits (ring size, watermarks, window) from bpf/include/nsguard_events.h. */
+export const throttleConstants: ThrottleConstants = native.BpfObject.__throttleConstants;

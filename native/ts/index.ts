@@ -2,8 +2,9 @@
 /**
  * @nsguard/native — the only C++ in nsguard: a node-addon-api addon over libbpf. It opens, loads
  * and attaches the BPF objects built in bpf/, updates their maps (hook tables, process table),
- * reads their counters, and streams ring-buffer records to JS as typed RawEvents decoded from the
- * shared header bpf/include/nsguard_events.h. Every failure is a BpfError.
+ * reads their counters, and streams ring-buffer records to JS in batches (RecordBatch: one buffer
+ * per batch, records read lazily, laid out by the shared header bpf/include/nsguard_events.h).
+ * Every failure is a BpfError.
  */
 
 export type {
@@ -16,18 +17,23 @@ export type {
   MemlockResult,
   NativeConstants,
   ProgramInfo,
+  RecordLayout,
   SeedProcess,
+  SyscallHooks,
+  ThrottleConstants,
+  ThrottleSource,
 } from "./bindings.js";
 export type { EventIteratorOptions, EventStreamOptions, OpenOptions } from "./bpf-object.js";
 export {
   BpfObject,
   bootClockOffsetNs,
   bumpMemlock,
-  decodeRecords,
   EventStream,
   libbpfVersion,
   nativeConstants,
+  throttleConstants,
 } from "./bpf-object.js";
 export type { BpfErrorDetails, BpfOp } from "./errors.js";
 export { BpfError, isBpfError } from "./errors.js";
 export type * from "./raw-events.js";
+export { RecordBatch, type RecordOp, SyscallRecordView } from "./record-batch.js";

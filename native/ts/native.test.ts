@@ -7,10 +7,10 @@ import {
   BpfObject,
   bootClockOffsetNs,
   bumpMemlock,
-  decodeRecords,
   isBpfError,
   libbpfVersion,
   nativeConstants,
+  RecordBatch,
 } from "./index.js";
 
 /** A zeroed sample of `size` bytes with the common header's op and size set. */
@@ -83,61 +83,163 @@ describe("BpfError", () => {
   });
 });
 
-describe("record decoding (the reader's validation + decoder)", () => {
-  const sizes = nativeConstants.recordSizes;
+const C = nativeConstants;
+const L = C.layout;
+const sizes = C.recordSizes;
 
+/** Builds one record from the exported layout (what the BPF side writes), little-endian like x86/arm64. */
+class Rec {
+  readonly bytes: Uint8Array;
+  readonly #dv: DataView;
+  constructor(op: keyof typeof C.ops, size: number = sizes[op]) {
+    this.bytes = new Uint8Array(size);
+    this.#dv = new DataView(this.bytes.buffer);
+    this.u32(L.header.op, C.ops[op]).u32(L.header.size, size);
+  }
+  u16(at: number, v: number): this {
+    this.#dv.setUint16(at, v, true);
+    return this;
+  }
+  u32(at: number, v: number): this {
+    this.#dv.setUint32(at, v, true);
+    return this;
+  }
+  i32(at: number, v: number): this {
+    this.#dv.setInt32(at, v, true);
+    return this;
+  }
+  u64(at: number, v: bigint): this {
+    this.#dv.setBigUint64(at, v, true);
+    return this;
+  }
+  /** Raw bytes (strings as UTF-8; escapes for NULs and invalid bytes). */
+  raw(at: number, s: string | number[]): this {
+    this.bytes.set(typeof s === "string" ? new TextEncoder().encode(s) : s, at);
+    return this;
+  }
+  /** A task with every field distinct, at byte `at`. */
+  task(at: number, seed: number): this {
+    const T = L.task;
+    this.u32(at + T.key + L.processKey.pid, seed + 1).u64(
+      at + T.key + L.processKey.ktime,
+      2n ** 60n + BigInt(seed),
+    );
+    this.u32(at + T.pid, seed + 2)
+      .u32(at + T.tid, seed + 3)
+      .u32(at + T.ppid, seed + 4)
+      .u32(at + T.nspid, seed + 5);
+    this.u32(at + T.uid, seed + 6)
+      .u32(at + T.euid, seed + 7)
+      .u32(at + T.gid, seed + 8)
+      .u32(at + T.auid, 4294967295);
+    this.u64(at + T.cgroup_id, 2n ** 63n + BigInt(seed));
+    for (let i = 0; i < 10; i++) this.u32(at + T.ns + 4 * i, 4026531000 + i);
+    return this.raw(at + T.comm, "nsenter\0junk");
+  }
+}
+
+function batchOf(...recs: (Rec | Uint8Array)[]) {
+  return RecordBatch.fromSamples(recs.map((r) => (r instanceof Rec ? r.bytes : r)));
+}
+
+const expectedTask = (seed: number) => ({
+  key: { pid: seed + 1, ktime: 2n ** 60n + BigInt(seed) },
+  pid: seed + 2,
+  tid: seed + 3,
+  ppid: seed + 4,
+  nspid: seed + 5,
+  uid: seed + 6,
+  euid: seed + 7,
+  gid: seed + 8,
+  auid: 4294967295,
+  cgroupId: 2n ** 63n + BigInt(seed),
+  // tetragon.Namespaces order = enum nsguard_ns_index order.
+  ns: {
+    uts: 4026531000,
+    ipc: 4026531001,
+    mnt: 4026531002,
+    pid: 4026531003,
+    pidForChildren: 4026531004,
+    net: 4026531005,
+    time: 4026531006,
+    timeForChildren: 4026531007,
+    cgroup: 4026531008,
+    user: 4026531009,
+  },
+  comm: "nsenter",
+});
+
+describe("record layout (constants.layout, offsetof on the header)", () => {
+  it("ends every record struct with its last field", () => {
+    expect(L.syscall.flags + 4).toBe(sizes.syscall);
+    expect(L.exec.cgroup_name + C.CGROUP_NAME_LEN).toBe(sizes.exec);
+    expect(L.exit.exit_code + 8).toBe(sizes.exit); // + pad
+    expect(L.clone.parent + 16).toBe(sizes.clone);
+    expect(L.task.comm + C.COMM_LEN).toBe(L.syscall.hook_id - L.syscall.task);
+    expect(L.syscall.args + 8 * C.SYSCALL_ARGS).toBe(L.syscall.fd_kind);
+  });
+});
+
+describe("RecordBatch (the reader's validation + the JS decoder)", () => {
   it("counts short, zeroed, unknown and over-claiming records as malformed", () => {
-    const { events, malformed } = decodeRecords([
+    const { batch, malformed } = batchOf(
       new Uint8Array(4), // shorter than the header
       new Uint8Array(sizes.syscall), // op 0 is reserved
       sample(99, 64), // unknown op
-      sample(nativeConstants.ops.syscall, sizes.syscall - 8), // short for its op
-      sample(nativeConstants.ops.exit, sizes.exit, sizes.exit + 8), // hdr.size past the sample
-      sample(nativeConstants.ops.clone, sizes.clone, 0), // hdr.size 0
-    ]);
-    expect(events).toEqual([]);
+      sample(C.ops.syscall, sizes.syscall - 8), // short for its op
+      sample(C.ops.exit, sizes.exit, sizes.exit + 8), // hdr.size past the sample
+      sample(C.ops.clone, sizes.clone, 0), // hdr.size 0
+    );
+    expect(batch.length).toBe(0);
+    expect(batch.decodeAll()).toEqual([]);
     expect(malformed).toBe(6);
   });
 
-  it("decodes well-formed records into RawEvent shapes", () => {
-    const { events, malformed } = decodeRecords([
-      sample(nativeConstants.ops.clone, sizes.clone),
-      sample(nativeConstants.ops.exit, sizes.exit),
-      sample(nativeConstants.ops.syscall, sizes.syscall),
-      sample(nativeConstants.ops.exec, sizes.exec),
+  it("decodes well-formed zeroed records into RawEvent shapes", () => {
+    const { batch, malformed } = batchOf(
+      sample(C.ops.clone, sizes.clone),
+      sample(C.ops.exit, sizes.exit),
+      sample(C.ops.syscall, sizes.syscall),
+      sample(C.ops.exec, sizes.exec),
       // Longer than the struct is fine (a newer BPF side may append fields).
-      sample(nativeConstants.ops.exit, sizes.exit + 16),
-    ]);
+      sample(C.ops.exit, sizes.exit + 16),
+    );
     expect(malformed).toBe(0);
-    expect(events.map((e) => e.op)).toEqual(["clone", "exit", "syscall", "exec", "exit"]);
+    expect(batch.length).toBe(5);
+    expect([0, 1, 2, 3, 4].map((i) => batch.op(i))).toEqual(["clone", "exit", "syscall", "exec", "exit"]);
+    const events = batch.decodeAll();
     const [clone, exit, syscall, exec] = events;
-    expect(clone).toMatchObject({ ktime: 0n, parent: { pid: 0, ktime: 0n } });
-    expect(clone?.task).toEqual({
-      key: { pid: 0, ktime: 0n },
-      pid: 0,
-      tid: 0,
-      ppid: 0,
-      nspid: 0,
-      uid: 0,
-      euid: 0,
-      gid: 0,
-      auid: 0,
-      cgroupId: 0n,
-      ns: {
-        uts: 0,
-        ipc: 0,
-        mnt: 0,
+    expect(clone).toEqual({
+      op: "clone",
+      ktime: 0n,
+      parent: { pid: 0, ktime: 0n },
+      task: {
+        key: { pid: 0, ktime: 0n },
         pid: 0,
-        pidForChildren: 0,
-        net: 0,
-        time: 0,
-        timeForChildren: 0,
-        cgroup: 0,
-        user: 0,
+        tid: 0,
+        ppid: 0,
+        nspid: 0,
+        uid: 0,
+        euid: 0,
+        gid: 0,
+        auid: 0,
+        cgroupId: 0n,
+        ns: {
+          uts: 0,
+          ipc: 0,
+          mnt: 0,
+          pid: 0,
+          pidForChildren: 0,
+          net: 0,
+          time: 0,
+          timeForChildren: 0,
+          cgroup: 0,
+          user: 0,
+        },
+        comm: "",
       },
-      comm: "",
     });
-    expect(exit).toMatchObject({ exitCode: 0 });
+    expect(exit).toMatchObject({ op: "exit", exitCode: 0 });
     expect(syscall).toMatchObject({
       hookId: 0,
       syscallNr: 0,
@@ -147,11 +249,213 @@ describe("record decoding (the reader's validation + decoder)", () => {
       fdKind: "unknown",
       fdNsInum: 0,
       signalErr: 0,
+      compat: false,
     });
     expect(exec).toMatchObject({ flags: 0, filename: "", args: [], cwd: "", cgroupName: "" });
   });
 
   it("rejects non-Uint8Array samples with a TypeError", () => {
-    expect(() => decodeRecords(["x" as unknown as Uint8Array])).toThrow(TypeError);
+    expect(() => RecordBatch.fromSamples(["x" as unknown as Uint8Array])).toThrow(TypeError);
+  });
+
+  it("decodes every field of clone and exit records", () => {
+    const clone = new Rec("clone").u64(L.header.ktime, 123456789012345678n).task(L.clone.task, 100);
+    clone.u32(L.clone.parent + L.processKey.pid, 77).u64(L.clone.parent + L.processKey.ktime, 88n);
+    const exit = new Rec("exit")
+      .u64(L.header.ktime, 5n)
+      .task(L.exit.task, 200)
+      .u32(L.exit.exit_code, 3 << 8);
+    const { batch } = batchOf(clone, exit);
+    expect(batch.decode(0)).toEqual({
+      op: "clone",
+      ktime: 123456789012345678n,
+      task: expectedTask(100),
+      parent: { pid: 77, ktime: 88n },
+    });
+    expect(batch.decode(1)).toEqual({ op: "exit", ktime: 5n, task: expectedTask(200), exitCode: 768 });
+  });
+
+  describe("exec strings", () => {
+    const E = L.exec;
+    const exec = (fill: (r: Rec) => void) => {
+      const r = new Rec("exec").task(E.task, 0);
+      fill(r);
+      const ev = batchOf(r).batch.decode(0);
+      if (ev.op !== "exec") throw new Error(ev.op);
+      return ev;
+    };
+
+    it("clamps strings by *_len and cuts them at the first NUL", () => {
+      const ev = exec((r) =>
+        r
+          .raw(E.filename, "/usr/bin/nsenter-and-more")
+          .u16(E.filename_len, "/usr/bin/nsenter".length)
+          .raw(E.cgroup_name, "cri-containerd-abc\0def")
+          .u16(E.cgroup_name_len, 22),
+      );
+      expect(ev.filename).toBe("/usr/bin/nsenter");
+      expect(ev.cgroupName).toBe("cri-containerd-abc");
+    });
+
+    it("clamps a *_len past its array to the array", () => {
+      const name = "c".repeat(C.CGROUP_NAME_LEN);
+      const ev = exec((r) => r.raw(E.cgroup_name, name).u16(E.cgroup_name_len, 60000));
+      expect(ev.cgroupName).toBe(name);
+    });
+
+    it("replaces invalid UTF-8 with U+FFFD and keeps valid multi-byte text", () => {
+      const ev = exec((r) =>
+        r.raw(E.filename, [0x61, 0xff, 0x62, 0xc3, 0xa9, 0xe2, 0x82]).u16(E.filename_len, 7),
+      );
+      expect(ev.filename).toBe("a\uFFFDbé\uFFFD");
+    });
+
+    it("drops argv[0], keeps empty arguments and a cut last argument", () => {
+      const args = "/usr/bin/nsenter\0--net=/proc/1/ns/net\0\0/usr/bin/tru";
+      const ev = exec((r) => r.raw(E.args, args).u16(E.args_len, new TextEncoder().encode(args).length));
+      expect(ev.args).toEqual(["--net=/proc/1/ns/net", "", "/usr/bin/tru"]);
+      const whole = exec((r) => r.raw(E.args, "sh\0-c\0x\0").u16(E.args_len, 8));
+      expect(whole.args).toEqual(["-c", "x"]);
+      const argv0 = exec((r) => r.raw(E.args, "true\0").u16(E.args_len, 5));
+      expect(argv0.args).toEqual([]);
+    });
+
+    it("clamps args_len to ARGS_LEN", () => {
+      const long = `a\0${"b".repeat(C.ARGS_LEN)}`;
+      const ev = exec((r) => r.raw(E.args, long.slice(0, C.ARGS_LEN)).u16(E.args_len, 60000));
+      expect(ev.args).toEqual(["b".repeat(C.ARGS_LEN - 2)]);
+    });
+
+    it("builds cwd from innermost-first components", () => {
+      const cwd = (s: string, flags = 0) =>
+        exec((r) => r.raw(E.cwd, s).u16(E.cwd_len, s.length).u32(E.flags, flags)).cwd;
+      expect(cwd("bin\0local\0usr\0")).toBe("/usr/local/bin");
+      expect(cwd("tmp\0")).toBe("/tmp");
+      // Ran out of buffer: the cut outermost piece is dropped, and "..." says so.
+      expect(cwd("bin\0local\0us")).toBe(".../local/bin");
+      expect(cwd("")).toBe("");
+      expect(cwd("", C.processFlags.ROOTCWD)).toBe("/");
+      expect(cwd("bin\0usr\0", C.processFlags.ERROR_CWD)).toBe("");
+      const ev = exec((r) => r.u32(E.flags, C.processFlags.EXECVE | C.processFlags.TRUNC_ARGS));
+      expect(ev.flags).toBe(C.processFlags.EXECVE | C.processFlags.TRUNC_ARGS);
+    });
+  });
+
+  describe("syscall records", () => {
+    const S = L.syscall;
+    const syscallRec = (seed: number) => {
+      const r = new Rec("syscall").u64(L.header.ktime, 1000n + BigInt(seed)).task(S.task, seed);
+      r.u32(S.hook_id, 7 + seed)
+        .u32(S.syscall_nr, 308)
+        .u32(S.action, C.actions.SIGKILL)
+        .u32(S.selector, 2);
+      for (let n = 0; n < C.SYSCALL_ARGS; n++) r.u64(S.args + 8 * n, 2n ** 64n - 1n - BigInt(n + seed));
+      r.u32(S.fd_kind, C.fdKinds.nsfs).u32(S.fd_ns_inum, 4026531840).i32(S.signal_err, -3);
+      return r.u32(S.flags, seed % 2 ? C.syscallFlags.COMPAT : 0);
+    };
+
+    it("decode() reads every field", () => {
+      const { batch } = batchOf(syscallRec(1));
+      expect(batch.decode(0)).toEqual({
+        op: "syscall",
+        ktime: 1001n,
+        task: expectedTask(1),
+        hookId: 8,
+        syscallNr: 308,
+        action: C.actions.SIGKILL,
+        selector: 2,
+        args: [0, 1, 2, 3, 4, 5].map((n) => 2n ** 64n - 2n - BigInt(n)),
+        fdKind: "nsfs",
+        fdNsInum: 4026531840,
+        signalErr: -3,
+        compat: true,
+      });
+    });
+
+    it("the view reads the same fields in place, one object repositioned", () => {
+      const { batch } = batchOf(syscallRec(0), new Rec("exit"), syscallRec(1));
+      for (const i of [0, 2]) {
+        const raw = batch.decode(i);
+        if (raw.op !== "syscall") throw new Error(raw.op);
+        const v = batch.syscall(i);
+        expect({
+          ktime: v.ktime,
+          hookId: v.hookId,
+          syscallNr: v.syscallNr,
+          action: v.action,
+          selector: v.selector,
+          compat: v.compat,
+          fdKind: v.fdKind,
+          fdNsInum: v.fdNsInum,
+          signalErr: v.signalErr,
+          args: [0, 1, 2, 3, 4, 5].map((n) => v.arg(n)),
+          pid: v.pid,
+          tid: v.tid,
+          nspid: v.nspid,
+          uid: v.uid,
+          auid: v.auid,
+          keyPid: v.keyPid,
+          keyKtime: v.keyKtime,
+          cgroupId: v.cgroupId,
+          task: v.task(),
+        }).toEqual({
+          ktime: raw.ktime,
+          hookId: raw.hookId,
+          syscallNr: raw.syscallNr,
+          action: raw.action,
+          selector: raw.selector,
+          compat: raw.compat,
+          fdKind: raw.fdKind,
+          fdNsInum: raw.fdNsInum,
+          signalErr: raw.signalErr,
+          args: raw.args,
+          pid: raw.task.pid,
+          tid: raw.task.tid,
+          nspid: raw.task.nspid,
+          uid: raw.task.uid,
+          auid: raw.task.auid,
+          keyPid: raw.task.key.pid,
+          keyKtime: raw.task.key.ktime,
+          cgroupId: raw.task.cgroupId,
+          task: raw.task,
+        });
+      }
+      expect(batch.syscall(0)).toBe(batch.syscall(2));
+      expect(batch.syscall(0).hookId).toBe(7);
+      expect(batch.syscall(2).hookId).toBe(8);
+    });
+
+    it("refuses a non-syscall record, an index out of range and an argument out of range", () => {
+      const { batch } = batchOf(syscallRec(0), new Rec("exit"));
+      expect(() => batch.syscall(1)).toThrow(/record 1 is exit, not syscall/);
+      expect(() => batch.decode(2)).toThrow(RangeError);
+      expect(() => batch.op(-1)).toThrow(RangeError);
+      expect(() => batch.syscall(0).arg(C.SYSCALL_ARGS)).toThrow(RangeError);
+    });
+
+    it("names fd kinds, unknown values as unknown", () => {
+      const kinds = [C.fdKinds.pidfd, C.fdKinds.other, C.fdKinds.unknown, 77].map((k) =>
+        syscallRec(0).u32(S.fd_kind, k),
+      );
+      const { batch } = batchOf(...kinds);
+      expect([0, 1, 2, 3].map((i) => batch.syscall(i).fdKind)).toEqual([
+        "pidfd",
+        "other",
+        "unknown",
+        "unknown",
+      ]);
+    });
+  });
+
+  it("release() gives the reader slot back exactly once", () => {
+    const { bytes, count } = { bytes: new ArrayBuffer(0), count: 0 };
+    let released = 0;
+    const batch = new RecordBatch(bytes, count, () => released++);
+    expect(batch.released).toBe(false);
+    batch.release();
+    batch.release();
+    expect(released).toBe(1);
+    expect(batch.released).toBe(true);
+    expect(batchOf().batch.released).toBe(true);
   });
 });

@@ -1,5 +1,5 @@
-// Typed records decoded by native/src/decode.cc from bpf/include/nsguard_events.h.
-// Field meanings are documented on the C structs; these types must match what decode.cc builds.
+// Typed records decoded by RecordBatch.decode() (record-batch.ts) from bpf/include/nsguard_events.h.
+// Field meanings are documented on the C structs.
 
 /** Identity of a process in the kernel table: host tgid + boot-clock ns of its clone/exec. */
 export interface RawProcessKey {

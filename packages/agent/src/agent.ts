@@ -1,11 +1,18 @@
 import { readFileSync } from "node:fs";
 import { loadTracingPolicyFile } from "@nsguard/policy";
 import { bootClockOffsetNs, Sensor } from "@nsguard/sensor";
-import { createFineGuidanceSensorsRoutes, EventHub, type RunningServer, startServer } from "@nsguard/server";
+import {
+  createFineGuidanceSensorsRoutes,
+  EventHub,
+  type PipelineHealthInit,
+  type RunningServer,
+  startServer,
+} from "@nsguard/server";
 import pino, { type Logger } from "pino";
 import { BootClock } from "./clock.js";
 import type { PodInfoSource } from "./container/pod-info.js";
 import { JsonExporter } from "./export/json-exporter.js";
+import { ThrottleMonitor } from "./flood/throttle-monitor.js";
 import { createMetricsRegistry, startMetricsServer } from "./metrics/metrics.js";
 import { resolveNodeName } from "./node-name.js";
 import { Observer } from "./observer.js";
@@ -16,6 +23,8 @@ import { kernelSeedOf, scanProcfs } from "./process/procfs.js";
 import { AGENT_VERSION } from "./version.js";
 
 const CLOCK_REFRESH_MS = 60_000;
+/** How often the kernel's suppression counter is read (one per-CPU counter read while calm). */
+const THROTTLE_POLL_MS = 250;
 
 export interface AgentOptions {
   /** Policy files loaded at start-up (Tetragon's "static" domain). */
@@ -28,6 +37,8 @@ export interface AgentOptions {
   nodeName?: string;
   /** Per-listener event queue length. */
   eventQueueSize: number;
+  /** Per-listener bound on queued encoded bytes; default the hub's (32 MiB). */
+  eventQueueBytes?: number;
   exportFilename?: string;
   logLevel: string;
   /** Pod metadata file (container id → pod) where no Kubernetes API is reachable. */
@@ -66,7 +77,7 @@ export async function startAgent(
     : undefined;
 
   const nodeName = resolveNodeName({ explicit: options.nodeName });
-  const hub = new EventHub({ queueSize: options.eventQueueSize });
+  const hub = new EventHub({ queueSize: options.eventQueueSize, queueBytes: options.eventQueueBytes });
   // The clock's offset needs the native addon, which the sensor loads; set for real below.
   const context = { nodeName, clock: new BootClock(0n) };
   const cache = new ProcessCache({ nodeName, clock: context.clock, podInfo });
@@ -74,6 +85,8 @@ export async function startAgent(
   let server: RunningServer | undefined;
   let exporter: JsonExporter | undefined;
   let clockRefresh: NodeJS.Timeout | undefined;
+  let throttlePoll: NodeJS.Timeout | undefined;
+  let throttles: ThrottleMonitor | undefined;
   let metrics: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
   const observer = new Observer({
     cache,
@@ -87,6 +100,16 @@ export async function startAgent(
   let policies: AgentPolicyStore | undefined;
   try {
     sensor = Sensor.start({ onEvents: (batch) => observer.handleBatch(batch), bpfDir: options.bpfDir });
+    const kernel = sensor;
+    throttles = new ThrottleMonitor({
+      suppressedTotal: () => kernel.counters().kernel.throttled,
+      sources: () => kernel.sources(),
+      // Priority: a flood's throttle report must not be evicted by the flood it reports.
+      publish: (event) => hub.publish(event, { source: 0, priority: true }),
+      nodeName,
+    });
+    const monitor = throttles;
+    throttlePoll = setInterval(() => monitor.tick(performance.now()), THROTTLE_POLL_MS).unref();
     // Wall time = boot clock + offset; the offset moves when the wall clock is stepped (NTP,
     // settimeofday), so it is sampled again now and then rather than once for the agent's life.
     const refreshClock = () => {
@@ -111,8 +134,13 @@ export async function startAgent(
 
     if (options.exportFilename) exporter = new JsonExporter(hub, { filename: options.exportFilename });
     server = await startServer({
-      routes: createFineGuidanceSensorsRoutes({ events: hub, policies, version: AGENT_VERSION }),
-      getEvents: { source: hub, queueSize: options.eventQueueSize },
+      routes: createFineGuidanceSensorsRoutes({
+        events: hub,
+        policies,
+        version: AGENT_VERSION,
+        health: { pipeline: () => pipelineHealth(kernel, hub, monitor) },
+      }),
+      getEvents: { source: hub, queueSize: options.eventQueueSize, queueBytes: options.eventQueueBytes },
       tcpAddress: options.serverAddress,
       unixSocket: options.serverSocket,
     });
@@ -124,6 +152,7 @@ export async function startAgent(
         observer: () => observer.stats,
         hub: () => hub.stats(),
         processCacheSize: () => cache.size,
+        throttledSources: () => monitor.throttledSources,
         policies: () => p.list().length,
       });
       metrics = await startMetricsServer(registry, options.metricsServer);
@@ -131,6 +160,8 @@ export async function startAgent(
     logger.info({ addresses: server.addresses, metrics: metrics?.url, nodeName }, "nsguard agent running");
   } catch (err) {
     clearInterval(clockRefresh);
+    clearInterval(throttlePoll);
+    observer.close();
     await metrics?.close();
     await server?.close();
     await exporter?.close();
@@ -149,13 +180,39 @@ export async function startAgent(
     stop() {
       stopping ??= (async () => {
         clearInterval(clockRefresh);
+        clearInterval(throttlePoll);
+        throttles?.close();
         await metrics?.close();
         await running.server.close();
         await running.sensor.stop();
+        observer.close();
         await exporter?.close();
       })();
       return stopping;
     },
+  };
+}
+
+/** GetHealth's pipeline counters: every stage that can lose an event, with its count. */
+function pipelineHealth(sensor: Sensor, hub: EventHub, throttles: ThrottleMonitor): PipelineHealthInit {
+  const { kernel, reader } = sensor.counters();
+  const stats = hub.stats();
+  return {
+    kernelSubmitted: kernel.events,
+    ringbufLost: kernel.ringbufFull,
+    floodSuppressed: kernel.throttled,
+    readerDropped: BigInt(reader.droppedEvents),
+    published: BigInt(stats.published),
+    listenerDropped: BigInt(stats.dropped),
+    throttledSources: throttles.throttledSources,
+    listeners: stats.perSubscriber.map((s) => ({
+      label: s.label,
+      queued: BigInt(s.queued),
+      delivered: BigInt(s.delivered),
+      dropped: BigInt(s.dropped + s.evicted),
+      queueLength: BigInt(s.queueLength),
+      queuedBytes: BigInt(s.queuedBytes),
+    })),
   };
 }
 

@@ -1,5 +1,5 @@
 import type { GetEventsResponse } from "@nsguard/sdk";
-import type { HookInfo, RawEvent } from "@nsguard/sensor";
+import type { HookInfo, RawEvent, RecordBatch, SyscallRecordView } from "@nsguard/sensor";
 import {
   type BuildContext,
   buildExecEvent,
@@ -8,9 +8,25 @@ import {
 } from "./builder/event-builder.js";
 import type { ProcessCache } from "./process/process-cache.js";
 
+/** How an event is treated when listeners fall behind (see the event hub's fair queues). */
+export interface PublishMeta {
+  /** The source whose flood an event belongs to: the kernel cgroup id of its container. */
+  source: number;
+  /** Enforcement events: never evicted before ordinary ones. */
+  priority: boolean;
+}
+
 /** Where built events go (the event hub). */
 export interface EventSink {
-  publish(event: GetEventsResponse): void;
+  publish(event: GetEventsResponse, meta?: PublishMeta): void;
+  /**
+   * True while every listener is behind. The observer then stops taking records from the kernel,
+   * so the kernel's fair-share throttle decides what is lost (instead of events being built and
+   * then dropped at full queues), and the socket writes get the event loop.
+   */
+  readonly saturated: boolean;
+  /** Called when the sink stops being saturated; returns the unsubscribe function. */
+  onRoom(listener: () => void): () => void;
 }
 
 export interface ObserverDeps {
@@ -21,7 +37,7 @@ export interface ObserverDeps {
   hookInfo(hookId: number): HookInfo | undefined;
   /** Per-policy action counters (ListTracingPolicies NPOST/NENFORCE). */
   recordAction?(policyKey: string, action: "post" | "sigkill" | "monitor-sigkill"): void;
-  onError?(err: unknown, raw: RawEvent): void;
+  onError?(err: unknown, record: { op: string }): void;
 }
 
 export interface ObserverStats {
@@ -33,38 +49,115 @@ export interface ObserverStats {
   unknownHook: number;
   /** Records that could not be turned into events (bug or inconsistent record), see onError. */
   errors: number;
+  /** Times the observer stopped taking records because every listener was behind. */
+  pauses: number;
 }
 
 const KPROBE_ACTION_SIGKILL = 3;
+/**
+ * While paused, look again this often even without an onRoom call: a listener that went away or
+ * drained without the sink noticing a transition must never leave the kernel unread for long.
+ */
+const PAUSE_RECHECK_MS = 100;
 
 /**
  * Turns kernel records into process-cache updates and Tetragon events, in ring-buffer order.
  * Runs on the JS thread for each batch the native reader hands over; a record that fails is
- * counted and skipped, never stops the batch.
+ * counted and skipped, never stops the batch. A batch is released back to the reader only when
+ * all its records are handled: while listeners are saturated the observer holds it, the reader
+ * stops (it keeps at most two batches out), and records wait in the kernel ring.
  */
 export class Observer {
-  readonly stats: ObserverStats = { exec: 0, clone: 0, exit: 0, syscall: 0, unknownHook: 0, errors: 0 };
+  readonly stats: ObserverStats = {
+    exec: 0,
+    clone: 0,
+    exit: 0,
+    syscall: 0,
+    unknownHook: 0,
+    errors: 0,
+    pauses: 0,
+  };
+  readonly #pending: { batch: RecordBatch; next: number }[] = [];
+  #recheck: NodeJS.Timeout | undefined;
+  // An onRoom call made synchronously from inside publish must not start a second pump loop.
+  #pumping = false;
+  readonly #stopRoom: () => void;
 
-  constructor(private readonly deps: ObserverDeps) {}
+  constructor(private readonly deps: ObserverDeps) {
+    this.#stopRoom = deps.sink.onRoom(() => this.#pump());
+  }
 
-  handleBatch(batch: readonly RawEvent[]): void {
-    for (const raw of batch) {
-      try {
-        this.handle(raw);
-      } catch (err) {
-        this.stats.errors++;
-        this.deps.onError?.(err, raw);
-      }
+  handleBatch(batch: RecordBatch): void {
+    this.#pending.push({ batch, next: 0 });
+    if (this.#pending.length === 1) this.#pump();
+  }
+
+  /** Stops listening for room; pending batches are released unprocessed. */
+  close(): void {
+    this.#stopRoom();
+    clearTimeout(this.#recheck);
+    for (const { batch } of this.#pending.splice(0)) batch.release();
+  }
+
+  /** Records held because listeners are behind. */
+  get backlog(): number {
+    let n = 0;
+    for (const p of this.#pending) n += p.batch.length - p.next;
+    return n;
+  }
+
+  #pump(): void {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      this.#drainPending();
+    } finally {
+      this.#pumping = false;
     }
   }
 
-  private handle(raw: RawEvent): void {
+  #drainPending(): void {
+    clearTimeout(this.#recheck);
+    this.#recheck = undefined;
+    const { sink } = this.deps;
+    while (this.#pending.length > 0) {
+      const current = this.#pending[0] as { batch: RecordBatch; next: number };
+      const { batch } = current;
+      while (current.next < batch.length) {
+        if (sink.saturated) {
+          this.stats.pauses++;
+          this.#recheck = setTimeout(() => this.#pump(), PAUSE_RECHECK_MS);
+          this.#recheck.unref();
+          return;
+        }
+        this.#handleAt(batch, current.next++);
+      }
+      this.#pending.shift();
+      batch.release();
+    }
+  }
+
+  #handleAt(batch: RecordBatch, i: number): void {
+    const op = batch.op(i);
+    try {
+      if (op === "syscall") this.#handleSyscall(batch.syscall(i));
+      else this.#handleLifecycle(batch.decode(i));
+    } catch (err) {
+      this.stats.errors++;
+      this.deps.onError?.(err, { op });
+    }
+  }
+
+  #handleLifecycle(raw: RawEvent): void {
     const { cache, sink, context } = this.deps;
     switch (raw.op) {
       case "exec":
         this.stats.exec++;
         cache.upsertFromExec(raw);
-        sink.publish(buildExecEvent(raw, cache, context));
+        sink.publish(buildExecEvent(raw, cache, context), {
+          source: Number(raw.task.cgroupId),
+          priority: false,
+        });
         return;
       case "clone":
         this.stats.clone++;
@@ -74,43 +167,48 @@ export class Observer {
         this.stats.exit++;
         // The cache keeps an exited process for a grace period, so the event still resolves it.
         cache.markExit(raw);
-        sink.publish(buildExitEvent(raw, cache, context));
+        sink.publish(buildExitEvent(raw, cache, context), {
+          source: Number(raw.task.cgroupId),
+          priority: false,
+        });
         return;
-      case "syscall": {
-        this.stats.syscall++;
-        const info = this.deps.hookInfo(raw.hookId);
-        if (!info) {
-          this.stats.unknownHook++;
-          return;
-        }
-        const { hook } = info;
-        sink.publish(
-          buildKprobeEvent(
-            raw,
-            {
-              // The 32-bit entry is another kernel symbol (__ia32_sys_setns), as Tetragon names it.
-              functionName: raw.compat ? (info.compatFunctionName ?? hook.functionName) : hook.functionName,
-              policyName: info.policyName,
-              args: hook.args,
-              message: hook.message,
-              tags: hook.tags,
-            },
-            cache,
-            context,
-          ),
-        );
-        // In monitor mode a Sigkill selector posts instead; its table says so (monitorOnly).
-        const selector = raw.selector > 0 ? hook.table.selectors[raw.selector - 1] : undefined;
-        this.deps.recordAction?.(
-          info.policyKey,
-          raw.action === KPROBE_ACTION_SIGKILL
-            ? "sigkill"
-            : selector?.monitorOnly
-              ? "monitor-sigkill"
-              : "post",
-        );
-        return;
-      }
+      case "syscall":
+        // Syscall records are read in place (#handleSyscall); a decoded one is not expected here.
+        throw new Error("syscall record handed to the lifecycle path");
     }
+  }
+
+  #handleSyscall(raw: SyscallRecordView): void {
+    this.stats.syscall++;
+    const info = this.deps.hookInfo(raw.hookId);
+    if (!info) {
+      this.stats.unknownHook++;
+      return;
+    }
+    const { cache, sink, context } = this.deps;
+    const { hook } = info;
+    const sigkill = raw.action === KPROBE_ACTION_SIGKILL;
+    sink.publish(
+      buildKprobeEvent(
+        raw,
+        {
+          // The 32-bit entry is another kernel symbol (__ia32_sys_setns), as Tetragon names it.
+          functionName: raw.compat ? (info.compatFunctionName ?? hook.functionName) : hook.functionName,
+          policyName: info.policyName,
+          args: hook.args,
+          message: hook.message,
+          tags: hook.tags,
+        },
+        cache,
+        context,
+      ),
+      { source: Number(raw.cgroupId), priority: sigkill },
+    );
+    // In monitor mode a Sigkill selector posts instead; its table says so (monitorOnly).
+    const selector = raw.selector > 0 ? hook.table.selectors[raw.selector - 1] : undefined;
+    this.deps.recordAction?.(
+      info.policyKey,
+      sigkill ? "sigkill" : selector?.monitorOnly ? "monitor-sigkill" : "post",
+    );
   }
 }

@@ -323,6 +323,8 @@ describe("nsguard agent", () => {
       "node-7",
       "--event-queue-size",
       "500",
+      "--event-queue-bytes",
+      "1048576",
       "--export-filename",
       "/var/log/nsguard.log",
       "--log-level",
@@ -335,6 +337,7 @@ describe("nsguard agent", () => {
       serverSocket: "/var/run/nsguard/nsguard.sock",
       nodeName: "node-7",
       eventQueueSize: 500,
+      eventQueueBytes: 1048576,
       exportFilename: "/var/log/nsguard.log",
       logLevel: "debug",
     });

@@ -6,6 +6,10 @@ export {
   type RawExitEvent,
   type RawNamespaces,
   type RawSyscallEvent,
+  type RawTask,
+  type RecordBatch,
+  type RecordOp,
+  type SyscallRecordView,
 } from "@nsguard/native";
 export { defaultBpfDir } from "./bpf-objects.js";
 export {

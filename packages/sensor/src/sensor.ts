@@ -1,4 +1,11 @@
-import { BpfObject, type EventStream, isBpfError, type RawEvent, type SeedProcess } from "@nsguard/native";
+import {
+  BpfObject,
+  type EventStream,
+  isBpfError,
+  type RecordBatch,
+  type SeedProcess,
+  type ThrottleSource,
+} from "@nsguard/native";
 import type { CompiledHook, CompiledPolicy } from "@nsguard/policy";
 import { bpfObjectPath, defaultBpfDir } from "./bpf-objects.js";
 import { IA32_SYSCALLS } from "./ia32-syscalls.js";
@@ -9,15 +16,20 @@ import {
   probeKernelFeatures,
 } from "./kernel-features.js";
 import { SensorError } from "./sensor-error.js";
+import { X64_SYSCALLS } from "./x64-syscalls.js";
 
 /** Program names in bpf/process.bpf.c and bpf/syscalls.bpf.c. */
 const LIFECYCLE_PROGRAMS = ["nsguard_exec", "nsguard_fork", "nsguard_exit"] as const;
-const SYSCALL_PROGRAM = "nsguard_sys_enter";
-const COMPAT_PROGRAM = "nsguard_compat_enter";
+/** The syscall dispatcher (tp_btf/sys_enter): one program for every hook and both ABIs. */
+const DISPATCH_PROGRAM = "nsguard_dispatch";
 
 export interface SensorOptions {
-  /** Receives decoded ring-buffer records in batches, on the JS thread. */
-  onEvents: (batch: RawEvent[]) => void;
+  /**
+   * Receives ring-buffer records in batches, on the JS thread, read lazily (RecordBatch). Call
+   * batch.release() when done with it: the reader hands over at most two unreleased batches and
+   * leaves further records in the kernel ring meanwhile.
+   */
+  onEvents: (batch: RecordBatch) => void;
   /** Directory holding process.bpf.o and syscalls.bpf.o; defaults to the built bpf/.output. */
   bpfDir?: string;
   /** Ring-buffer poll period: the bound on delivery latency when the kernel skips wake-ups. */
@@ -39,11 +51,16 @@ export type KernelProcessSeed = SeedProcess;
 
 interface LoadedHook {
   hookId: number;
-  linkId: number;
-  object: BpfObject;
-  tracepoint: string;
+  /** Native syscall number (key of nsguard_syscall_hooks). */
+  nr: number;
   /** ia32 number of the syscall when its 32-bit entry is covered too. */
   compatNr?: number;
+}
+
+/** One entry of nsguard_syscall_hooks: hook ids per ABI for one syscall number. */
+interface SyscallEntry {
+  native: number[];
+  compat: number[];
 }
 
 /**
@@ -54,18 +71,15 @@ interface LoadedHook {
 export class Sensor {
   readonly features: KernelFeatures;
   private readonly hooks = new Map<number, HookInfo>();
-  /**
-   * Instances of the syscall object, each with the tracepoints it is attached to. The kernel
-   * refuses a second attachment of one program to one tracepoint (EEXIST) whatever the cookie,
-   * so two policies hooking the same syscall need two instances; every instance shares the
-   * first one's maps (hook table, ring buffer, process table, counters).
-   */
-  private readonly syscallObjects: { object: BpfObject; tracepoints: Set<string> }[];
   private readonly policies = new Map<string, LoadedHook[]>();
   private nextHookId = 1;
-  /** ia32 syscall number -> hook ids (map nsguard_compat_hooks), and the compat program's link. */
-  private readonly compatHooks = new Map<number, number[]>();
-  private compatLink: number | undefined;
+  /** Syscall number -> hook ids per ABI, as written to map nsguard_syscall_hooks. */
+  private readonly syscallEntries = new Map<number, SyscallEntry>();
+  /**
+   * The dispatcher's link: attached only while some hook exists, because a sys_enter program
+   * runs on every syscall of the node (~+60 ns each, whatever it does).
+   */
+  private dispatchLink: number | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private stopped = false;
 
@@ -74,10 +88,8 @@ export class Sensor {
     private readonly syscalls: BpfObject,
     private readonly stream: EventStream,
     features: KernelFeatures,
-    private readonly bpfDir: string,
   ) {
     this.features = features;
-    this.syscallObjects = [{ object: syscalls, tracepoints: new Set() }];
   }
 
   /** Loads and attaches the base sensor and starts reading the ring buffer. Needs root. */
@@ -91,21 +103,17 @@ export class Sensor {
       );
     }
     const dir = options.bpfDir ?? defaultBpfDir();
-    const lifecycle = wrap("load", () => BpfObject.open(bpfObjectPath(dir, "process")));
+    const lifecycle = openAndLoad(bpfObjectPath(dir, "process"));
     let syscalls: BpfObject | undefined;
     try {
-      wrap("load", () => lifecycle.load());
       for (const program of LIFECYCLE_PROGRAMS) wrap("attach", () => lifecycle.attach(program));
-      // Shares the ring buffer, process table and counters with the lifecycle object.
-      const opened = wrap("load", () =>
-        BpfObject.open(bpfObjectPath(dir, "syscalls"), { shareMapsWith: lifecycle }),
-      );
+      // Shares the ring buffer, process table, counters and throttle state with the lifecycle object.
+      const opened = openAndLoad(bpfObjectPath(dir, "syscalls"), lifecycle);
       syscalls = opened;
-      wrap("load", () => opened.load());
       const stream = wrap("load", () =>
         lifecycle.openEventStream(options.onEvents, { pollMs: options.pollMs ?? 10 }),
       );
-      return new Sensor(lifecycle, opened, stream, features, dir);
+      return new Sensor(lifecycle, opened, stream, features);
     } catch (err) {
       syscalls?.close();
       lifecycle.close();
@@ -153,6 +161,11 @@ export class Sensor {
     return { kernel: this.lifecycle.readCounters(), reader: this.stream.stats() };
   }
 
+  /** The sources flood resistance accounted under pressure (kernel map nsguard_sources). */
+  sources(): ThrottleSource[] {
+    return this.lifecycle.readSources();
+  }
+
   /** Stops reading and detaches everything. Idempotent. */
   async stop(): Promise<void> {
     if (this.stopped) return;
@@ -161,7 +174,6 @@ export class Sensor {
     this.stream.stop();
     for (const loaded of this.policies.values()) for (const hook of loaded) this.detachHook(hook);
     this.policies.clear();
-    for (const { object } of this.syscallObjects.slice(1)) object.close();
     this.syscalls.close();
     this.lifecycle.close();
   }
@@ -175,90 +187,81 @@ export class Sensor {
         "unsupported",
       );
     }
-    const { syscall, enter } = { syscall: hook.syscall ?? "", enter: hook.attach.enter };
-    if (!hasSyscallTracepoint(syscall)) {
+    const syscall = hook.syscall ?? "";
+    const nr = nativeSyscallNumber(syscall);
+    if (nr === undefined) {
       throw new SensorError(
-        `${hook.functionName}: kernel has no tracepoint syscalls/${enter} (needs CONFIG_FTRACE_SYSCALLS and tracefs at /sys/kernel/tracing)`,
+        `${hook.functionName}: no ${process.arch} syscall named ${syscall}`,
         "unsupported",
       );
     }
-    const hookId = this.nextHookId++;
-    const slot = this.freeSyscallObject(enter);
-    // The table goes in before the link so the very first call already sees its selectors.
-    wrap("attach", () => this.syscalls.setHook(hookId, hook.table));
-    let linkId: number;
-    try {
-      linkId = wrap("attach", () => slot.object.attachTracepoint(SYSCALL_PROGRAM, "syscalls", enter, hookId));
-    } catch (err) {
-      this.syscalls.deleteHook(hookId);
-      throw err;
+    // The number table is the UAPI header's; a syscall this kernel was built without has no
+    // tracepoint either (checked when tracefs is there to tell).
+    if (this.features.tracefs && !hasSyscallTracepoint(syscall)) {
+      throw new SensorError(`${hook.functionName}: this kernel has no syscall ${syscall}`, "unsupported");
     }
-    slot.tracepoints.add(enter);
-    let compatNr: number | undefined;
+    // The 32-bit entry too (x86_64 only): without it a process could escape unseen by switching ABI.
+    const compatNr =
+      process.arch === "x64" && Object.hasOwn(IA32_SYSCALLS, syscall) ? IA32_SYSCALLS[syscall] : undefined;
+    const hookId = this.nextHookId++;
+    const loaded: LoadedHook = { hookId, nr, compatNr };
+    // The table goes in before the dispatcher sees the number, so the first call already has
+    // its selectors.
+    wrap("attach", () => this.syscalls.setHook(hookId, hook.table));
     try {
-      compatNr = this.addCompatHook(syscall, hookId);
+      this.editEntry(nr, (e) => e.native.push(hookId));
+      if (compatNr !== undefined) this.editEntry(compatNr, (e) => e.compat.push(hookId));
+      this.dispatchLink ??= wrap("attach", () => this.syscalls.attach(DISPATCH_PROGRAM));
     } catch (err) {
-      slot.object.detach(linkId);
-      slot.tracepoints.delete(enter);
+      this.removeFromEntries(loaded);
       this.syscalls.deleteHook(hookId);
       throw err;
     }
     const compatFunctionName = compatNr === undefined ? undefined : `__ia32_sys_${syscall}`;
     this.hooks.set(hookId, { hookId, policyKey, policyName, hook, compatFunctionName });
-    return { hookId, linkId, object: slot.object, tracepoint: enter, compatNr };
+    return loaded;
   }
 
-  /**
-   * Covers the syscall's 32-bit entry too (x86_64 only): the syscall tracepoints never fire for
-   * int 0x80 callers, so without this a process could escape unseen by switching ABI. The compat
-   * program runs on every syscall, so it is attached only while some hook needs it.
-   */
-  private addCompatHook(syscall: string, hookId: number): number | undefined {
-    const nr = process.arch === "x64" ? IA32_SYSCALLS[syscall] : undefined;
-    if (nr === undefined) return undefined;
-    const ids = [...(this.compatHooks.get(nr) ?? []), hookId];
-    wrap("attach", () => this.syscalls.setCompatHooks(nr, ids));
-    this.compatHooks.set(nr, ids);
-    if (this.compatLink === undefined) {
-      try {
-        this.compatLink = wrap("attach", () => this.syscalls.attach(COMPAT_PROGRAM));
-      } catch (err) {
-        this.removeCompatHook(nr, hookId);
-        throw err;
-      }
+  /** Edits one entry of nsguard_syscall_hooks and writes it; on a refused write nothing changes. */
+  private editEntry(nr: number, edit: (entry: SyscallEntry) => void): void {
+    const old = this.syscallEntries.get(nr) ?? { native: [], compat: [] };
+    const entry = { native: [...old.native], compat: [...old.compat] };
+    edit(entry);
+    try {
+      wrap("attach", () => this.syscalls.setSyscallHooks(nr, entry));
+    } catch (err) {
+      // More hooks on one syscall than the kernel table holds (NSGUARD_MAX_SYSCALL_HOOKS).
+      if (err instanceof TypeError) throw new SensorError(err.message, "unsupported", { cause: err });
+      throw err;
     }
-    return nr;
+    if (entry.native.length || entry.compat.length) this.syscallEntries.set(nr, entry);
+    else this.syscallEntries.delete(nr);
   }
 
-  private removeCompatHook(nr: number, hookId: number): void {
-    const ids = (this.compatHooks.get(nr) ?? []).filter((id) => id !== hookId);
-    this.syscalls.setCompatHooks(nr, ids);
-    if (ids.length) this.compatHooks.set(nr, ids);
-    else this.compatHooks.delete(nr);
-    if (this.compatHooks.size === 0 && this.compatLink !== undefined) {
-      this.syscalls.detach(this.compatLink);
-      this.compatLink = undefined;
+  private removeFromEntries({ hookId, nr, compatNr }: LoadedHook): void {
+    const drop = (ids: number[]) => ids.filter((id) => id !== hookId);
+    if (this.syscallEntries.get(nr)?.native.includes(hookId)) {
+      this.editEntry(nr, (e) => {
+        e.native = drop(e.native);
+      });
+    }
+    if (compatNr !== undefined && this.syscallEntries.get(compatNr)?.compat.includes(hookId)) {
+      this.editEntry(compatNr, (e) => {
+        e.compat = drop(e.compat);
+      });
+    }
+    if (this.syscallEntries.size === 0 && this.dispatchLink !== undefined) {
+      this.syscalls.detach(this.dispatchLink);
+      this.dispatchLink = undefined;
     }
   }
 
-  /** An instance of the syscall object not yet attached to `tracepoint` (opened on demand). */
-  private freeSyscallObject(tracepoint: string) {
-    const free = this.syscallObjects.find((slot) => !slot.tracepoints.has(tracepoint));
-    if (free) return free;
-    const object = openAndLoad(bpfObjectPath(this.bpfDir, "syscalls"), this.syscalls);
-    const slot = { object, tracepoints: new Set<string>() };
-    this.syscallObjects.push(slot);
-    return slot;
-  }
-
-  private detachHook({ hookId, linkId, object, tracepoint, compatNr }: LoadedHook): void {
-    object.detach(linkId);
-    if (compatNr !== undefined) this.removeCompatHook(compatNr, hookId);
-    for (const slot of this.syscallObjects) if (slot.object === object) slot.tracepoints.delete(tracepoint);
-    this.syscalls.deleteHook(hookId);
+  private detachHook(loaded: LoadedHook): void {
+    this.removeFromEntries(loaded);
+    this.syscalls.deleteHook(loaded.hookId);
     // Records already in the ring buffer may still name this hook: keep its info until the
     // reader has surely drained them (two poll periods).
-    setTimeout(() => this.hooks.delete(hookId), 1000).unref();
+    setTimeout(() => this.hooks.delete(loaded.hookId), 1000).unref();
   }
 
   private serialise<T>(fn: () => T): Promise<T> {
@@ -269,6 +272,12 @@ export class Sensor {
     this.queue = run.catch(() => undefined);
     return run;
   }
+}
+
+/** The native syscall number of `syscall` on this architecture (x86_64 only for now). */
+function nativeSyscallNumber(syscall: string): number | undefined {
+  if (process.arch !== "x64" || !Object.hasOwn(X64_SYSCALLS, syscall)) return undefined;
+  return X64_SYSCALLS[syscall];
 }
 
 /**

@@ -11,6 +11,8 @@ import type { EventSource } from "./interfaces.js";
 export interface GetEventsOptions {
   /** Per-stream queue size; the source's default when unset. */
   queueSize?: number | undefined;
+  /** Per-stream queue bound in encoded bytes; the source's default when unset. */
+  queueBytes?: number | undefined;
 }
 
 /**
@@ -66,6 +68,7 @@ export function createGetEventsHandler(events: EventSource, options: GetEventsOp
       filter,
       signal: context.signal,
       queueSize: options.queueSize,
+      queueBytes: options.queueBytes,
       label: `${context.protocolName} GetEvents ${context.requestHeader.get("user-agent") ?? ""}`.trim(),
     });
     for await (const event of subscription) {

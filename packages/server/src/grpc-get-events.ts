@@ -9,8 +9,13 @@ import type { EventSource } from "./interfaces.js";
 
 export const GET_EVENTS_PATH = "/tetragon.FineGuidanceSensors/GetEvents";
 
-/** At most this many events go into one write. */
-const MAX_EVENTS_PER_WRITE = 512;
+/**
+ * At most about this many bytes of events go into one write (an event larger than that goes
+ * alone). Everything that piled up goes out in as few writes as this allows; the bound keeps
+ * what node's http2 buffers for a client that stopped reading small next to the queue's own
+ * bound, since nothing more is written until that write has drained.
+ */
+const MAX_BYTES_PER_WRITE = 1 << 20;
 const encodeEvent = createBinaryEncoder(GetEventsResponseSchema);
 
 /**
@@ -37,7 +42,11 @@ export async function serveGrpcGetEvents(
   res: http2.Http2ServerResponse,
   events: EventSource,
   shutdown: AbortSignal,
-  limits: { queueSize?: number | undefined; writeMaxBytes?: number | undefined } = {},
+  limits: {
+    queueSize?: number | undefined;
+    queueBytes?: number | undefined;
+    writeMaxBytes?: number | undefined;
+  } = {},
 ): Promise<void> {
   // The compat response (not res.stream) throughout: it owns the stream's trailers.
   const end = (code: Code, message: string) => {
@@ -70,10 +79,14 @@ export async function serveGrpcGetEvents(
     filter: request.filter,
     signal: gone.signal,
     queueSize: limits.queueSize,
+    queueBytes: limits.queueBytes,
     label: `grpc GetEvents ${req.headers["user-agent"] ?? ""}`.trim(),
   });
   const iterator = subscription[Symbol.asyncIterator]();
-  const drain = "drain" in subscription ? (subscription.drain as (max: number) => HubEvent[]) : undefined;
+  const drain =
+    "drain" in subscription
+      ? (subscription.drain as (max: number, maxBytes: number) => HubEvent[])
+      : undefined;
 
   // The subscription only ends by itself when the server shuts down (or the client left).
   let status: { code: Code; message: string } = {
@@ -86,7 +99,11 @@ export async function serveGrpcGetEvents(
     for (;;) {
       const first = await iterator.next();
       if (first.done || res.stream.destroyed) break;
-      const batch = [first.value, ...(drain?.call(subscription, MAX_EVENTS_PER_WRITE - 1) ?? [])];
+      const budget = MAX_BYTES_PER_WRITE - first.value.bytes.byteLength;
+      const rest = budget > 0 ? drain?.call(subscription, Number.POSITIVE_INFINITY, budget) : undefined;
+      const batch = rest === undefined ? [first.value] : [first.value, ...rest];
+      // Flow control: while the client has not taken the last write, write nothing more; events
+      // wait (bounded, counted when lost) in the hub queue instead of in http2's buffers.
       if (!res.write(frames(batch, request.shape, limits.writeMaxBytes))) await drainedOrClosed(res);
     }
   } catch (err) {

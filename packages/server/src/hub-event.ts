@@ -1,7 +1,23 @@
-import { createBinaryEncoder, type GetEventsResponse, GetEventsResponseSchema } from "@nsguard/sdk";
+import {
+  createBinaryEncoder,
+  type GetEventsResponse,
+  GetEventsResponseSchema,
+  ProcessSchema,
+} from "@nsguard/sdk";
 import { binaryShell } from "./encoded-event.js";
 
-const encodeEvent = createBinaryEncoder(GetEventsResponseSchema);
+// Process bodies are memoised by object: the agent hands every event about the same process
+// state the same Process object (and parents are shared outright), so a flood from one process
+// encodes its process once. Sound because published messages are never mutated (see below).
+const encodeEvent = createBinaryEncoder(GetEventsResponseSchema, { memoize: [ProcessSchema] });
+
+/** What the producer knows about an event besides its content; see {@link HubEvent}. */
+export interface PublishMeta {
+  /** Kernel cgroup id of the event's container; 0 (the default) when unknown. */
+  source?: number | undefined;
+  /** True for enforcement events; default false. */
+  priority?: boolean | undefined;
+}
 
 /**
  * One published event, shared by every subscriber that receives it.
@@ -16,13 +32,22 @@ const encodeEvent = createBinaryEncoder(GetEventsResponseSchema);
  */
 export class HubEvent {
   readonly message: GetEventsResponse;
+  /**
+   * Where the event came from, for fair sharing of a full listener queue: the kernel cgroup id
+   * of its container, 0 when unknown. Events of one source stay in order.
+   */
+  readonly source: number;
+  /** Enforcement events (and the like): never lost at a listener queue before ordinary ones. */
+  readonly priority: boolean;
   /** How many subscribers took the event (set by `EventHub.publish`; 0 for events built elsewhere). */
   recipients = 0;
   #bytes: Uint8Array | undefined;
   #shell: GetEventsResponse | undefined;
 
-  constructor(message: GetEventsResponse) {
+  constructor(message: GetEventsResponse, meta: PublishMeta = {}) {
     this.message = message;
+    this.source = meta.source ?? 0;
+    this.priority = meta.priority ?? false;
   }
 
   /** The message's binary encoding (what toBinary gives), computed on first use. */

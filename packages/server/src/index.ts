@@ -1,10 +1,10 @@
 // @nsguard/server: the tetragon.FineGuidanceSensors API (gRPC, gRPC-Web and Connect on one
 // listener) written against small interfaces — no kernel, no native code, no agent internals.
 
-export { BoundedQueue } from "./bounded-queue.js";
 export { binaryShell, isBinaryContentType, splitTopLevelFields } from "./encoded-event.js";
 export { codeForError, toConnectError } from "./errors.js";
 export {
+  DEFAULT_EVENT_QUEUE_BYTES,
   DEFAULT_EVENT_QUEUE_SIZE,
   EventHub,
   type EventHubOptions,
@@ -13,12 +13,13 @@ export {
   type SubscriberStats,
 } from "./event-hub.js";
 export { createGetEventsHandler, type GetEventsOptions } from "./get-events.js";
-export { HubEvent } from "./hub-event.js";
+export { HubEvent, type PublishMeta } from "./hub-event.js";
 export {
   type ConfigureTracingPolicyOptions,
   type EventSource,
   GRPC_POLICY_DOMAIN,
   type HealthSource,
+  type PipelineHealthInit,
   type PolicyStore,
   type ServerDeps,
   type ServerInfo,

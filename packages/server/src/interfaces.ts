@@ -3,6 +3,7 @@ import type {
   EventPredicate,
   GetInfoResponseSchema,
   HealthStatus,
+  PipelineHealthSchema,
   TracingPolicyMode,
   TracingPolicyStatus,
 } from "@nsguard/sdk";
@@ -24,6 +25,8 @@ export interface SubscribeOptions {
   signal: AbortSignal;
   /** Queue capacity for this subscriber; the source's default when unset. */
   queueSize?: number | undefined;
+  /** Queue capacity in encoded bytes for this subscriber; the source's default when unset. */
+  queueBytes?: number | undefined;
   /** A name for stats and logs, e.g. "grpc GetEvents grpc-go/1.60". */
   label?: string | undefined;
 }
@@ -66,8 +69,14 @@ export interface PolicyStore {
 
 /** Answers GetHealth. When the server has none, it reports Tetragon's single "running" status. */
 export interface HealthSource {
-  health(): Promise<HealthStatus[]> | HealthStatus[];
+  /** Without it: Tetragon's single "running" status. */
+  health?(): Promise<HealthStatus[]> | HealthStatus[];
+  /** nsguard's pipeline counters (GetHealthStatusResponse.pipeline, field 10000). */
+  pipeline?(): PipelineHealthInit;
 }
+
+/** What a health source fills in of tetragon.PipelineHealth. */
+export type PipelineHealthInit = Omit<MessageInitShape<typeof PipelineHealthSchema>, "$typeName">;
 
 /** GetInfo content besides `version` and `name`, which the server fills in. */
 export type ServerInfo = Omit<
@@ -85,6 +94,8 @@ export interface ServerDeps {
   info?: ServerInfo | undefined;
   /** Per-stream queue size (Tetragon's --event-queue-size); the event source's default when unset. */
   eventQueueSize?: number | undefined;
+  /** Per-stream bound on the encoded bytes queued; the event source's default when unset. */
+  eventQueueBytes?: number | undefined;
   /**
    * Serve the deprecated EnableTracingPolicy/DisableTracingPolicy RPCs (as Tetragon's
    * --enable-deprecated-tracingpolicy-grpc does). Default false: they are refused.

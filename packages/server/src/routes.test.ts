@@ -64,6 +64,26 @@ describe("FineGuidanceSensors routes", () => {
     expect((await client.getHealth({})).healthStatus).toEqual([stopped]);
   });
 
+  it("adds the pipeline's loss counters to GetHealth, beside Tetragon's running status", async () => {
+    const client = await clientFor("grpc", {
+      health: {
+        pipeline: () => ({
+          kernelSubmitted: 10n,
+          floodSuppressed: 5n,
+          listeners: [{ label: "grpc GetEvents", dropped: 2n }],
+        }),
+      },
+    });
+    const health = await client.getHealth({});
+    expect(health.healthStatus.map((s) => s.details)).toEqual(["running"]);
+    expect(health.pipeline).toMatchObject({
+      kernelSubmitted: 10n,
+      floodSuppressed: 5n,
+      ringbufLost: 0n,
+      listeners: [{ label: "grpc GetEvents", dropped: 2n }],
+    });
+  });
+
   it("answers Unimplemented, naming the RPC, for what nsguard does not serve", async () => {
     const client = await clientFor("grpc");
     const cases: [Promise<unknown>, RegExp][] = [

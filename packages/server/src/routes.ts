@@ -66,11 +66,17 @@ export function createFineGuidanceSensorsImpl(deps: ServerDeps): Impl {
   };
 
   const impl: Partial<Impl> = {
-    getEvents: createGetEventsHandler(deps.events, { queueSize: deps.eventQueueSize }),
+    getEvents: createGetEventsHandler(deps.events, {
+      queueSize: deps.eventQueueSize,
+      queueBytes: deps.eventQueueBytes,
+    }),
 
     async getHealth() {
-      const healthStatus = deps.health ? await call(() => deps.health?.health() ?? []) : [runningStatus()];
-      return { healthStatus };
+      const healthStatus = deps.health?.health
+        ? await call(() => deps.health?.health?.() ?? [])
+        : [runningStatus()];
+      const pipeline = deps.health?.pipeline ? await call(() => deps.health?.pipeline?.()) : undefined;
+      return { healthStatus, pipeline };
     },
 
     getVersion() {

@@ -35,7 +35,7 @@ export interface StartServerOptions {
    * of through connect; other protocols and RPCs are unaffected. Pass the same source as the
    * routes' `events`.
    */
-  getEvents?: { source: EventSource; queueSize?: number | undefined };
+  getEvents?: { source: EventSource; queueSize?: number | undefined; queueBytes?: number | undefined };
   /** Extra connect-node options (interceptors, limits, …); routes and shutdown are ours. */
   adapterOptions?: Omit<ConnectNodeAdapterOptions, "routes" | "shutdownSignal">;
   /**
@@ -105,6 +105,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     if (getEvents && isGrpcGetEvents(req)) {
       void serveGrpcGetEvents(req, res, getEvents.source, shutdown.signal, {
         queueSize: getEvents.queueSize,
+        queueBytes: getEvents.queueBytes,
         writeMaxBytes: options.adapterOptions?.writeMaxBytes,
       });
       return;

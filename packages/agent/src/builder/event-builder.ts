@@ -55,21 +55,17 @@ export function buildKprobeEvent(
   cache: ProcessCache,
   ctx: BuildContext,
 ): GetEventsResponse {
-  const record = cache.resolve(keyOf(raw.task));
+  const key = { pid: raw.keyPid !== 0 ? raw.keyPid : raw.pid, ktime: raw.keyKtime };
+  const record = cache.resolve(key);
   const process = record
-    ? toProcessMessage(record, { refcnt: true, tid: raw.task.tid, ...nsOptions(ctx) })
-    : unknownProcess(raw.task, ctx);
+    ? toProcessMessage(record, { refcnt: true, tid: raw.tid, ...nsOptions(ctx) })
+    : unknownProcess(key, raw, ctx);
   const kprobe: ProcessKprobe = {
     ...KPROBE,
     process,
     parent: record ? parentMessage(record, cache, ctx) : undefined,
     functionName: hook.functionName,
-    args: hook.args.map((spec) => {
-      const register = raw.args[spec.index];
-      if (register === undefined)
-        throw new RangeError(`${hook.functionName}: no syscall argument ${spec.index}`);
-      return kprobeArgument(register, spec);
-    }),
+    args: hook.args.map((spec) => kprobeArgument(raw.arg(spec.index), spec)),
     // Values are tetragon.KprobeAction numbers already (bpf/include/nsguard_events.h nsguard_action).
     action: raw.action as KprobeAction,
     returnAction: KprobeAction.POST,
@@ -86,7 +82,7 @@ export function buildExecEvent(raw: ExecInput, cache: ProcessCache, ctx: BuildCo
   const exec = create(ProcessExecSchema, {
     process: record
       ? toProcessMessage(record, { refcnt: true, ...nsOptions(ctx) })
-      : unknownProcess(raw.task, ctx),
+      : unknownProcess(keyOf(raw.task), raw.task, ctx),
     parent: record ? parentMessage(record, cache, ctx) : undefined,
   });
   return envelope({ case: "processExec", value: exec }, raw.ktime, ctx);
@@ -103,7 +99,7 @@ export function buildExitEvent(raw: ExitInput, cache: ProcessCache, ctx: BuildCo
   const exit = create(ProcessExitSchema, {
     process: record
       ? toProcessMessage(record, { refcnt: true, ...nsOptions(ctx) })
-      : unknownProcess(raw.task, ctx),
+      : unknownProcess(keyOf(raw.task), raw.task, ctx),
     parent: record ? parentMessage(record, cache, ctx) : undefined,
     signal,
     status,
@@ -121,8 +117,11 @@ function parentMessage(record: CachedProcess, cache: ProcessCache, ctx: BuildCon
  * The record names a process we know nothing about and /proc no longer has (it raced with us):
  * what the kernel told us, flagged "miss" like Tetragon's recovered processes.
  */
-function unknownProcess(task: TaskInput, ctx: BuildContext): Process {
-  const { pid, ktime } = keyOf(task);
+function unknownProcess(
+  { pid, ktime }: { pid: number; ktime: bigint },
+  task: Pick<TaskInput, "tid" | "uid" | "auid">,
+  ctx: BuildContext,
+): Process {
   return create(ProcessSchema, {
     execId: execId(ctx.nodeName, ktime, pid),
     pid,

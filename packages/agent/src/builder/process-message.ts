@@ -34,6 +34,11 @@ interface BaseMessage {
   flags: string;
   pod: CachedProcess["pod"];
   message: Process;
+  /**
+   * The last per-event variant (another tid or refcnt): a flood from one thread reuses one object,
+   * so the hub's encoder (memoising Process bodies by object) encodes the process once.
+   */
+  variant?: Process | undefined;
 }
 const baseMessages = new WeakMap<CachedProcess, BaseMessage>();
 
@@ -73,9 +78,13 @@ export function toProcessMessage(record: CachedProcess, options: ProcessMessageO
   const refcnt = options.refcnt ? record.refcnt : 0;
   const withNamespaces = options.namespaces && record.ns;
   if (tid === base.tid && refcnt === 0 && !withNamespaces) return base;
+  const memo = baseMessages.get(record);
+  const last = memo?.variant;
+  if (!withNamespaces && last && last.tid === tid && last.refcnt === refcnt) return last;
   // A shallow copy is a complete message: sub-messages are shared, and never mutated.
   const message: Process = { ...base, tid, refcnt };
   if (withNamespaces && record.ns) message.ns = toNamespaces(record.ns, options.hostNamespaces);
+  else if (memo) memo.variant = message;
   return message;
 }
 

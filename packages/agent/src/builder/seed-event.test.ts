@@ -8,7 +8,8 @@ import { BootClock } from "../clock.js";
 import { StaticPodInfoSource } from "../container/pod-info.js";
 import { ProcessFlag } from "../process/flags.js";
 import { ProcessCache } from "../process/process-cache.js";
-import type { CloneInput, ExecInput, NamespaceInums, SyscallInput, TaskInput } from "../process/raw-input.js";
+import type { CloneInput, ExecInput, NamespaceInums, TaskInput } from "../process/raw-input.js";
+import { syscallInput } from "../testing/syscall-input.js";
 import { buildKprobeEvent, type KprobeHookSpec } from "./event-builder.js";
 
 /**
@@ -141,12 +142,12 @@ describe("the seed event", () => {
     });
 
     // nsenter's setns(3, CLONE_NEWIPC), 15.41 ms after its exec.
-    const setns: SyscallInput = {
+    const setns = syscallInput({
       ktime: 116977920849134n,
       task: task(63066, 116977905434201n, 63052, 37, CONTAINER_NS),
       action: 1,
       args: [3n, 0x8000000n, 0n, 0n, 0n, 0n],
-    };
+    });
     const hook: KprobeHookSpec = {
       functionName: "__x64_sys_setns",
       policyName: "namespace-access",

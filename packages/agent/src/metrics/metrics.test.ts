@@ -9,12 +9,14 @@ function sources(overrides: Partial<Record<string, number>> = {}): MetricsSource
       sigkill: 2n,
       sigkillErr: 0n,
       filtered: 5n,
+      throttled: 4000n,
     }),
     reader: () => ({ records: 93, malformed: 0, droppedEvents: 1 }),
-    observer: () => ({ exec: 10, clone: 11, exit: 12, syscall: 60, unknownHook: 0, errors: 0 }),
+    observer: () => ({ exec: 10, clone: 11, exit: 12, syscall: 60, unknownHook: 0, errors: 0, pauses: 6 }),
     hub: () => ({ published: 82, dropped: overrides.hubDropped ?? 3, subscribers: 2 }),
     processCacheSize: () => 42,
     policies: () => 1,
+    throttledSources: () => 2,
   };
 }
 
@@ -29,6 +31,9 @@ describe("metrics", () => {
     expect(text).toContain("nsguard_policy_sigkill_total 2");
     expect(text).toContain("nsguard_process_cache_size 42");
     expect(text).toContain("nsguard_event_listeners 2");
+    expect(text).toContain("nsguard_flood_suppressed_events_total 4000");
+    expect(text).toContain("nsguard_flood_throttled_sources 2");
+    expect(text).toContain("nsguard_observer_pauses_total 6");
   });
 
   it("serves /metrics over HTTP and answers 404 elsewhere", async () => {

@@ -12,12 +12,17 @@ type SensorCounters = ReturnType<Sensor["counters"]>;
  * The agent wires these to the sensor, the observer, the hub and the process cache.
  */
 export interface MetricsSources {
-  kernel(): Pick<SensorCounters["kernel"], "events" | "ringbufFull" | "sigkill" | "sigkillErr" | "filtered">;
+  kernel(): Pick<
+    SensorCounters["kernel"],
+    "events" | "ringbufFull" | "sigkill" | "sigkillErr" | "filtered" | "throttled"
+  >;
   reader(): Pick<SensorCounters["reader"], "malformed" | "droppedEvents">;
   observer(): ObserverStats;
   hub(): Pick<EventHubStats, "published" | "dropped" | "subscribers">;
   processCacheSize(): number;
   policies(): number;
+  /** Containers whose events the kernel is suppressing now (flood protection). */
+  throttledSources(): number;
 }
 
 /**
@@ -70,6 +75,19 @@ export function createMetricsRegistry(sources: MetricsSources): Registry {
     "nsguard_observer_ringbuf_events_lost_total",
     "Records lost because the ring buffer was full (Tetragon: tetragon_observer_ringbuf_events_lost_total)",
     () => sources.kernel().ringbufFull,
+  );
+  counter(
+    "nsguard_flood_suppressed_events_total",
+    "Ordinary events the kernel suppressed from the heaviest sources while the pipeline was saturated (fair sharing; enforcement events are never suppressed)",
+    () => sources.kernel().throttled,
+  );
+  gauge("nsguard_flood_throttled_sources", "Containers whose events are being suppressed now", () =>
+    sources.throttledSources(),
+  );
+  counter(
+    "nsguard_observer_pauses_total",
+    "Times the agent stopped reading the kernel because every listener was behind",
+    () => sources.observer().pauses,
   );
   counter(
     "nsguard_reader_events_dropped_total",

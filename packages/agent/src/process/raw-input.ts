@@ -62,11 +62,21 @@ export interface ExitInput {
   exitCode: number;
 }
 
+/**
+ * A syscall record, read in place: the native RecordBatch's reusable syscall view fits this
+ * shape, so the hot path reads the few fields an event needs instead of decoding the record.
+ */
 export interface SyscallInput {
-  ktime: bigint;
-  task: TaskInput;
+  readonly ktime: bigint;
+  /** The kernel process table's key for the caller (keyKtime 0n: not tracked). */
+  readonly keyPid: number;
+  readonly keyKtime: bigint;
+  readonly pid: number;
+  readonly tid: number;
+  readonly uid: number;
+  readonly auid: number;
   /** tetragon.KprobeAction value taken in the kernel (1 POST, 3 SIGKILL). */
-  action: number;
-  /** Raw syscall argument registers. */
-  args: bigint[];
+  readonly action: number;
+  /** Raw syscall argument register `index`. */
+  arg(index: number): bigint;
 }

@@ -28,6 +28,11 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
       parseCount("--event-queue-size"),
       10000,
     )
+    .option(
+      "--event-queue-bytes <n>",
+      "encoded event bytes buffered per listener before dropping (default 32 MiB)",
+      parseCount("--event-queue-bytes"),
+    )
     .option("--export-filename <file>", "write every event as a JSON line to this file")
     .option("--metrics-server <address>", 'Prometheus /metrics listen address, e.g. ":2112" (default: none)')
     .option(
@@ -46,6 +51,7 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
         serverSocket: string;
         nodeName?: string;
         eventQueueSize: number;
+        eventQueueBytes?: number;
         exportFilename?: string;
         podInfoFile?: string;
         metricsServer?: string;
@@ -58,6 +64,7 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
           eventQueueSize: flags.eventQueueSize,
           logLevel: flags.logLevel,
           ...(flags.nodeName !== undefined ? { nodeName: flags.nodeName } : {}),
+          ...(flags.eventQueueBytes !== undefined ? { eventQueueBytes: flags.eventQueueBytes } : {}),
           ...(flags.exportFilename !== undefined ? { exportFilename: flags.exportFilename } : {}),
           ...(flags.podInfoFile !== undefined ? { podInfoFile: flags.podInfoFile } : {}),
           ...(flags.metricsServer !== undefined ? { metricsServer: flags.metricsServer } : {}),

@@ -29,18 +29,19 @@ export interface TestServer {
 export async function startTestServer(
   options: {
     queueSize?: number;
+    queueBytes?: number;
     deps?: Partial<ServerDeps>;
     adapterOptions?: StartServerOptions["adapterOptions"];
   } = {},
 ): Promise<TestServer> {
   const errors: TestServer["errors"] = [];
-  const hub = new EventHub({ queueSize: options.queueSize ?? 10000 });
+  const hub = new EventHub({ queueSize: options.queueSize ?? 10000, queueBytes: options.queueBytes });
   const dir = await mkdtemp(join(tmpdir(), "nsguard-server-test-"));
   const socketPath = join(dir, "run", "nsguard.sock");
   const deps = { events: hub, version: "v0.0.0-test", ...options.deps };
   const server = await startServer({
     routes: createFineGuidanceSensorsRoutes(deps),
-    getEvents: { source: deps.events, queueSize: deps.eventQueueSize },
+    getEvents: { source: deps.events, queueSize: deps.eventQueueSize, queueBytes: deps.eventQueueBytes },
     tcpAddress: "127.0.0.1:0",
     unixSocket: socketPath,
     adapterOptions: options.adapterOptions,
