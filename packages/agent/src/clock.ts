@@ -1,7 +1,6 @@
 import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
-import { create } from "@bufbuild/protobuf";
-import { type Timestamp, TimestampSchema } from "@bufbuild/protobuf/wkt";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
 
 const NS_PER_SEC = 1_000_000_000n;
 const NS_PER_MS = 1_000_000n;
@@ -43,7 +42,9 @@ export function timestampFromWallNs(wallNs: bigint): Timestamp {
     nanos += NS_PER_SEC;
     seconds -= 1n;
   }
-  return create(TimestampSchema, { seconds, nanos: Number(nanos) });
+  // A literal rather than create(): this runs for every event, and create()'s reflection cost
+  // more than the rest of the conversion. Same shape as create(TimestampSchema, …) makes.
+  return { $typeName: "google.protobuf.Timestamp", seconds, nanos: Number(nanos) };
 }
 
 /** Timestamp → nanoseconds since the Unix epoch. */

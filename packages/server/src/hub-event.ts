@@ -2,14 +2,18 @@ import {
   createBinaryEncoder,
   type GetEventsResponse,
   GetEventsResponseSchema,
+  ProcessKprobeSchema,
   ProcessSchema,
 } from "@nsguard/sdk";
 import { binaryShell } from "./encoded-event.js";
 
-// Process bodies are memoised by object: the agent hands every event about the same process
-// state the same Process object (and parents are shared outright), so a flood from one process
-// encodes its process once. Sound because published messages are never mutated (see below).
-const encodeEvent = createBinaryEncoder(GetEventsResponseSchema, { memoize: [ProcessSchema] });
+// Process and ProcessKprobe bodies are memoised by object: the agent hands every event about the
+// same process state the same Process object (parents are shared outright), and every repeat of
+// the same call the same ProcessKprobe, so a flood from one process is encoded once and each
+// event costs its envelope. Sound because published messages are never mutated (see below).
+const encodeEvent = createBinaryEncoder(GetEventsResponseSchema, {
+  memoize: [ProcessSchema, ProcessKprobeSchema],
+});
 
 /** What the producer knows about an event besides its content; see {@link HubEvent}. */
 export interface PublishMeta {

@@ -60,20 +60,55 @@ export function buildKprobeEvent(
   const process = record
     ? toProcessMessage(record, { refcnt: true, tid: raw.tid, ...nsOptions(ctx) })
     : unknownProcess(key, raw, ctx);
+  const parent = record ? parentMessage(record, cache, ctx) : undefined;
+  // Values are tetragon.KprobeAction numbers already (bpf/include/nsguard_events.h nsguard_action).
+  const action = raw.action as KprobeAction;
+  const last = lastKprobes.get(hook);
+  const args = last && sameRegisters(last.registers, raw, hook) ? last.args : undefined;
+  if (last && args && last.process === process && last.parent === parent && last.action === action) {
+    return envelope(last.event, raw.ktime, ctx);
+  }
+  const registers = hook.args.map((spec) => raw.arg(spec.index));
   const kprobe: ProcessKprobe = {
     ...KPROBE,
     process,
-    parent: record ? parentMessage(record, cache, ctx) : undefined,
+    parent,
     functionName: hook.functionName,
-    args: hook.args.map((spec) => kprobeArgument(raw.arg(spec.index), spec)),
-    // Values are tetragon.KprobeAction numbers already (bpf/include/nsguard_events.h nsguard_action).
-    action: raw.action as KprobeAction,
+    args: args ?? hook.args.map((spec, i) => kprobeArgument(registers[i] as bigint, spec)),
+    action,
     returnAction: KprobeAction.POST,
     policyName: hook.policyName,
     message: hook.message ?? "",
     tags: [...(hook.tags ?? [])],
   };
-  return envelope({ case: "processKprobe", value: kprobe }, raw.ktime, ctx);
+  const event = { case: "processKprobe" as const, value: kprobe };
+  lastKprobes.set(hook, { process, parent, action, registers, args: kprobe.args, event });
+  return envelope(event, raw.ktime, ctx);
+}
+
+/**
+ * The last kprobe message built for a hook. A flood repeats one call: same process state, same
+ * registers, same action — and then the same (immutable) message is shared by every event of
+ * it, so the hub's encoder, which memoises ProcessKprobe bodies by object, encodes it once and
+ * each event costs only its envelope (time). Keyed by the hook spec object the observer keeps
+ * per hook.
+ */
+interface LastKprobe {
+  process: Process;
+  parent: Process | undefined;
+  action: KprobeAction;
+  /** The registers the args were rendered from, in hook.args order. */
+  registers: bigint[];
+  args: ProcessKprobe["args"];
+  event: Extract<GetEventsResponse["event"], { case: "processKprobe" }>;
+}
+const lastKprobes = new WeakMap<KprobeHookSpec, LastKprobe>();
+
+function sameRegisters(registers: readonly bigint[], raw: SyscallInput, hook: KprobeHookSpec): boolean {
+  for (let i = 0; i < hook.args.length; i++) {
+    if (raw.arg((hook.args[i] as KprobeArgSpec).index) !== registers[i]) return false;
+  }
+  return true;
 }
 
 /** `process_exec` for an exec record. Call after `cache.upsertFromExec(raw)`. */

@@ -37,6 +37,13 @@ export interface ProcessCacheStats {
   procfsMisses: number;
 }
 
+/**
+ * Moves within which a touched entry counts as recent enough to stay where it is (#touch); at
+ * most 1/16 of the cache, so the order is exact LRU for small caches and within 64 moves of it
+ * for real ones.
+ */
+const LRU_SLACK = 64;
+
 interface Entry extends ProcessRecord {
   refcnt: number;
   exited: boolean;
@@ -68,6 +75,10 @@ export class ProcessCache {
 
   /** Insertion/access order = LRU order (a Map iterates in insertion order). */
   readonly #entries = new Map<string, Entry>();
+  /** When #touch last moved each entry (a count of moves), for its slack. */
+  readonly #lruTicks = new WeakMap<Entry, number>();
+  #lruTick = 0;
+  readonly #lruSlack: number;
   readonly #byPid = new Map<number, string>();
   /** execId → time its refcnt reached 0, oldest first. */
   readonly #zero = new Map<string, number>();
@@ -83,6 +94,7 @@ export class ProcessCache {
     this.#podInfo = options.podInfo;
     this.#procRoot = options.procRoot ?? "/proc";
     this.#maxEntries = options.maxEntries ?? 65536;
+    this.#lruSlack = Math.min(LRU_SLACK, Math.floor(this.#maxEntries / 16));
     this.#graceMs = options.exitGraceMs ?? 30_000;
     this.#now = options.now ?? Date.now;
   }
@@ -289,14 +301,15 @@ export class ProcessCache {
   // ---- internals ---------------------------------------------------------------------------
 
   #lookupKey(pid: number, ktime: bigint): Entry | undefined {
+    const id = this.#byPid.get(pid);
+    const current = id === undefined ? undefined : this.#entries.get(id);
+    // The pid's current process is the usual answer: found without building its exec_id string.
+    if (current && (ktime === 0n || current.ktime === ktime)) return current;
     if (ktime !== 0n) {
       const exact = this.#entries.get(execId(this.#node, ktime, pid));
       if (exact) return exact;
     }
-    const id = this.#byPid.get(pid);
-    const current = id === undefined ? undefined : this.#entries.get(id);
     if (!current) return undefined;
-    if (ktime === 0n) return current;
     const tick = 1_000_000_000n / BigInt(clockTicksPerSecond());
     const fromProcfs = (parseFlags(current.flags) & ProcessFlag.PROCFS) !== 0;
     const diff = ktime - current.ktime;
@@ -421,11 +434,18 @@ export class ProcessCache {
 
   #insert(entry: Entry): Entry {
     this.#entries.set(entry.execId, entry);
+    this.#lruTicks.set(entry, ++this.#lruTick);
     this.#byPid.set(entry.pid, entry.execId);
     return entry;
   }
 
   #touch(entry: Entry): Entry {
+    // Moving an entry to the LRU end costs two Map operations (with string keys) and a flood
+    // touches the same few entries (process, parent) every event. An entry moved within the
+    // last LRU_SLACK moves is near the end already: the order stays LRU within that slack.
+    const moved = this.#lruTicks.get(entry);
+    if (moved !== undefined && this.#lruTick - moved < this.#lruSlack) return entry;
+    this.#lruTicks.set(entry, ++this.#lruTick);
     this.#entries.delete(entry.execId);
     this.#entries.set(entry.execId, entry);
     return entry;
