@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Module init: per-environment AddonState (instance data + cleanup hook), the two classes, and the
 // free functions. No globals: everything mutable hangs off the environment.
+#include <malloc.h>
 #include <bpf/libbpf.h>
 #include <napi.h>
 #include <sys/resource.h>
@@ -79,6 +80,14 @@ Napi::Value BootClockOffsetNs(const Napi::CallbackInfo& info) {
     }
   }
   return Napi::BigInt::New(info.Env(), best);
+}
+
+// Hands memory that malloc keeps in its arenas back to the kernel; returns whether any was.
+// Node allocates every ArrayBuffer's backing store (encoded events, socket writes) and our
+// reader its batches with malloc; after a burst glibc keeps the freed pages as resident memory
+// until something asks for them, so the agent's RSS stays at its peak for good.
+Napi::Value TrimMemory(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), malloc_trim(0) != 0);
 }
 
 Napi::Value LibbpfVersion(const Napi::CallbackInfo& info) {
@@ -165,6 +174,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("EventStream", event_stream);
   exports.Set("__init", Napi::Function::New(env, InitJs, "__init"));
   exports.Set("bootClockOffsetNs", Napi::Function::New(env, BootClockOffsetNs, "bootClockOffsetNs"));
+  exports.Set("trimMemory", Napi::Function::New(env, TrimMemory, "trimMemory"));
   exports.Set("libbpfVersion", Napi::Function::New(env, LibbpfVersion, "libbpfVersion"));
   exports.Set("bumpMemlock", Napi::Function::New(env, BumpMemlock, "bumpMemlock"));
   exports.Set("batchRecords", Napi::Function::New(env, BatchRecords, "batchRecords"));

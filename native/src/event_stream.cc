@@ -82,14 +82,24 @@ struct StreamCore {
   // Reader-thread only.
   std::unique_ptr<Batch> cur;
 
+  // Size of the last batch handed over: the next one is reserved a little above it, so a busy
+  // reader appends records without the vector reallocating (and copying) a dozen times per batch.
+  size_t last_batch_bytes = 0;
+  size_t last_batch_records = 0;
+
   void NewBatch() {
     cur.reset(new Batch());
-    cur->offsets.reserve(max_batch < 256 ? max_batch : 256);
+    const size_t records = last_batch_records + last_batch_records / 4 + 16;
+    cur->offsets.reserve(records < max_batch ? records : max_batch);
+    const size_t bytes = last_batch_bytes + last_batch_bytes / 4 + 4096;
+    cur->bytes.reserve(bytes < kMaxBatchBytes + 4096 ? bytes : kMaxBatchBytes + 4096);
   }
 
   // Hands the current batch to JS unless JS holds kMaxInFlight unreleased batches; false = kept.
   bool Flush() {
     if (!cur || cur->offsets.empty()) return true;
+    last_batch_bytes = cur->bytes.size();
+    last_batch_records = cur->offsets.size();
     if (in_flight.load(std::memory_order_acquire) >= kMaxInFlight) return false;
     Batch* b = cur.get();
     b->Seal();

@@ -306,6 +306,7 @@ export interface NativeBinding {
   };
   __init(classes: { BpfError: typeof BpfError }): void;
   bootClockOffsetNs(): bigint;
+  trimMemory(): boolean;
   libbpfVersion(): string;
   bumpMemlock(): MemlockResult;
   /** The reader's validation and batch layout applied to samples (see __openEventStream). */

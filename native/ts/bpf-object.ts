@@ -283,6 +283,14 @@ export function bootClockOffsetNs(): bigint {
   return native.bootClockOffsetNs();
 }
 
+/**
+ * Returns memory malloc holds in its arenas to the kernel (glibc malloc_trim): after a burst the
+ * agent's freed buffers otherwise stay resident. True when some was released.
+ */
+export function trimMemory(): boolean {
+  return native.trimMemory();
+}
+
 /** Version of the libbpf the addon runs with, e.g. "1.1". */
 export function libbpfVersion(): string {
   return native.libbpfVersion();

@@ -32,6 +32,7 @@ export {
   libbpfVersion,
   nativeConstants,
   throttleConstants,
+  trimMemory,
 } from "./bpf-object.js";
 export type { BpfErrorDetails, BpfOp } from "./errors.js";
 export { BpfError, isBpfError } from "./errors.js";

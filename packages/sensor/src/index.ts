@@ -10,6 +10,7 @@ export {
   type RecordBatch,
   type RecordOp,
   type SyscallRecordView,
+  trimMemory,
 } from "@nsguard/native";
 export { defaultBpfDir } from "./bpf-objects.js";
 export {

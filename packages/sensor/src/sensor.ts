@@ -18,6 +18,8 @@ import {
 import { SensorError } from "./sensor-error.js";
 import { X64_SYSCALLS } from "./x64-syscalls.js";
 
+/** Ring-buffer poll period while busy (SensorOptions.pollMs). */
+const DEFAULT_POLL_MS = 5;
 /** Program names in bpf/process.bpf.c and bpf/syscalls.bpf.c. */
 const LIFECYCLE_PROGRAMS = ["nsguard_exec", "nsguard_fork", "nsguard_exit"] as const;
 /** The syscall dispatcher (tp_btf/sys_enter): one program for every hook and both ABIs. */
@@ -32,7 +34,12 @@ export interface SensorOptions {
   onEvents: (batch: RecordBatch) => void;
   /** Directory holding process.bpf.o and syscalls.bpf.o; defaults to the built bpf/.output. */
   bpfDir?: string;
-  /** Ring-buffer poll period: the bound on delivery latency when the kernel skips wake-ups. */
+  /**
+   * Ring-buffer poll period while busy: the bound on delivery latency when the kernel skips
+   * wake-ups. 5 ms: half of it is the mean added latency (bench: p99 at 5k events/s goes from
+   * ~20 to ~15 ms against 10 ms), and an idle reader sleeps until the kernel wakes it, so a
+   * short period costs nothing while idle.
+   */
   pollMs?: number;
 }
 
@@ -111,7 +118,7 @@ export class Sensor {
       const opened = openAndLoad(bpfObjectPath(dir, "syscalls"), lifecycle);
       syscalls = opened;
       const stream = wrap("load", () =>
-        lifecycle.openEventStream(options.onEvents, { pollMs: options.pollMs ?? 10 }),
+        lifecycle.openEventStream(options.onEvents, { pollMs: options.pollMs ?? DEFAULT_POLL_MS }),
       );
       return new Sensor(lifecycle, opened, stream, features);
     } catch (err) {
