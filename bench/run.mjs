@@ -377,6 +377,8 @@ async function stage(number, title, fn, timeoutMs = 120000) {
   console.log(`  (${((performance.now() - start) / 1000).toFixed(0)} s)`);
 }
 
+// The agent the delivery stages share (declared before the first stage runs: stage() reads it).
+let shared;
 let bpftrace;
 try {
   bpftrace = await ensureBpftrace();
@@ -451,7 +453,6 @@ await stage(3, "sustained delivery, bpftrace at 100k/s (no agent running)", asyn
 });
 
 // Stages 3-9 share one agent (restarted if it died).
-let shared;
 async function agent() {
   if (!shared?.alive()) {
     if (shared) console.log(`  (the agent had exited: ${shared.tail.slice(-2).join(" | ")}; restarting)`);
