@@ -1,10 +1,7 @@
 // One GetEvents client process for bench/run.mjs. Every 100 ms it prints one progress line,
 //   <events> <kprobe events> <throttle events> <marker hits> <ms>        (ms = performance.now())
 // and a last one when stdin closes, then exits. Modes:
-//   node count-client.mjs URL raw     REQUEST_JSON [MARKER]  node:http2 + gRPC framing: counts
-//       messages without decoding them (what the server delivers, independent of client cost).
-//       The type is read from the message's first tag (the oneof comes first on the wire);
-//       MARKER hits are kprobe events whose bytes contain MARKER (e.g. a binary path).
+// (The counting client that does not decode is bench/grpc-count.c: C costs the agent's core less.)
 //   node count-client.mjs URL latency REQUEST_JSON   the SDK (decodes every event); on exit it
 //       also prints "latency <count> <p50 ms> <p99 ms> <max ms>" of Date.now() - event time,
 //       over the events since the last line on stdin (so a warm-up can be left out).
@@ -14,12 +11,8 @@ import { connect } from "node:http2";
 import { fromJson, toBinary } from "@bufbuild/protobuf";
 import { createNsguardClient, GetEventsRequestSchema } from "../packages/sdk/dist/index.js";
 
-const [url, mode, requestJson = "{}", marker] = process.argv.slice(2);
+const [url, mode, requestJson = "{}"] = process.argv.slice(2);
 const request = fromJson(GetEventsRequestSchema, JSON.parse(requestJson));
-// Field numbers of GetEventsResponse's oneof (events.proto), as their first wire bytes.
-const KPROBE_TAG = (9 << 3) | 2; // one byte
-const THROTTLE_TAG = [(((27 << 3) | 2) & 0x7f) | 0x80, ((27 << 3) | 2) >> 7]; // a two-byte varint
-const markerBytes = marker ? Buffer.from(marker) : undefined;
 
 const counts = { events: 0, kprobe: 0, throttle: 0, marker: 0 };
 const latencies = [];
@@ -43,7 +36,7 @@ process.stdin.on("data", () => {
 });
 process.stdin.on("end", finish);
 
-if (mode === "raw" || mode === "stall") {
+if (mode === "stall") {
   const session = connect(url);
   session.on("error", (err) => process.stderr.write(`count-client: ${err.message}\n`));
   const stream = session.request({
@@ -58,29 +51,8 @@ if (mode === "raw" || mode === "stall") {
   frame.writeUInt32BE(body.length, 1);
   frame.set(body, 5);
   stream.end(frame);
-  if (mode === "stall") {
-    // Paused, node stops consuming, so HTTP/2 flow control stops the server within a window.
-    stream.pause();
-  } else {
-    // Walk the 5-byte gRPC message headers across chunk boundaries.
-    let pending = Buffer.alloc(0);
-    stream.on("data", (chunk) => {
-      pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-      let at = 0;
-      while (pending.length - at >= 5) {
-        const length = pending.readUInt32BE(at + 1);
-        if (pending.length - at < 5 + length) break;
-        const first = pending[at + 5];
-        counts.events++;
-        if (first === KPROBE_TAG) {
-          counts.kprobe++;
-          if (markerBytes && pending.subarray(at + 5, at + 5 + length).includes(markerBytes)) counts.marker++;
-        } else if (first === THROTTLE_TAG[0] && pending[at + 6] === THROTTLE_TAG[1]) counts.throttle++;
-        at += 5 + length;
-      }
-      pending = pending.subarray(at);
-    });
-  }
+  // Paused, node stops consuming, so HTTP/2 flow control stops the server within a window.
+  stream.pause();
 } else if (mode === "latency") {
   const abort = new AbortController();
   process.stdin.on("end", () => abort.abort());

@@ -23,6 +23,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { promisify } from "node:util";
+import { fromJson, toBinary } from "@bufbuild/protobuf";
+import { GetEventsRequestSchema } from "../packages/sdk/dist/index.js";
 
 const here = new URL(".", import.meta.url).pathname;
 const root = join(here, "..");
@@ -81,18 +83,22 @@ const exited = (child, ms) =>
     ? Promise.resolve(true)
     : Promise.race([new Promise((r) => child.once("exit", () => r(true))), sleep(ms).then(() => false)]);
 
-function compile(name) {
+function compile(name, libs = []) {
   const source = join(here, `${name}.c`);
   const bin = join(build, name);
   if (!existsSync(bin) || statSync(bin).mtimeMs < statSync(source).mtimeMs) {
     mkdirSync(build, { recursive: true });
-    execFileSync("cc", ["-O2", "-Wall", "-o", bin, source]);
+    execFileSync("cc", ["-O2", "-Wall", "-o", bin, source, ...libs]);
   }
   return bin;
 }
 const loopBin = compile("setns-loop");
 const pacedBin = compile("setns-paced");
 const forkBin = compile("fork-sleepers");
+// The counting client is C (libnghttp2): a JavaScript one costs ~2.7 µs of CPU per event, which on
+// two cores is taken from the agent it measures (four of them at 100k/s eat a core).
+ensureDebianPackage("libnghttp2-dev", "/usr/include/nghttp2/nghttp2.h");
+const countBin = compile("grpc-count", ["-lnghttp2"]);
 
 /** bench/setns-loop.c: mean wall and CPU ns per call of COUNT setns (or getppid) calls. */
 async function loop(calls, which = "setns") {
@@ -221,10 +227,26 @@ async function waitListeners(agent, count) {
   throw new Error(`fewer than ${count} GetEvents listeners after 20 s`);
 }
 
-/** bench/count-client.mjs in MODE; progress() is its latest counts. */
+/**
+ * A GetEvents client in MODE: "raw" is bench/grpc-count.c (counts frames), "latency" and "stall"
+ * are bench/count-client.mjs (the SDK; a stream never read). progress() is its latest counts.
+ */
 function startClient(agent, mode, request = "{}", marker) {
-  const args = [join(here, "count-client.mjs"), agent.url, mode, request, ...(marker ? [marker] : [])];
-  const child = track(spawn(process.execPath, args, { stdio: ["pipe", "pipe", "pipe"] }));
+  let child;
+  if (mode === "raw") {
+    const { hostname, port } = new URL(agent.url);
+    const hex = Buffer.from(
+      toBinary(GetEventsRequestSchema, fromJson(GetEventsRequestSchema, JSON.parse(request))),
+    ).toString("hex");
+    child = track(
+      spawn(countBin, [hostname, port, hex, ...(marker ? [marker] : [])], {
+        stdio: ["pipe", "pipe", "pipe"],
+      }),
+    );
+  } else {
+    const args = [join(here, "count-client.mjs"), agent.url, mode, request, ...(marker ? [marker] : [])];
+    child = track(spawn(process.execPath, args, { stdio: ["pipe", "pipe", "pipe"] }));
+  }
   let progress = { events: 0, kprobe: 0, throttle: 0, marker: 0, ms: 0 };
   let latency;
   let stderr = "";
@@ -303,6 +325,23 @@ function cpuTicks(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // fields[0] is field 3 (state)
   return Number(fields[11]) + Number(fields[12]);
+}
+
+/** Installs a Debian package with apt-get unless `file` (which it provides) is there already. */
+function ensureDebianPackage(name, file) {
+  if (existsSync(file)) return;
+  console.log(`  installing ${name} (apt-get install -y ${name})`);
+  const apt = (args) =>
+    execFileSync("apt-get", args, {
+      stdio: "ignore",
+      env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+    });
+  try {
+    apt(["install", "-y", name]);
+  } catch {
+    apt(["update"]);
+    apt(["install", "-y", name]);
+  }
 }
 
 /** Debian's bpftrace, installed with apt-get when missing. */
