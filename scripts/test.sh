@@ -21,6 +21,10 @@ generated_is_current() {
   pnpm -s buf generate && git diff --quiet -- packages/sdk/src/gen \
     && [ -z "$(git status --porcelain -- packages/sdk/src/gen)" ]
 }
+syscall_tables_are_current() {
+  # packages/sensor/src/{ia32,x64}-syscalls.ts are generated from the system's kernel headers.
+  node scripts/gen-syscall-tables.mjs >/dev/null && git diff --quiet -- packages/sensor/src/ia32-syscalls.ts packages/sensor/src/x64-syscalls.ts
+}
 schema_is_compatible() {
   # Guard the wire schema against the previous commit (skipped on the first commit of proto/).
   if git rev-parse -q --verify HEAD~1 >/dev/null && git cat-file -e HEAD~1:proto 2>/dev/null; then
@@ -31,6 +35,7 @@ schema_is_compatible() {
 check "buf lint" pnpm -s buf lint
 check "buf breaking (against HEAD~1)" schema_is_compatible
 check "generated code matches proto/ (buf generate, no drift)" generated_is_current
+check "syscall tables match the kernel headers (gen-syscall-tables, no drift)" syscall_tables_are_current
 check "biome (format + lint)" pnpm -s biome check .
 check "typecheck" pnpm -s turbo run typecheck --output-logs=errors-only
 
