@@ -98,7 +98,7 @@ struct nsguard_task {
 	__u32 euid;
 	__u32 gid;
 	__u32 auid;			/* loginuid; 4294967295 = unset */
-	__u64 cgroup_id;		/* cgroup v2 id (inode of the unified cgroup directory) */
+	__u64 cgroup_id;		/* container cgroup: v2 kn id, or v1 memory id | NSGUARD_SOURCE_CGROUP_V1 */
 	__u32 ns[NSGUARD_NS_COUNT];	/* namespace inums, enum nsguard_ns_index order */
 	char comm[NSGUARD_COMM_LEN];
 };

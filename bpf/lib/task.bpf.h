@@ -69,6 +69,26 @@ static __always_inline void fill_namespaces(struct task_struct *task, __u32 *ns)
 	ns[NSGUARD_NS_CGROUP] = nsp->cgroup_ns->ns.inum;
 }
 
+/*
+ * The container cgroup of a task: its unified (v2) cgroup, or on hybrid hosts where the task sits
+ * in the unified root, its v1 memory cgroup (flagged NSGUARD_SOURCE_CGROUP_V1) — the cgroup
+ * read_cgroup_name() names. Every record carries it (nsguard_task.cgroup_id) and flood resistance
+ * keys its sources by it, so user space sees the kernel's notion of "one container".
+ */
+static __always_inline __u64 container_cgroup_id(struct task_struct *task)
+{
+	struct cgroup *dfl = task->cgroups->dfl_cgrp;
+	int memory = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
+	struct cgroup_subsys_state *css;
+
+	if (BPF_CORE_READ(dfl, level) > 0)
+		return BPF_CORE_READ(dfl, kn, id);
+	if (bpf_core_read(&css, sizeof(css), &task->cgroups->subsys[memory & 15]) || !css ||
+	    BPF_CORE_READ(css, cgroup, level) == 0)
+		return BPF_CORE_READ(dfl, kn, id);
+	return BPF_CORE_READ(css, cgroup, kn, id) | NSGUARD_SOURCE_CGROUP_V1;
+}
+
 /* task must be a BTF pointer (see fill_namespaces). */
 static __always_inline void fill_task(struct nsguard_task *t, struct task_struct *task)
 {
@@ -88,7 +108,7 @@ static __always_inline void fill_task(struct nsguard_task *t, struct task_struct
 	t->euid = cred->euid.val;
 	t->gid = cred->gid.val;
 	t->auid = bpf_core_field_exists(task->loginuid) ? task->loginuid.val : (__u32)-1;
-	t->cgroup_id = task->cgroups->dfl_cgrp->kn->id;
+	t->cgroup_id = container_cgroup_id(task);
 	fill_namespaces(task, t->ns);
 	/* Two direct loads instead of a helper call: the kernel keeps comm NUL-terminated and padded. */
 	*(__u64 *)&t->comm[0] = *(__u64 *)&task->comm[0];

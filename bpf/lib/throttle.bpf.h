@@ -34,25 +34,6 @@ struct throttle_sources {
 /* Template for new entries (bpf_map_update_elem needs a value; keeps it off the stack). */
 static const struct nsguard_source empty_source;
 
-/*
- * The container cgroup of a task: its unified (v2) cgroup, or on hybrid hosts where the task sits
- * in the unified root, its v1 memory cgroup (flagged NSGUARD_SOURCE_CGROUP_V1) — the same cgroup
- * read_cgroup_name() names.
- */
-static __always_inline __u64 source_cgroup_id(struct task_struct *task)
-{
-	struct cgroup *dfl = task->cgroups->dfl_cgrp;
-	int memory = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
-	struct cgroup_subsys_state *css;
-
-	if (BPF_CORE_READ(dfl, level) > 0)
-		return BPF_CORE_READ(dfl, kn, id);
-	if (bpf_core_read(&css, sizeof(css), &task->cgroups->subsys[memory & 15]) || !css ||
-	    BPF_CORE_READ(css, cgroup, level) == 0)
-		return BPF_CORE_READ(dfl, kn, id);
-	return BPF_CORE_READ(css, cgroup, kn, id) | NSGUARD_SOURCE_CGROUP_V1;
-}
-
 /* Finds or makes the source entry and counts one event of it in window `epoch`. */
 static __always_inline struct nsguard_source *account_source(struct nsguard_source_key *key, __u64 epoch,
 							     __u32 *active, struct task_struct *task,
@@ -115,7 +96,7 @@ static __always_inline bool throttle_suppress(struct task_struct *task, struct t
 	}
 	__sync_fetch_and_add(&w->events, 1);
 
-	struct nsguard_source_key key = { .cgroup_id = source_cgroup_id(task) };
+	struct nsguard_source_key key = { .cgroup_id = container_cgroup_id(task) };
 	src->cgroup = account_source(&key, epoch, &w->cgroups, task, now);
 	key.pid = task->tgid;
 	src->process = account_source(&key, epoch, &w->processes, task, now);

@@ -1,5 +1,11 @@
 import type { GetEventsResponse } from "@nsguard/sdk";
-import type { HookInfo, RawEvent, RecordBatch, SyscallRecordView } from "@nsguard/sensor";
+import {
+  type HookInfo,
+  type RawEvent,
+  type RecordBatch,
+  type SyscallRecordView,
+  throttleConstants,
+} from "@nsguard/sensor";
 import {
   type BuildContext,
   buildExecEvent,
@@ -67,6 +73,18 @@ const PAUSE_RECHECK_MS = 100;
  * while the CPU is free. Slices keep the writes flowing between them.
  */
 const RECORDS_PER_SLICE = 256;
+
+/**
+ * A record's container cgroup (nsguard_task.cgroup_id: a kernfs id, with NSGUARD_SOURCE_CGROUP_V1
+ * for a v1 memory cgroup) as the hub's source key: the same container the kernel's flood
+ * resistance counts. A kernfs id is the inode in its low 32 bits and a generation above it, which
+ * only tells reused inodes apart; the key must be an exact number, so it is the inode, plus 2^32
+ * for the v1 hierarchy (v1 and v2 inodes are numbered independently).
+ */
+function sourceKey(cgroupId: bigint): number {
+  const inode = Number(cgroupId & 0xffff_ffffn);
+  return (cgroupId & throttleConstants.cgroupV1Flag) === 0n ? inode : inode + 2 ** 32;
+}
 
 /**
  * Turns kernel records into process-cache updates and Tetragon events, in ring-buffer order.
@@ -173,7 +191,7 @@ export class Observer {
         this.stats.exec++;
         cache.upsertFromExec(raw);
         sink.publish(buildExecEvent(raw, cache, context), {
-          source: Number(raw.task.cgroupId),
+          source: sourceKey(raw.task.cgroupId),
           priority: false,
         });
         return;
@@ -186,7 +204,7 @@ export class Observer {
         // The cache keeps an exited process for a grace period, so the event still resolves it.
         cache.markExit(raw);
         sink.publish(buildExitEvent(raw, cache, context), {
-          source: Number(raw.task.cgroupId),
+          source: sourceKey(raw.task.cgroupId),
           priority: false,
         });
         return;
@@ -235,7 +253,7 @@ export class Observer {
     const { hook } = info;
     const sigkill = raw.action === KPROBE_ACTION_SIGKILL;
     sink.publish(buildKprobeEvent(raw, this.#hookSpec(info, raw.compat), cache, context), {
-      source: Number(raw.cgroupId),
+      source: sourceKey(raw.cgroupId),
       priority: sigkill,
     });
     // In monitor mode a Sigkill selector posts instead; its table says so (monitorOnly).

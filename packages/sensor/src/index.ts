@@ -10,6 +10,7 @@ export {
   type RecordBatch,
   type RecordOp,
   type SyscallRecordView,
+  throttleConstants,
   trimMemory,
 } from "@nsguard/native";
 export { defaultBpfDir } from "./bpf-objects.js";

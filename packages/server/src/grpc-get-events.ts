@@ -2,9 +2,9 @@ import { once } from "node:events";
 import type * as http2 from "node:http2";
 import { fromBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { createBinaryEncoder, GetEventsRequestSchema, GetEventsResponseSchema } from "@nsguard/sdk";
+import { GetEventsRequestSchema } from "@nsguard/sdk";
 import { compileGetEventsRequest } from "./get-events.js";
-import type { HubEvent } from "./hub-event.js";
+import { encodeEvent, type HubEvent } from "./hub-event.js";
 import type { EventSource } from "./interfaces.js";
 
 export const GET_EVENTS_PATH = "/tetragon.FineGuidanceSensors/GetEvents";
@@ -16,7 +16,6 @@ export const GET_EVENTS_PATH = "/tetragon.FineGuidanceSensors/GetEvents";
  * bound, since nothing more is written until that write has drained.
  */
 const MAX_BYTES_PER_WRITE = 1 << 20;
-const encodeEvent = createBinaryEncoder(GetEventsResponseSchema);
 
 /**
  * GetEvents over gRPC (HTTP/2, application/grpc[+proto]) without connect's per-message path.

@@ -11,13 +11,13 @@ import { binaryShell } from "./encoded-event.js";
 // same process state the same Process object (parents are shared outright), and every repeat of
 // the same call the same ProcessKprobe, so a flood from one process is encoded once and each
 // event costs its envelope. Sound because published messages are never mutated (see below).
-const encodeEvent = createBinaryEncoder(GetEventsResponseSchema, {
+export const encodeEvent = createBinaryEncoder(GetEventsResponseSchema, {
   memoize: [ProcessSchema, ProcessKprobeSchema],
 });
 
 /** What the producer knows about an event besides its content; see {@link HubEvent}. */
 export interface PublishMeta {
-  /** Kernel cgroup id of the event's container; 0 (the default) when unknown. */
+  /** The source the event belongs to (for the agent: its container's cgroup); 0 (the default) when unknown. */
   source?: number | undefined;
   /** True for enforcement events; default false. */
   priority?: boolean | undefined;
@@ -37,8 +37,8 @@ export interface PublishMeta {
 export class HubEvent {
   readonly message: GetEventsResponse;
   /**
-   * Where the event came from, for fair sharing of a full listener queue: the kernel cgroup id
-   * of its container, 0 when unknown. Events of one source stay in order.
+   * Where the event came from, for fair sharing of a full listener queue (for the agent: its
+   * container's cgroup), 0 when unknown. Events of one source stay in order.
    */
   readonly source: number;
   /** Enforcement events (and the like): never lost at a listener queue before ordinary ones. */

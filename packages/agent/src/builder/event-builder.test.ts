@@ -183,6 +183,55 @@ describe("buildKprobeEvent", () => {
     });
   });
 
+  it("shares one kprobe message between repeats of a call, and builds a new one when anything in it changes", () => {
+    const cache = newCache();
+    cache.upsertFromExec(execRaw(60, 6_000_000_000n, 0, 0n, "/usr/bin/nsenter", []));
+    const spec: KprobeHookSpec = { ...SETNS }; // its own spec: the memo is per hook spec
+    const call = (ktime: bigint, over: { tid?: number; action?: number; nstype?: bigint } = {}) =>
+      buildKprobeEvent(
+        syscallInput({
+          ktime,
+          task: { ...task(60, 6_000_000_000n, 0), tid: over.tid ?? 60 },
+          action: over.action ?? 1,
+          args: [3n, over.nstype ?? 0x40000000n],
+        }),
+        spec,
+        cache,
+        ctx,
+      );
+    const kprobe = (ev: GetEventsResponse) =>
+      ev.event.case === "processKprobe" ? ev.event.value : undefined;
+    const first = call(6_000_000_100n);
+    const repeat = call(6_000_000_200n);
+    expect(kprobe(repeat)).toBe(kprobe(first)); // shared: encoded once by the hub
+    expect(repeat.time).not.toEqual(first.time); // each event keeps its own time
+
+    const otherArgs = call(6_000_000_300n, { nstype: 0x4000000n });
+    expect(kprobe(otherArgs)).not.toBe(kprobe(first));
+    expect(at(json(otherArgs), "process_kprobe", "args")).toEqual([
+      { int_arg: 3 },
+      { int_arg: 0x4000000, label: "nstype" },
+    ]);
+    const otherThread = call(6_000_000_400n, { nstype: 0x4000000n, tid: 61 });
+    expect(at(json(otherThread), "process_kprobe", "process", "tid")).toBe(61);
+    expect(kprobe(otherThread)?.args).toBe(kprobe(otherArgs)?.args); // same registers: args reused
+    const killed = call(6_000_000_500n, { nstype: 0x4000000n, tid: 61, action: 3 });
+    expect(at(json(killed), "process_kprobe", "action")).toBe("KPROBE_ACTION_SIGKILL");
+    // And each of them is exactly what a fresh build of the same call gives.
+    const fresh = buildKprobeEvent(
+      syscallInput({
+        ktime: 6_000_000_500n,
+        task: { ...task(60, 6_000_000_000n, 0), tid: 61 },
+        action: 3,
+        args: [3n, 0x4000000n],
+      }),
+      { ...SETNS },
+      cache,
+      ctx,
+    );
+    expect(json(killed)).toEqual(json(fresh));
+  });
+
   it("does not let a consumer's edits of the event leak into the cache", () => {
     const cache = newCache();
     const raw = execRaw(50, 5_000_000_000n, 0, 0n, "/bin/sh", []);

@@ -380,7 +380,8 @@ export type ProcessThrottle = Message<"tetragon.ProcessThrottle"> & {
   suppressedEvents: bigint;
 
   /**
-   * nsguard: the source's cgroup id (the kernel's key for the container).
+   * nsguard: the source's cgroup id, the kernel's key for the container (kernfs id; bit 63 set
+   * when it is a cgroup v1 memory cgroup, on hybrid hosts).
    *
    * @generated from field: uint64 cgroup_id = 10001;
    */
