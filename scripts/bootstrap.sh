@@ -9,7 +9,10 @@ PNPM_VERSION=10.34.9
 # clang/llvm/libbpf-dev/bpftool/libelf-dev/zlib1g-dev: build bpf/ (CO-RE objects, skeleton-free libbpf loading)
 # g++/make/python3: node-gyp for native/; util-linux: unshare/nsenter for the demo and tests;
 # python3-grpcio/python3-protobuf: examples/python-client (another language over gRPC), tested.
-APT_PACKAGES=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc g++ python3 util-linux python3-grpcio python3-protobuf)
+# podman/runc/containerd/busybox-static: the root tier runs real containers (podman with runc, and
+# containerd's CRI; crun cannot run on these hybrid-cgroup hosts — shared/spec/container-runtimes.md).
+APT_PACKAGES=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc g++ python3 util-linux python3-grpcio python3-protobuf
+  podman runc containerd busybox-static)
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
 

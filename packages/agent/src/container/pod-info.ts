@@ -26,8 +26,24 @@ import { type Pod, PodSchema } from "@nsguard/sdk";
 import { unqualifiedContainerId } from "./container-id.js";
 
 export interface PodInfoSource {
-  /** `containerId`: a full id or a prefix of ≥ 31 chars (`Process.docker`), with or without a `<runtime>://` scheme. */
+  /**
+   * What the source reads, for logs and health: "file", "cri", "podman", "kubernetes".
+   */
+  readonly kind: string;
+  /**
+   * Synchronous and cheap (a map lookup): it runs on the event path. `containerId`: a full id or a
+   * prefix of ≥ 31 chars (`Process.docker`), with or without a `<runtime>://` scheme.
+   */
   lookup(containerId: string): Pod | undefined;
+  /**
+   * Asks the source about a container `lookup` did not know (one started since the source last
+   * listed its runtime). Off the event path: the event cache calls it and retries `lookup` later.
+   * Resolves once the source has answered, found or not; never rejects (a runtime that is down is
+   * the source's to log and count). Sources fed by a watch (the Kubernetes informer) may omit it.
+   */
+  refresh?(containerId: string): Promise<void>;
+  /** Stops watches and closes connections. */
+  close?(): Promise<void>;
 }
 
 /** Tetragon's informer index key length: the first 15 characters of the id. */
@@ -38,6 +54,7 @@ const INDEX_PREFIX = 15;
  * `container.id` names it (`containerd://<64 hex>` or bare), exactly as it should appear in events.
  */
 export class StaticPodInfoSource implements PodInfoSource {
+  readonly kind: string = "file";
   readonly #byId = new Map<string, Pod>();
   readonly #byPrefix = new Map<string, Set<string>>();
 
