@@ -95,17 +95,19 @@ static __always_inline bool match_pids(const struct nsguard_pid_filter *f, __u32
 
 /* What the fd argument refers to: for setns a namespace file (its inode number is the target
  * namespace's inum) or a pidfd. One helper read for the fd table slot; the file behind it is read
- * through bpf_rdonly_cast (lib/task.bpf.h) with direct loads. */
-static __always_inline void resolve_fd(struct task_struct *task, __s64 fd, __u32 *kind, __u32 *inum)
+ * through bpf_rdonly_cast (lib/task.bpf.h) with direct loads. Returns the file (a read-only BTF
+ * pointer) or NULL. */
+static __always_inline struct file *resolve_fd(struct task_struct *task, __s64 fd, __u32 *kind,
+					       __u32 *inum)
 {
 	struct fdtable *fdt = task->files->fdt;
 	struct file *slot;
 
 	*kind = NSGUARD_FD_UNKNOWN;
 	if (!fdt || fd < 0 || fd >= fdt->max_fds)
-		return;
+		return NULL;
 	if (bpf_probe_read_kernel(&slot, sizeof(slot), &fdt->fd[fd & 0xffffff]) || !slot)
-		return;
+		return NULL;
 	struct file *file = bpf_rdonly_cast(slot, bpf_core_type_id_kernel(struct file));
 	struct inode *inode = file->f_inode;
 	unsigned long magic = inode->i_sb->s_magic;
@@ -118,29 +120,282 @@ static __always_inline void resolve_fd(struct task_struct *task, __s64 fd, __u32
 	} else {
 		*kind = NSGUARD_FD_OTHER;
 	}
+	return file;
+}
+
+/* A call's arguments as one struct, so global functions can take them (a global function's
+ * pointer arguments are sized by their BTF type). */
+struct call_args {
+	__u64 v[NSGUARD_SYSCALL_ARGS];
+};
+
+/* matchArgs: one entry against the call's arguments. */
+static __always_inline bool arg_matches(const struct nsguard_arg_filter *f, const struct call_args *call)
+{
+	const __u64 *args = call->v;
+	bool is_signed = f->flags & NSGUARD_ARG_FLAG_SIGNED;
+	__u64 v;
+
+	if (f->index >= NSGUARD_SYSCALL_ARGS)
+		return false;
+	v = args[f->index];
+	if (f->flags & NSGUARD_ARG_FLAG_32BIT)
+		v = is_signed ? (__u64)(__s64)(__s32)v : (__u32)v;
+	switch (f->op) {
+	case NSGUARD_ARG_EQUAL:
+	case NSGUARD_ARG_NOT_EQUAL:
+	case NSGUARD_ARG_MASK: {
+		bool any = false;
+
+		for (int i = 0; i < NSGUARD_MAX_ARG_VALUES; i++) {
+			if (i >= f->count)
+				break;
+			any |= f->op == NSGUARD_ARG_MASK ? (v & f->values[i]) != 0 : v == f->values[i];
+		}
+		return f->op == NSGUARD_ARG_NOT_EQUAL ? !any : any;
+	}
+	case NSGUARD_ARG_GT:
+		return is_signed ? (__s64)v > (__s64)f->values[0] : v > f->values[0];
+	case NSGUARD_ARG_LT:
+		return is_signed ? (__s64)v < (__s64)f->values[0] : v < f->values[0];
+	}
+	return false;
+}
+
+/*
+ * One selector against one call. A global function: the verifier checks it once, on its own,
+ * instead of once per selector slot and path of the caller — with matchArgs loops inside the
+ * selector loop, inlining it made handle_call too large to verify.
+ */
+__noinline int nsguard_selector_matches(const struct nsguard_selector *sel, const struct call_args *call,
+					__u32 tgid, __u32 nspid)
+{
+	if (!sel || !call)
+		return 0;
+	if (!match_pids(&sel->pids, tgid, nspid))
+		return 0;
+	for (int i = 0; i < NSGUARD_MAX_ARG_FILTERS; i++) {
+		if (i >= sel->arg_count)
+			break;
+		if (!arg_matches(&sel->args[i], call))
+			return 0;
+	}
+	return 1;
+}
+
+#define CLONE_NEWTIME 0x00000080
+#define CLONE_NEWNS 0x00020000
+#define CLONE_NEWCGROUP 0x02000000
+#define CLONE_NEWUTS 0x04000000
+#define CLONE_NEWIPC 0x08000000
+#define CLONE_NEWUSER 0x10000000
+#define CLONE_NEWPID 0x20000000
+#define CLONE_NEWNET 0x40000000
+/* clone(2)'s low byte is the child's exit signal, so CLONE_NEWTIME cannot be asked for there. */
+#define CSIGNAL 0x000000ff
+
+#define NS_BIT(slot) (1U << (slot))
+
+/* CLONE_NEW* flags → namespace kind bits. */
+static __always_inline __u32 ns_kinds_of(__u64 flags)
+{
+	return (flags & CLONE_NEWUTS ? NS_BIT(NSGUARD_NS_UTS) : 0) |
+	       (flags & CLONE_NEWIPC ? NS_BIT(NSGUARD_NS_IPC) : 0) |
+	       (flags & CLONE_NEWNS ? NS_BIT(NSGUARD_NS_MNT) : 0) |
+	       (flags & CLONE_NEWPID ? NS_BIT(NSGUARD_NS_PID) : 0) |
+	       (flags & CLONE_NEWNET ? NS_BIT(NSGUARD_NS_NET) : 0) |
+	       (flags & CLONE_NEWTIME ? NS_BIT(NSGUARD_NS_TIME) : 0) |
+	       (flags & CLONE_NEWCGROUP ? NS_BIT(NSGUARD_NS_CGROUP) : 0) |
+	       (flags & CLONE_NEWUSER ? NS_BIT(NSGUARD_NS_USER) : 0);
+}
+
+extern struct task_struct *bpf_task_from_pid(s32 pid) __ksym;
+extern void bpf_task_release(struct task_struct *p) __ksym;
+
+/*
+ * The host's namespace inums (enum nsguard_ns_index order): the kernel's initial namespaces,
+ * whatever /proc/1 shows (on these machines it is unreadable). Kernels since 6.x give every initial
+ * namespace a fixed inode number (enum init_ns_ino, read from kernel BTF with CO-RE); the kernel's
+ * init_nsproxy itself is not in BTF (global variables are not encoded). Older kernels allocated
+ * the net and mnt ones at boot: there the namespaces of PID 1, which starts in them, stand in.
+ */
+/*
+ * A flavour of the kernel's enum init_ns_ino with its values as signed ints: the values are above
+ * INT_MAX, and libbpf (1.1) expects an enum relocation's local value sign-extended while clang
+ * emits the unsigned one for vmlinux.h's declaration, so the relocation would be refused. The
+ * values here only have to agree with the instruction; the kernel's BTF supplies the real ones.
+ */
+enum init_ns_ino___nsguard {
+	IPC_NS_INIT_INO___nsguard = -1,
+	UTS_NS_INIT_INO___nsguard = -2,
+	USER_NS_INIT_INO___nsguard = -3,
+	PID_NS_INIT_INO___nsguard = -4,
+	CGROUP_NS_INIT_INO___nsguard = -5,
+	TIME_NS_INIT_INO___nsguard = -6,
+	NET_NS_INIT_INO___nsguard = -7,
+	MNT_NS_INIT_INO___nsguard = -8,
+};
+#define INIT_INO(name) ((__u32)bpf_core_enum_value(enum init_ns_ino___nsguard, name##_NS_INIT_INO___nsguard))
+
+static __always_inline void host_namespaces(__u32 *ns)
+{
+	if (bpf_core_enum_value_exists(enum init_ns_ino___nsguard, MNT_NS_INIT_INO___nsguard)) {
+		ns[NSGUARD_NS_UTS] = INIT_INO(UTS);
+		ns[NSGUARD_NS_IPC] = INIT_INO(IPC);
+		ns[NSGUARD_NS_MNT] = INIT_INO(MNT);
+		ns[NSGUARD_NS_PID] = INIT_INO(PID);
+		ns[NSGUARD_NS_NET] = INIT_INO(NET);
+		ns[NSGUARD_NS_TIME] = INIT_INO(TIME);
+		ns[NSGUARD_NS_CGROUP] = INIT_INO(CGROUP);
+		ns[NSGUARD_NS_USER] = INIT_INO(USER);
+		return;
+	}
+	struct task_struct *init = bpf_task_from_pid(1);
+
+	if (init) {
+		fill_namespaces(init, ns);
+		bpf_task_release(init);
+	}
+}
+
+/* Kernels before 6.18 keep the namespace type in the operations table. */
+struct proc_ns_operations___typed {
+	int type;
+} __attribute__((preserve_access_index));
+struct ns_common___typed {
+	const struct proc_ns_operations___typed *ops;
+} __attribute__((preserve_access_index));
+
+/* CLONE_NEW* type of the namespace an nsfs inode stands for. */
+static __always_inline __u32 nsfs_type(struct inode *inode)
+{
+	struct ns_common *ns = bpf_rdonly_cast(inode->i_private, bpf_core_type_id_kernel(struct ns_common));
+
+	if (bpf_core_field_exists(ns->ns_type))
+		return ns->ns_type;
+	return BPF_CORE_READ((struct ns_common___typed *)ns, ops, type);
+}
+
+struct ns_change {
+	__u32 kinds, created, to_host, from_host;
+	__u32 target[NSGUARD_NS_COUNT];
+	__u32 fd_kind, fd_ns_inum;
+};
+
+/*
+ * What a namespace call of the current task changes (struct nsguard_syscall_event ns_*): for setns
+ * the fd's namespace (nsfs) or, for a pidfd, the target task's namespace of each requested kind;
+ * for unshare and clone the kinds created. Compared with the caller's current namespaces and the
+ * host's.
+ *
+ * A global function, verified once on its own: inlined, every per-kind comparison forked the
+ * caller's verification paths (the verdict bits are known constants on each path, so the states
+ * never merged) and handle_call exceeded the verifier's instruction budget.
+ */
+__noinline int nsguard_resolve_ns_change(__u32 ns_call, const struct call_args *call, struct ns_change *c)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u32 host[NSGUARD_NS_COUNT] = {}, current[NSGUARD_NS_COUNT] = {};
+	const __u64 *args;
+
+	if (!call || !c)
+		return 0;
+	args = call->v;
+	switch (ns_call) {
+	case NSGUARD_NS_CALL_SETNS: {
+		__u32 fd_kind = NSGUARD_FD_UNKNOWN, fd_ns_inum = 0;
+		struct file *file = resolve_fd(task, (__s32)args[0], &fd_kind, &fd_ns_inum);
+
+		c->fd_kind = fd_kind;
+		c->fd_ns_inum = fd_ns_inum;
+		if (!file)
+			break;
+		if (fd_kind == NSGUARD_FD_NSFS) {
+			__u32 kinds = ns_kinds_of(nsfs_type(file->f_inode));
+
+			c->kinds = kinds;
+			for (int i = 0; i < NSGUARD_NS_COUNT; i++)
+				if (kinds & NS_BIT(i))
+					c->target[i] = fd_ns_inum;
+		} else if (fd_kind == NSGUARD_FD_PIDFD) {
+			/* pidfs keeps the struct pid in the inode (6.14+: pidfd_pid() reads i_private); the
+			 * first pidfs kernels kept it in the file. */
+			void *pid_ptr = file->f_inode->i_private ?: file->private_data;
+			struct pid *pid = bpf_rdonly_cast(pid_ptr, bpf_core_type_id_kernel(struct pid));
+			struct task_struct *target = bpf_task_from_pid(upid_at(pid, 0)->nr);
+
+			c->kinds = ns_kinds_of(args[1]);
+			if (target) {
+				fill_namespaces(target, c->target);
+				bpf_task_release(target);
+			}
+			c->target[NSGUARD_NS_PID_FOR_CHILDREN] = 0;
+			c->target[NSGUARD_NS_TIME_FOR_CHILDREN] = 0;
+			for (int i = 0; i < NSGUARD_NS_COUNT; i++)
+				if (!(c->kinds & NS_BIT(i)))
+					c->target[i] = 0;
+		}
+		break;
+	}
+	case NSGUARD_NS_CALL_UNSHARE:
+		c->kinds = c->created = ns_kinds_of(args[0]);
+		break;
+	case NSGUARD_NS_CALL_CLONE:
+		c->kinds = c->created = ns_kinds_of(args[0] & ~(__u64)CSIGNAL);
+		break;
+	case NSGUARD_NS_CALL_CLONE3:
+		c->kinds = c->created = ns_kinds_of(args[0]); /* args[0]: the flags (NSGUARD_SYSCALL_CLONE3_FLAGS) */
+		break;
+	default:
+		return 0;
+	}
+	if (!c->kinds)
+		return 0;
+	host_namespaces(host);
+	fill_namespaces(task, current);
+	for (int i = 0; i < NSGUARD_NS_COUNT; i++) {
+		if (!(c->kinds & NS_BIT(i)))
+			continue;
+		if (current[i] && current[i] == host[i])
+			c->from_host |= NS_BIT(i);
+		if (c->target[i] && c->target[i] == host[i])
+			c->to_host |= NS_BIT(i);
+	}
+	return 0;
 }
 
 /*
  * One call of a hooked syscall, for one policy hook: selectors, action, event. A subprogram (not
  * inlined) because the dispatcher runs it once per hook on the syscall.
  */
-static __noinline int handle_call(__u32 hook_id, struct task_struct *task, __u32 nr, const __u64 *args,
+static __noinline int handle_call(__u32 hook_id, struct task_struct *task, __u32 nr, const __u64 *regs_args,
 				  __u32 flags)
 {
 	struct nsguard_hook *hook = bpf_map_lookup_elem(&nsguard_hooks, &hook_id);
 	__u32 tgid = task->tgid;
 	__u32 action = NSGUARD_ACTION_POST, selector = 0;
 	struct nsguard_syscall_event *ev;
+	struct call_args call;
+	__u64 *args = call.v;
 
 	if (!hook || !hook->enabled)
 		return 0;
+	__builtin_memcpy(args, regs_args, sizeof(call));
+	if (hook->ns_call == NSGUARD_NS_CALL_CLONE3) {
+		__u64 clone_flags = 0;
+
+		/* 32-bit callers pass a 32-bit pointer, zero-extended in the register. */
+		bpf_probe_read_user(&clone_flags, sizeof(clone_flags), (void *)args[0]);
+		args[0] = clone_flags;
+		flags |= NSGUARD_SYSCALL_CLONE3_FLAGS;
+	}
 	if (hook->selector_count) {
 		__u32 nspid = task_nspid(task);
 
 		for (int i = 0; i < NSGUARD_MAX_SELECTORS; i++) {
 			if (i >= hook->selector_count)
 				break;
-			if (match_pids(&hook->selectors[i].pids, tgid, nspid)) {
+			if (nsguard_selector_matches(&hook->selectors[i], &call, tgid, nspid)) {
 				action = hook->selectors[i].action;
 				selector = i + 1;
 				break;
@@ -160,10 +415,17 @@ static __noinline int handle_call(__u32 hook_id, struct task_struct *task, __u32
 	if (action == NSGUARD_ACTION_NOPOST)
 		return 0;
 
+	struct ns_change change = {};
+
+	if (hook->ns_call)
+		nsguard_resolve_ns_change(hook->ns_call, &call, &change);
+	else if (hook->fd_arg >= 0 && hook->fd_arg < NSGUARD_SYSCALL_ARGS)
+		resolve_fd(task, (__s32)args[hook->fd_arg & 7], &change.fd_kind, &change.fd_ns_inum);
+
 	/* Priority records are never throttled and may use the ring's headroom: enforcement (the
-	 * caller was just killed; the report must not be lost to someone else's flood). Entries into
-	 * host namespaces join them once their verdict exists (issue 5 item 2). */
-	bool priority = action == NSGUARD_ACTION_SIGKILL;
+	 * caller was just killed; the report must not be lost to someone else's flood) and entries
+	 * from a container's namespace into the host's — the escape a flood must not hide. */
+	bool priority = action == NSGUARD_ACTION_SIGKILL || (change.to_host & ~change.from_host);
 	struct throttle_sources src = {};
 
 	if (!priority && throttle_suppress(task, &src))
@@ -183,10 +445,13 @@ static __noinline int handle_call(__u32 hook_id, struct task_struct *task, __u32
 	ev->signal_err = signal_err;
 	ev->flags = flags;
 	__builtin_memcpy(ev->args, args, sizeof(ev->args));
-	ev->fd_kind = NSGUARD_FD_UNKNOWN;
-	ev->fd_ns_inum = 0;
-	if (hook->fd_arg >= 0 && hook->fd_arg < NSGUARD_SYSCALL_ARGS)
-		resolve_fd(task, (__s32)args[hook->fd_arg & 7], &ev->fd_kind, &ev->fd_ns_inum);
+	ev->fd_kind = change.fd_kind;
+	ev->fd_ns_inum = change.fd_ns_inum;
+	ev->ns_kinds = change.kinds;
+	ev->ns_created = change.created;
+	ev->ns_to_host = change.to_host;
+	ev->ns_from_host = change.from_host;
+	__builtin_memcpy(ev->ns_target, change.target, sizeof(ev->ns_target));
 	submit_event(ev);
 	return 0;
 }

@@ -65,6 +65,20 @@ enum nsguard_fd_kind {
 	NSGUARD_FD_OTHER = 3,
 };
 
+/*
+ * What a namespace call does, resolved in the kernel at the call (struct nsguard_hook.ns_call,
+ * set from the hooked syscall's name). Kinds are reported as bits 1 << enum nsguard_ns_index over
+ * UTS, IPC, MNT, PID, NET, TIME, CGROUP and USER (the *_FOR_CHILDREN slots are never set: what
+ * setns(CLONE_NEWPID) or unshare(CLONE_NEWPID) changes is reported as PID, and TIME likewise).
+ */
+enum nsguard_ns_call {
+	NSGUARD_NS_CALL_NONE = 0,
+	NSGUARD_NS_CALL_SETNS = 1,   /* setns(fd, nstype): enters an nsfs file's namespace, or a pidfd's */
+	NSGUARD_NS_CALL_UNSHARE = 2, /* unshare(flags): creates namespaces */
+	NSGUARD_NS_CALL_CLONE = 3,   /* clone(flags, ...): the child gets new namespaces */
+	NSGUARD_NS_CALL_CLONE3 = 4,  /* clone3(&clone_args, size): as clone, flags in user memory */
+};
+
 /* Policy actions compiled into hook tables; values equal tetragon.KprobeAction. */
 enum nsguard_action {
 	NSGUARD_ACTION_POST = 1,
@@ -151,10 +165,20 @@ struct nsguard_syscall_event {
 	__u32 fd_ns_inum;  /* namespace inum the fd refers to (nsfs), else 0 */
 	__s32 signal_err;  /* bpf_send_signal result when action is SIGKILL */
 	__u32 flags;	   /* NSGUARD_SYSCALL_* */
+	/* Namespace calls (hook ns_call != NONE); kind bits as in enum nsguard_ns_call's comment.
+	 * The caller's namespace of each kind before the call is task.ns. */
+	__u32 ns_kinds;	    /* kinds the call changes */
+	__u32 ns_created;   /* of ns_kinds: created (unshare, clone); the others are entered (setns) */
+	__u32 ns_to_host;   /* of ns_kinds entered: the target is the host's (the kernel's initial) namespace */
+	__u32 ns_from_host; /* of ns_kinds: the caller's namespace of that kind is the host's */
+	__u32 ns_target[NSGUARD_NS_COUNT]; /* inums of the namespaces entered, by enum nsguard_ns_index */
 };
 
 /* The call came through the 32-bit entry (int 0x80 / ia32 ABI); syscall_nr is the ia32 number. */
 #define NSGUARD_SYSCALL_COMPAT 0x1
+/* clone3: args[0] holds clone_args.flags, read from user memory, not the pointer to it — so
+ * matchArgs and the reported argument see clone3's flags exactly as clone's. */
+#define NSGUARD_SYSCALL_CLONE3_FLAGS 0x2
 
 /* Syscall numbers covered by the dispatcher table (both ABIs; x86_64 and ia32 stay below 512). */
 #define NSGUARD_SYSCALL_NR_MAX 1024
@@ -186,10 +210,34 @@ struct nsguard_pid_filter {
 	__u32 pad;
 };
 
+/* matchArgs on integer arguments (Tetragon's operators of the same names). */
+enum nsguard_arg_op {
+	NSGUARD_ARG_EQUAL = 1,	   /* the argument equals one of the values */
+	NSGUARD_ARG_NOT_EQUAL = 2, /* the argument equals none of the values */
+	NSGUARD_ARG_MASK = 3,	   /* the argument has a bit of one of the values set */
+	NSGUARD_ARG_GT = 4,	   /* the argument is greater than values[0] */
+	NSGUARD_ARG_LT = 5,	   /* the argument is less than values[0] */
+};
+#define NSGUARD_MAX_ARG_FILTERS 5
+#define NSGUARD_MAX_ARG_VALUES 4
+/* The argument is 32 bits wide (int, uint): compare its low half only. */
+#define NSGUARD_ARG_FLAG_32BIT 0x1
+/* The argument is signed (int, long): sign-extend and compare as signed. */
+#define NSGUARD_ARG_FLAG_SIGNED 0x2
+
+struct nsguard_arg_filter {
+	__u32 op;    /* enum nsguard_arg_op */
+	__u32 index; /* syscall argument, 0 .. NSGUARD_SYSCALL_ARGS - 1 */
+	__u32 count; /* values used */
+	__u32 flags; /* NSGUARD_ARG_FLAG_* */
+	__u64 values[NSGUARD_MAX_ARG_VALUES];
+};
+
 struct nsguard_selector {
 	struct nsguard_pid_filter pids;
-	__u32 action; /* enum nsguard_action */
-	__u32 pad;
+	__u32 action;	 /* enum nsguard_action */
+	__u32 arg_count; /* matchArgs entries, ANDed */
+	struct nsguard_arg_filter args[NSGUARD_MAX_ARG_FILTERS];
 };
 
 /* Hook table value (map nsguard_hooks, key = hook id = attach cookie). */
@@ -197,7 +245,7 @@ struct nsguard_hook {
 	__u32 enabled;
 	__u32 selector_count; /* 0 = no selectors: every call is posted */
 	__s32 fd_arg;	      /* index of an fd argument to resolve (setns: 0), -1 = none */
-	__u32 pad;
+	__u32 ns_call;	      /* enum nsguard_ns_call */
 	struct nsguard_selector selectors[NSGUARD_MAX_SELECTORS];
 };
 

@@ -65,7 +65,7 @@ NSG_OFF(nsguard_exit_event, task, 16);
 NSG_OFF(nsguard_exit_event, exit_code, 128);
 NSG_OFF(nsguard_exit_event, pad, 132);
 
-NSG_SIZE(nsguard_syscall_event, 208);
+NSG_SIZE(nsguard_syscall_event, 264);
 NSG_OFF(nsguard_syscall_event, hdr, 0);
 NSG_OFF(nsguard_syscall_event, task, 16);
 NSG_OFF(nsguard_syscall_event, hook_id, 128);
@@ -77,6 +77,11 @@ NSG_OFF(nsguard_syscall_event, fd_kind, 192);
 NSG_OFF(nsguard_syscall_event, fd_ns_inum, 196);
 NSG_OFF(nsguard_syscall_event, signal_err, 200);
 NSG_OFF(nsguard_syscall_event, flags, 204);
+NSG_OFF(nsguard_syscall_event, ns_kinds, 208);
+NSG_OFF(nsguard_syscall_event, ns_created, 212);
+NSG_OFF(nsguard_syscall_event, ns_to_host, 216);
+NSG_OFF(nsguard_syscall_event, ns_from_host, 220);
+NSG_OFF(nsguard_syscall_event, ns_target, 224);
 
 NSG_SIZE(nsguard_reader_state, 8);
 NSG_OFF(nsguard_reader_state, sleeping, 0);
@@ -95,16 +100,24 @@ NSG_OFF(nsguard_pid_filter, count, 8);
 NSG_OFF(nsguard_pid_filter, values, 12);
 NSG_OFF(nsguard_pid_filter, pad, 28);
 
-NSG_SIZE(nsguard_selector, 40);
+NSG_SIZE(nsguard_arg_filter, 48);
+NSG_OFF(nsguard_arg_filter, op, 0);
+NSG_OFF(nsguard_arg_filter, index, 4);
+NSG_OFF(nsguard_arg_filter, count, 8);
+NSG_OFF(nsguard_arg_filter, flags, 12);
+NSG_OFF(nsguard_arg_filter, values, 16);
+
+NSG_SIZE(nsguard_selector, 280);
 NSG_OFF(nsguard_selector, pids, 0);
 NSG_OFF(nsguard_selector, action, 32);
-NSG_OFF(nsguard_selector, pad, 36);
+NSG_OFF(nsguard_selector, arg_count, 36);
+NSG_OFF(nsguard_selector, args, 40);
 
-NSG_SIZE(nsguard_hook, 216);
+NSG_SIZE(nsguard_hook, 1416);
 NSG_OFF(nsguard_hook, enabled, 0);
 NSG_OFF(nsguard_hook, selector_count, 4);
 NSG_OFF(nsguard_hook, fd_arg, 8);
-NSG_OFF(nsguard_hook, pad, 12);
+NSG_OFF(nsguard_hook, ns_call, 12);
 NSG_OFF(nsguard_hook, selectors, 16);
 
 // Array lengths the decoder relies on.
@@ -214,6 +227,11 @@ Napi::Object MakeLayout(Napi::Env env) {
   NSG_FIELD(sys, nsguard_syscall_event, fd_ns_inum);
   NSG_FIELD(sys, nsguard_syscall_event, signal_err);
   NSG_FIELD(sys, nsguard_syscall_event, flags);
+  NSG_FIELD(sys, nsguard_syscall_event, ns_kinds);
+  NSG_FIELD(sys, nsguard_syscall_event, ns_created);
+  NSG_FIELD(sys, nsguard_syscall_event, ns_to_host);
+  NSG_FIELD(sys, nsguard_syscall_event, ns_from_host);
+  NSG_FIELD(sys, nsguard_syscall_event, ns_target);
   layout.Set("syscall", sys);
 #undef NSG_FIELD
   return layout;
@@ -279,7 +297,26 @@ Napi::Object MakeConstants(Napi::Env env) {
 
   Napi::Object syscall_flags = Napi::Object::New(env);
   syscall_flags.Set("COMPAT", U32(env, NSGUARD_SYSCALL_COMPAT));
+  syscall_flags.Set("CLONE3_FLAGS", U32(env, NSGUARD_SYSCALL_CLONE3_FLAGS));
   c.Set("syscallFlags", syscall_flags);
+
+  Napi::Object ns_calls = Napi::Object::New(env);
+  ns_calls.Set("none", U32(env, NSGUARD_NS_CALL_NONE));
+  ns_calls.Set("setns", U32(env, NSGUARD_NS_CALL_SETNS));
+  ns_calls.Set("unshare", U32(env, NSGUARD_NS_CALL_UNSHARE));
+  ns_calls.Set("clone", U32(env, NSGUARD_NS_CALL_CLONE));
+  ns_calls.Set("clone3", U32(env, NSGUARD_NS_CALL_CLONE3));
+  c.Set("nsCalls", ns_calls);
+
+  Napi::Object arg_ops = Napi::Object::New(env);
+  arg_ops.Set("Equal", U32(env, NSGUARD_ARG_EQUAL));
+  arg_ops.Set("NotEqual", U32(env, NSGUARD_ARG_NOT_EQUAL));
+  arg_ops.Set("Mask", U32(env, NSGUARD_ARG_MASK));
+  arg_ops.Set("GT", U32(env, NSGUARD_ARG_GT));
+  arg_ops.Set("LT", U32(env, NSGUARD_ARG_LT));
+  c.Set("argOps", arg_ops);
+  c.Set("MAX_ARG_FILTERS", U32(env, NSGUARD_MAX_ARG_FILTERS));
+  c.Set("MAX_ARG_VALUES", U32(env, NSGUARD_MAX_ARG_VALUES));
 
   // Slot of each namespace in nsguard_task.ns, under its RawNamespaces name.
   Napi::Object ns = Napi::Object::New(env);

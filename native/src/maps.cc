@@ -38,6 +38,100 @@ bool IsKnownAction(uint32_t a) {
   return a == NSGUARD_ACTION_POST || a == NSGUARD_ACTION_SIGKILL || a == NSGUARD_ACTION_NOPOST;
 }
 
+// selectors[i].args: matchArgs on integer arguments, [{ op, index, values, width32, signed }].
+bool EncodeArgFilters(Napi::Env env, const Napi::Value& v, const std::string& where,
+                      struct nsguard_selector* dst) {
+  if (v.IsUndefined() || v.IsNull()) return true;
+  if (!v.IsArray()) {
+    ThrowTypeError(env, where + " must be an array of { op, index, values, width32, signed }");
+    return false;
+  }
+  Napi::Array filters = v.As<Napi::Array>();
+  if (filters.Length() > NSGUARD_MAX_ARG_FILTERS) {
+    ThrowTypeError(env, where + " has " + std::to_string(filters.Length()) +
+                            " entries; the kernel table holds at most " +
+                            std::to_string(NSGUARD_MAX_ARG_FILTERS) + " (NSGUARD_MAX_ARG_FILTERS)");
+    return false;
+  }
+  dst->arg_count = filters.Length();
+  for (uint32_t i = 0; i < filters.Length(); i++) {
+    const std::string w = where + "[" + std::to_string(i) + "]";
+    Napi::Value fv = filters.Get(i);
+    if (!fv.IsObject()) {
+      ThrowTypeError(env, w + " must be an object { op, index, values, width32, signed }");
+      return false;
+    }
+    Napi::Object f = fv.As<Napi::Object>();
+    struct nsguard_arg_filter* out = &dst->args[i];
+    std::string op;
+    if (!GetString(env, Field(f, "op"), (w + ".op").c_str(), &op)) return false;
+    if (op == "Equal") {
+      out->op = NSGUARD_ARG_EQUAL;
+    } else if (op == "NotEqual") {
+      out->op = NSGUARD_ARG_NOT_EQUAL;
+    } else if (op == "Mask") {
+      out->op = NSGUARD_ARG_MASK;
+    } else if (op == "GT") {
+      out->op = NSGUARD_ARG_GT;
+    } else if (op == "LT") {
+      out->op = NSGUARD_ARG_LT;
+    } else {
+      ThrowTypeError(env, w + ".op must be Equal, NotEqual, Mask, GT or LT (got \"" + op + "\")");
+      return false;
+    }
+    if (!GetU32(env, Field(f, "index"), (w + ".index").c_str(), &out->index)) return false;
+    if (out->index >= NSGUARD_SYSCALL_ARGS) {
+      ThrowTypeError(env, w + ".index must be an argument index from 0 to " +
+                              std::to_string(NSGUARD_SYSCALL_ARGS - 1));
+      return false;
+    }
+    bool width32 = false, is_signed = false;
+    if (!GetBool(env, Field(f, "width32"), (w + ".width32").c_str(), &width32) ||
+        !GetBool(env, Field(f, "signed"), (w + ".signed").c_str(), &is_signed)) {
+      return false;
+    }
+    out->flags = (width32 ? NSGUARD_ARG_FLAG_32BIT : 0) | (is_signed ? NSGUARD_ARG_FLAG_SIGNED : 0);
+    Napi::Value vv = Field(f, "values");
+    if (!vv.IsArray()) {
+      ThrowTypeError(env, w + ".values must be an array of bigints");
+      return false;
+    }
+    Napi::Array values = vv.As<Napi::Array>();
+    const uint32_t max = (out->op == NSGUARD_ARG_GT || out->op == NSGUARD_ARG_LT) ? 1 : NSGUARD_MAX_ARG_VALUES;
+    if (values.Length() == 0 || values.Length() > max) {
+      ThrowTypeError(env, w + ".values has " + std::to_string(values.Length()) +
+                              " values; " + op + " takes 1 to " + std::to_string(max));
+      return false;
+    }
+    out->count = values.Length();
+    for (uint32_t j = 0; j < values.Length(); j++) {
+      const std::string vw = w + ".values[" + std::to_string(j) + "]";
+      if (!GetU64(env, values.Get(j), vw.c_str(), reinterpret_cast<uint64_t*>(&out->values[j]))) return false;
+    }
+  }
+  return true;
+}
+
+bool EncodeNsCall(Napi::Env env, const Napi::Value& v, uint32_t* out) {
+  *out = NSGUARD_NS_CALL_NONE;
+  if (v.IsUndefined() || v.IsNull()) return true;
+  std::string call;
+  if (!GetString(env, v, "hook table.nsCall", &call)) return false;
+  if (call == "setns") {
+    *out = NSGUARD_NS_CALL_SETNS;
+  } else if (call == "unshare") {
+    *out = NSGUARD_NS_CALL_UNSHARE;
+  } else if (call == "clone") {
+    *out = NSGUARD_NS_CALL_CLONE;
+  } else if (call == "clone3") {
+    *out = NSGUARD_NS_CALL_CLONE3;
+  } else {
+    ThrowTypeError(env, "hook table.nsCall must be setns, unshare, clone or clone3 (got \"" + call + "\")");
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 bool EncodeHookTable(Napi::Env env, const Napi::Value& v, struct nsguard_hook* out) {
@@ -60,6 +154,7 @@ bool EncodeHookTable(Napi::Env env, const Napi::Value& v, struct nsguard_hook* o
     return false;
   }
   out->fd_arg = fd_arg;
+  if (!EncodeNsCall(env, Field(t, "nsCall"), &out->ns_call)) return false;
 
   Napi::Value sv = Field(t, "selectors");
   if (!sv.IsArray()) {
@@ -95,6 +190,7 @@ bool EncodeHookTable(Napi::Env env, const Napi::Value& v, struct nsguard_hook* o
       return false;
     }
     dst->action = action;
+    if (!EncodeArgFilters(env, Field(sel, "args"), where + ".args", dst)) return false;
 
     Napi::Value pv = Field(sel, "pids");
     if (pv.IsUndefined() || pv.IsNull()) continue;  // op 0 = no matchPIDs in this selector

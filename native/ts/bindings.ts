@@ -15,6 +15,8 @@ export interface HookTable {
   enabled: boolean;
   /** Index of the syscall argument that is an fd to resolve (setns: 0), or -1 for none. */
   fdArg: number;
+  /** A namespace call whose change the kernel resolves (enum nsguard_ns_call); absent: none. */
+  nsCall?: NamespaceCall;
   /** At most NSGUARD_MAX_SELECTORS (5); the first that matches decides. Empty: post every call. */
   selectors: HookSelector[];
 }
@@ -28,8 +30,25 @@ export interface HookSelector {
     /** 1 to NSGUARD_MAX_PID_VALUES (4) pids. */
     values: number[];
   };
+  /** matchArgs on integer arguments, ANDed; at most NSGUARD_MAX_ARG_FILTERS (5). */
+  args?: ArgFilter[];
   /** tetragon.KprobeAction value: 1 Post, 3 Sigkill, 9 NoPost. */
   action: number;
+}
+
+export type NamespaceCall = "setns" | "unshare" | "clone" | "clone3";
+
+/** One matchArgs entry (struct nsguard_arg_filter). */
+export interface ArgFilter {
+  op: "Equal" | "NotEqual" | "Mask" | "GT" | "LT";
+  /** Syscall argument 0..5. */
+  index: number;
+  /** 1 to NSGUARD_MAX_ARG_VALUES (4); GT and LT take exactly 1. Negative numbers as their 64-bit two's complement. */
+  values: bigint[];
+  /** The argument is 32 bits wide (int, uint): only its low half is compared. */
+  width32: boolean;
+  /** Compare as signed (int, long). */
+  signed: boolean;
 }
 
 /** The policy hooks on one syscall number (struct nsguard_syscall_hooks), per ABI. */
@@ -209,7 +228,11 @@ export interface NativeConstants {
   };
   /** enum nsguard_fd_kind values, by RawFdKind name. */
   fdKinds: { unknown: number; nsfs: number; pidfd: number; other: number };
-  syscallFlags: { COMPAT: number };
+  syscallFlags: { COMPAT: number; CLONE3_FLAGS: number };
+  nsCalls: Record<"none" | NamespaceCall, number>;
+  argOps: Record<ArgFilter["op"], number>;
+  MAX_ARG_FILTERS: number;
+  MAX_ARG_VALUES: number;
   /** Slot of each namespace in nsguard_task.ns (enum nsguard_ns_index). */
   nsIndex: Record<keyof RawNamespaces, number>;
   /** offsetof() of every record field the JS decoder reads, by C struct and field name. */
@@ -260,6 +283,11 @@ export interface RecordLayout {
     fd_ns_inum: number;
     signal_err: number;
     flags: number;
+    ns_kinds: number;
+    ns_created: number;
+    ns_to_host: number;
+    ns_from_host: number;
+    ns_target: number;
   };
 }
 

@@ -8,6 +8,7 @@
  */
 
 export type {
+  ArgFilter,
   BpfObjectState,
   EventStreamStats,
   HookSelector,
@@ -15,6 +16,7 @@ export type {
   KernelCounters,
   LinkInfo,
   MemlockResult,
+  NamespaceCall,
   NativeConstants,
   ProgramInfo,
   RecordLayout,

@@ -91,6 +91,27 @@ export interface RawSyscallEvent {
   signalErr: number;
   /** Came through the 32-bit entry (int 0x80); syscallNr is then the ia32 number. */
   compat: boolean;
+  /** What a namespace call changes (kinds 0 for other hooks). */
+  nsChange: RawNamespaceChange;
+}
+
+/**
+ * A namespace call's change, resolved in the kernel at the call (struct nsguard_syscall_event
+ * ns_*). Kind sets are bit masks over nsIndex slots: bit (1 << nativeConstants.nsIndex.net) is net.
+ */
+export interface RawNamespaceChange {
+  /** Kinds the call changes. */
+  kinds: number;
+  /** Of kinds: created (unshare, clone); the others are entered (setns). */
+  created: number;
+  /** Of kinds entered: the target is the host's namespace. */
+  toHost: number;
+  /** Of kinds: the caller's namespace of that kind is the host's. */
+  fromHost: number;
+  /** Inums of the namespaces entered, by nsIndex slot (0 where none). */
+  target: number[];
+  /** The caller's namespace inums before the call, by nsIndex slot (the record's task.ns). */
+  before: number[];
 }
 
 export type RawEvent = RawExecEvent | RawCloneEvent | RawExitEvent | RawSyscallEvent;

@@ -15,6 +15,7 @@ import type {
   RawEvent,
   RawExecEvent,
   RawFdKind,
+  RawNamespaceChange,
   RawNamespaces,
   RawProcessKey,
   RawSyscallEvent,
@@ -73,6 +74,13 @@ const Q_ARGS = index(SYS.args, 8);
 const W_FD_KIND = index(SYS.fd_kind, 4);
 const W_FD_NS = index(SYS.fd_ns_inum, 4);
 const W_SIGNAL_ERR = index(SYS.signal_err, 4);
+const W_NS_KINDS = index(SYS.ns_kinds, 4);
+const W_NS_CREATED = index(SYS.ns_created, 4);
+const W_NS_TO_HOST = index(SYS.ns_to_host, 4);
+const W_NS_FROM_HOST = index(SYS.ns_from_host, 4);
+const W_NS_TARGET = index(SYS.ns_target, 4);
+const NS_COUNT = Object.keys(C.nsIndex).length;
+const W_TASK_NS = index(SYS.task + TASK.ns, 4);
 const W_FLAGS = index(SYS.flags, 4);
 const W_PID = index(SYS.task + TASK.pid, 4);
 const W_TID = index(SYS.task + TASK.tid, 4);
@@ -147,6 +155,22 @@ export class SyscallRecordView {
   /** bpf_send_signal() result for SIGKILL (0 = delivered). */
   get signalErr(): number {
     return this.#i32[this.#w + W_SIGNAL_ERR] as number;
+  }
+  /** Namespace kinds the call changes (RawNamespaceChange.kinds); 0 for other hooks. */
+  get nsKinds(): number {
+    return this.#u32[this.#w + W_NS_KINDS] as number;
+  }
+  /** Of nsKinds entered: the target is the host's namespace. */
+  get nsToHost(): number {
+    return this.#u32[this.#w + W_NS_TO_HOST] as number;
+  }
+  /** Of nsKinds: the caller's namespace of that kind is the host's. */
+  get nsFromHost(): number {
+    return this.#u32[this.#w + W_NS_FROM_HOST] as number;
+  }
+  /** The whole namespace change; allocates, so read nsKinds first. */
+  nsChange(): RawNamespaceChange {
+    return namespaceChangeAt(this.#u32, this.#w);
   }
   /** Raw syscall argument register n (0-based, < SYSCALL_ARGS). */
   arg(n: number): bigint {
@@ -418,6 +442,24 @@ export class RecordBatch {
       fdNsInum: u32[w + W_FD_NS] as number,
       signalErr: this.#i32[w + W_SIGNAL_ERR] as number,
       compat: ((u32[w + W_FLAGS] as number) & COMPAT) !== 0,
+      nsChange: namespaceChangeAt(u32, w),
     };
   }
+}
+
+function namespaceChangeAt(u32: Uint32Array, w: number): RawNamespaceChange {
+  const target = new Array<number>(NS_COUNT);
+  const before = new Array<number>(NS_COUNT);
+  for (let i = 0; i < NS_COUNT; i++) {
+    target[i] = u32[w + W_NS_TARGET + i] as number;
+    before[i] = u32[w + W_TASK_NS + i] as number;
+  }
+  return {
+    kinds: u32[w + W_NS_KINDS] as number,
+    created: u32[w + W_NS_CREATED] as number,
+    toHost: u32[w + W_NS_TO_HOST] as number,
+    fromHost: u32[w + W_NS_FROM_HOST] as number,
+    target,
+    before,
+  };
 }

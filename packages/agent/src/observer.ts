@@ -13,6 +13,7 @@ import {
   buildKprobeEvent,
   type KprobeHookSpec,
 } from "./builder/event-builder.js";
+import { entersHostFromContainer } from "./builder/namespace-changes.js";
 import type { ProcessCache } from "./process/process-cache.js";
 
 /** How an event is treated when listeners fall behind (see the event hub's fair queues). */
@@ -254,7 +255,8 @@ export class Observer {
     const sigkill = raw.action === KPROBE_ACTION_SIGKILL;
     sink.publish(buildKprobeEvent(raw, this.#hookSpec(info, raw.compat), cache, context), {
       source: sourceKey(raw.cgroupId),
-      priority: sigkill,
+      // As in the kernel: a kill's report and an escape into the host are never a flood's victims.
+      priority: sigkill || (raw.nsKinds !== 0 && entersHostFromContainer(raw)),
     });
     // In monitor mode a Sigkill selector posts instead; its table says so (monitorOnly).
     const selector = raw.selector > 0 ? hook.table.selectors[raw.selector - 1] : undefined;

@@ -407,7 +407,6 @@ describe("compileTracingPolicy: selectors and actions", () => {
 
   it.each([
     "macros",
-    "matchArgs",
     "matchData",
     "matchReturnArgs",
     "matchReturnActions",
@@ -425,7 +424,6 @@ describe("compileTracingPolicy: selectors and actions", () => {
   ])("refuses %s at its path", (filter) => {
     const values: Record<string, string> = {
       macros: "[m]",
-      matchArgs: "[{index: 1, operator: Equal, values: ['0']}]",
       matchData: "[{index: 0, operator: Equal, values: ['0']}]",
       matchReturnArgs: "[{index: 0, operator: Equal, values: ['0']}]",
       matchReturnActions: "[{action: Post}]",
@@ -760,5 +758,102 @@ describe("compileTracingPolicy: the rest of the spec", () => {
     const policy = parseTracingPolicy(readFileSync(NAMESPACE_ACCESS_FILE, "utf8"));
     const expected = process.arch === "arm64" ? "__arm64_sys_setns" : "__x64_sys_setns";
     expect(compileTracingPolicy(policy).hooks[0]?.functionName).toBe(expected);
+  });
+});
+
+describe("compileTracingPolicy: matchArgs on integer arguments", () => {
+  /** One hook on `call` with `args` and one selector holding `matchArgs`. */
+  function withMatchArgs(call: string, args: string, matchArgs: string): string {
+    return policyWithSpec(
+      "kprobes:",
+      `- call: ${call}`,
+      "  syscall: true",
+      `  args: ${args}`,
+      "  selectors:",
+      `  - matchArgs: ${matchArgs}`,
+    );
+  }
+  const argTables = (text: string) => compileText(text).hooks.map((h) => h.table.selectors[0]?.args);
+
+  it("compiles the namespace-creating mask of unshare's flags, width and sign from the declared type", () => {
+    const text = withMatchArgs(
+      "sys_unshare",
+      "[{index: 0, type: int, label: flags}]",
+      "[{index: 0, operator: Mask, values: ['0x7E020080']}]",
+    );
+    expect(argTables(text)).toStrictEqual([
+      [{ op: "Mask", index: 0, values: [0x7e020080n], width32: true, signed: true }],
+    ]);
+    expect(compileText(text).hooks[0]?.table.nsCall).toBe("unshare");
+  });
+
+  it.each([
+    ["int", "['-1']", [0xffffffffffffffffn], true, true],
+    ["int", "['0xffffffff']", [0xffffffffffffffffn], true, true], // the pattern of -1
+    ["uint32", "['0xffffffff', '010', '0b11', '0o17']", [0xffffffffn, 8n, 3n, 15n], true, false],
+    ["uint64", "['18446744073709551615']", [0xffffffffffffffffn], false, false],
+    ["long", "['-9223372036854775808']", [0x8000000000000000n], false, true],
+    ["size_t", "[' 42 ']", [42n], false, false],
+  ])("%s values %s", (type, values, expected, width32, signed) => {
+    const text = withMatchArgs(
+      "sys_clone",
+      `[{index: 0, type: ${type}}]`,
+      `[{index: 0, operator: Equal, values: ${values}}]`,
+    );
+    expect(argTables(text)).toStrictEqual([[{ op: "Equal", index: 0, values: expected, width32, signed }]]);
+  });
+
+  it("ANDs several entries and keeps them per selector", () => {
+    const text = withMatchArgs(
+      "sys_setns",
+      "[{index: 0, type: int}, {index: 1, type: int}]",
+      "[{index: 1, operator: NotEqual, values: ['0']}, {index: 0, operator: GT, values: ['2']}]",
+    );
+    expect(argTables(text)).toStrictEqual([
+      [
+        { op: "NotEqual", index: 1, values: [0n], width32: true, signed: true },
+        { op: "GT", index: 0, values: [2n], width32: true, signed: true },
+      ],
+    ]);
+  });
+
+  it.each([
+    [
+      "[{index: 0, type: int}]",
+      "[{index: 1, operator: Equal, values: ['0']}]",
+      "c.yaml:11:20: spec.kprobes[0].selectors[0].matchArgs[0].index: the hook's args declare no argument with index 1; matchArgs reads its type from there",
+    ],
+    [
+      "[{index: 0, type: fd}]",
+      "[{index: 0, operator: Equal, values: ['3']}]",
+      "c.yaml:11:20: spec.kprobes[0].selectors[0].matchArgs[0].index: matchArgs on an fd argument compares the file's path, which nsguard does not read yet",
+    ],
+    [
+      "[{index: 0, type: int}]",
+      "[{index: 0, operator: Prefix, values: ['0']}]",
+      "c.yaml:11:30: spec.kprobes[0].selectors[0].matchArgs[0].operator: operator Prefix on an integer argument is not supported by nsguard yet (supported: Equal, NotEqual, Mask, GT, LT)",
+    ],
+    [
+      "[{index: 0, type: int}]",
+      "[{index: 0, operator: GT, values: ['1', '2']}]",
+      "c.yaml:11:44: spec.kprobes[0].selectors[0].matchArgs[0].values: has 2 values; GT takes exactly 1 in nsguard",
+    ],
+    [
+      "[{index: 0, type: int}]",
+      "[{index: 0, operator: Equal, values: ['1', '2', '3', '4', '5']}]",
+      "c.yaml:11:47: spec.kprobes[0].selectors[0].matchArgs[0].values: has 5 values; Equal takes 1 to 4 in nsguard",
+    ],
+    [
+      "[{index: 0, type: uint32}]",
+      "[{index: 0, operator: Equal, values: ['0x100000000']}]",
+      "c.yaml:11:56: spec.kprobes[0].selectors[0].matchArgs[0].values[0]: 0x100000000 is out of range for an unsigned 32-bit argument",
+    ],
+    [
+      "[{index: 0, type: int}]",
+      "[{index: 0, operator: Equal, values: ['CLONE_NEWNET']}]",
+      'c.yaml:11:56: spec.kprobes[0].selectors[0].matchArgs[0].values[0]: "CLONE_NEWNET" is not an integer',
+    ],
+  ])("refuses %s with %s", (args, matchArgs, message) => {
+    expect(compileError(withMatchArgs("sys_unshare", args, matchArgs)).message).toBe(message);
   });
 });

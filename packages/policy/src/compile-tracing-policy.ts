@@ -4,7 +4,13 @@ import { goQuote } from "@nsguard/sdk";
 import { ARCHES, type Arch, hostArch } from "./arch.js";
 import { compileArgs } from "./compile-args.js";
 import { compileSelector } from "./compile-selector.js";
-import type { CompiledHook, CompiledPolicy, HookAttach, PolicyMode } from "./compiled-policy-types.js";
+import type {
+  CompiledHook,
+  CompiledPolicy,
+  HookAttach,
+  NamespaceCall,
+  PolicyMode,
+} from "./compiled-policy-types.js";
 import { MAX_SELECTORS } from "./crd-limits.js";
 import { fieldPath, itemPath } from "./field-path.js";
 import { PolicyError } from "./policy-error.js";
@@ -92,6 +98,11 @@ function refuseUnsupportedSections(policy: TracingPolicy): void {
 
 type UnindexedHook = Omit<CompiledHook, "index">;
 
+const NAMESPACE_CALLS: readonly string[] = ["setns", "unshare", "clone", "clone3"] satisfies NamespaceCall[];
+function isNamespaceCall(syscall: string | undefined): syscall is NamespaceCall {
+  return syscall !== undefined && NAMESPACE_CALLS.includes(syscall);
+}
+
 function compileKProbe(
   policy: TracingPolicy,
   kprobe: KProbeSpec,
@@ -111,7 +122,7 @@ function compileKProbe(
     );
   }
   const selectorTables = selectors.map((selector, i) =>
-    compileSelector(policy, selector, itemPath(fieldPath(path, "selectors"), i), mode),
+    compileSelector(policy, selector, itemPath(fieldPath(path, "selectors"), i), mode, args),
   );
 
   // Tetragon passes message and tags through Go's strconv.Quote and strips the outer quotes, so a
@@ -134,9 +145,11 @@ function compileKProbe(
         // The kernel resolves setns's descriptor whatever type the policy gave it (reference §0: the
         // seed policies say `int`), because the namespace behind it is the escape signal.
         fdArg: target.syscall === "setns" ? 0 : fdArg,
+        ...(isNamespaceCall(target.syscall) ? { nsCall: target.syscall } : {}),
         selectors: selectorTables.map((table) => ({
           ...table,
           ...(table.pids ? { pids: { ...table.pids, values: [...table.pids.values] } } : {}),
+          ...(table.args ? { args: table.args.map((a) => ({ ...a, values: [...a.values] })) } : {}),
         })),
       },
     };

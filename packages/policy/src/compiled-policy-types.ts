@@ -71,6 +71,12 @@ export interface HookTable {
    * `int` and the namespace it refers to is what tells a container escape apart.
    */
   fdArg: number;
+  /**
+   * The namespace call whose change the kernel resolves at the call (setns's target namespace,
+   * the kinds unshare/clone/clone3 create, and whether each is the host's); set from the hooked
+   * syscall's name, absent for other hooks.
+   */
+  nsCall?: NamespaceCall;
   /** At most NSGUARD_MAX_SELECTORS (5). ORed, first match wins; none means every call is posted. */
   selectors: SelectorTable[];
 }
@@ -84,10 +90,27 @@ export type SelectorAction =
   | typeof KPROBE_ACTION_SIGKILL
   | typeof KPROBE_ACTION_NOPOST;
 
+export type NamespaceCall = "setns" | "unshare" | "clone" | "clone3";
+
+/** Mirrors struct nsguard_arg_filter: one matchArgs entry on an integer argument. */
+export interface ArgFilterTable {
+  op: "Equal" | "NotEqual" | "Mask" | "GT" | "LT";
+  /** Function-argument index, 0..5. */
+  index: number;
+  /** Values as 64-bit patterns (negative numbers in two's complement); GT/LT take one. */
+  values: bigint[];
+  /** int/uint arguments: only the low 32 bits are compared. */
+  width32: boolean;
+  /** int/long arguments: compared as signed. */
+  signed: boolean;
+}
+
 /** Mirrors struct nsguard_selector. */
 export interface SelectorTable {
   /** Mirrors struct nsguard_pid_filter; absent = no matchPIDs (op 0). At most 4 values. */
   pids?: { op: "In" | "NotIn"; isNamespacePid: boolean; followForks: boolean; values: number[] };
+  /** matchArgs entries, ANDed; absent = none. */
+  args?: ArgFilterTable[];
   /** What the kernel does when the selector matches: POST (1), SIGKILL (3, also posted) or NOPOST (9). */
   action: SelectorAction;
   /** The policy asked for Sigkill but the policy is in monitor mode, so it only posts. Not encoded. */

@@ -8,6 +8,11 @@
 export const MAX_SELECTORS = 5;
 /** PID values in one matchPIDs entry ("only the first 4 are matched by the kernel"). */
 export const MAX_PID_VALUES = 4;
+/**
+ * Values nsguard compiles into one matchArgs entry (struct nsguard_arg_filter, NSGUARD_MAX_ARG_VALUES);
+ * Tetragon takes more for Equal on strings, which nsguard does not compile yet.
+ */
+export const MAX_ARG_VALUES = 4;
 /** Entries in matchBinaries / matchParentBinaries. */
 export const MAX_BINARY_SELECTORS = 1;
 /** matchArgs entries per selector (one per argument index). */

@@ -7,6 +7,7 @@ export { ARCHES, type Arch, hostArch } from "./arch.js";
 export { MAX_ARG_INDEX } from "./compile-args.js";
 export { type CompileOptions, compileTracingPolicy } from "./compile-tracing-policy.js";
 export {
+  type ArgFilterTable,
   type CompiledArg,
   type CompiledArgKind,
   type CompiledHook,
@@ -16,6 +17,7 @@ export {
   KPROBE_ACTION_NOPOST,
   KPROBE_ACTION_POST,
   KPROBE_ACTION_SIGKILL,
+  type NamespaceCall,
   type PolicyMode,
   type SelectorAction,
   type SelectorTable,

@@ -5,7 +5,12 @@ import { CompactEncodeError, toCompact } from "./compact.js";
 import { CapabilitiesType } from "./gen/tetragon/capabilities_pb.js";
 import { GetEventsResponseSchema, ThrottleType } from "./gen/tetragon/events_pb.js";
 import type { ProcessKprobe } from "./gen/tetragon/tetragon_pb.js";
-import { ProcessKprobeSchema, ProcessSchema } from "./gen/tetragon/tetragon_pb.js";
+import {
+  NamespaceDirection,
+  NamespaceKind,
+  ProcessKprobeSchema,
+  ProcessSchema,
+} from "./gen/tetragon/tetragon_pb.js";
 import { CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS } from "./namespace-flags.js";
 import { seedEvent } from "./testing/seed-event.js";
 
@@ -63,6 +68,47 @@ describe("toCompact — Tetragon's golden strings", () => {
     expect(
       toCompact(ev({ event: { case: "processExec", value: { process: curl } } }), { timestamps: true }),
     ).toBe("1970-01-01T00:00:00.000000000Z 🚀 process kube-system/tetragon /usr/bin/curl cilium.io");
+  });
+});
+
+describe("toCompact — the kernel's namespace verdict (namespace_changes)", () => {
+  const K = NamespaceKind;
+  const D = NamespaceDirection;
+  const change = (kind: NamespaceKind, direction: NamespaceDirection) => ({
+    kind,
+    direction,
+    before: 1,
+    after: 2,
+  });
+  const withChanges = (functionName: string, changes: ReturnType<typeof change>[]) =>
+    ev(kprobe({ functionName, args: intArgs(3, 0), namespaceChanges: { changes } }, hostSh));
+
+  it.each([
+    ["__x64_sys_setns", [change(K.NET, D.CONTAINER_TO_HOST)], "🔧 setns   node-a /bin/sh net → host"],
+    // A pidfd enters several kinds in one call.
+    [
+      "__x64_sys_setns",
+      [change(K.UTS, D.CONTAINER_TO_HOST), change(K.NET, D.CONTAINER_TO_HOST)],
+      "🔧 setns   node-a /bin/sh net,uts → host",
+    ],
+    [
+      "__x64_sys_setns",
+      [change(K.IPC, D.HOST_TO_CONTAINER), change(K.USER, D.UNCHANGED)],
+      "🔧 setns   node-a /bin/sh ipc host → container, user unchanged",
+    ],
+    [
+      "__x64_sys_setns",
+      [change(K.MNT, D.CONTAINER_TO_CONTAINER)],
+      "🔧 setns   node-a /bin/sh mnt container → container",
+    ],
+    [
+      "__x64_sys_unshare",
+      [change(K.MNT, D.NEW), change(K.NET, D.NEW)],
+      "🔧 unshare node-a /bin/sh new net,mnt",
+    ],
+    ["__x64_sys_clone3", [change(K.PID, D.NEW)], "🔧 clone   node-a /bin/sh new pid"],
+  ])("%s %j", (fn, changes, line) => {
+    expect(toCompact(withChanges(fn, changes))).toBe(line);
   });
 });
 

@@ -2,12 +2,15 @@ import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { CapabilitiesType } from "./gen/tetragon/capabilities_pb.js";
 import type { GetEventsResponse } from "./gen/tetragon/events_pb.js";
 import { ThrottleType } from "./gen/tetragon/events_pb.js";
-import type {
-  Capabilities,
-  KprobeArgument,
-  Process,
-  ProcessKprobe,
-  ProcessTracepoint,
+import {
+  type Capabilities,
+  type KprobeArgument,
+  type NamespaceChanges,
+  NamespaceDirection,
+  NamespaceKind,
+  type Process,
+  type ProcessKprobe,
+  type ProcessTracepoint,
 } from "./gen/tetragon/tetragon_pb.js";
 import { maybeQuote, quoteIfNonPrintable } from "./go-quote.js";
 import { namespaceFlagNames, setnsNamespaceName } from "./namespace-flags.js";
@@ -125,6 +128,62 @@ function eventLine(event: GetEventsResponse): string {
   }
 }
 
+const KIND_NAMES: Readonly<Record<NamespaceKind, string>> = {
+  [NamespaceKind.UNSPECIFIED]: "?",
+  [NamespaceKind.UTS]: "uts",
+  [NamespaceKind.IPC]: "ipc",
+  [NamespaceKind.MNT]: "mnt",
+  [NamespaceKind.PID]: "pid",
+  [NamespaceKind.NET]: "net",
+  [NamespaceKind.TIME]: "time",
+  [NamespaceKind.CGROUP]: "cgroup",
+  [NamespaceKind.USER]: "user",
+};
+
+/** How each direction reads after the kinds that took it; `new` goes before them. */
+const DIRECTION_TEXT: Readonly<Record<NamespaceDirection, (kinds: string) => string>> = {
+  [NamespaceDirection.CONTAINER_TO_HOST]: (kinds) => `${kinds} → host`,
+  [NamespaceDirection.HOST_TO_CONTAINER]: (kinds) => `${kinds} host → container`,
+  [NamespaceDirection.CONTAINER_TO_CONTAINER]: (kinds) => `${kinds} container → container`,
+  [NamespaceDirection.NEW]: (kinds) => `new ${kinds}`,
+  [NamespaceDirection.UNCHANGED]: (kinds) => `${kinds} unchanged`,
+  [NamespaceDirection.UNSPECIFIED]: (kinds) => kinds,
+};
+
+/**
+ * Order of kinds on a compact line: what an escape goes for first (the network, the host's
+ * filesystem), so `net,mnt` and `net,uts` lead with what matters; the message itself keeps
+ * Namespaces field order.
+ */
+const LINE_ORDER: readonly NamespaceKind[] = [
+  NamespaceKind.NET,
+  NamespaceKind.MNT,
+  NamespaceKind.UTS,
+  NamespaceKind.IPC,
+  NamespaceKind.PID,
+  NamespaceKind.CGROUP,
+  NamespaceKind.USER,
+  NamespaceKind.TIME,
+  NamespaceKind.UNSPECIFIED,
+];
+
+/**
+ * `net → host`, `new net,mnt`, `net,ipc host → container`: the kinds of each direction, groups in
+ * the order of their first kind.
+ */
+export function namespaceChangesText(changes: NamespaceChanges): string {
+  const groups = new Map<NamespaceDirection, string[]>();
+  const ordered = [...changes.changes].sort(
+    (a, b) => LINE_ORDER.indexOf(a.kind) - LINE_ORDER.indexOf(b.kind),
+  );
+  for (const change of ordered) {
+    const kinds = groups.get(change.direction) ?? [];
+    kinds.push(KIND_NAMES[change.kind] ?? "?");
+    groups.set(change.direction, kinds);
+  }
+  return [...groups].map(([direction, kinds]) => DIRECTION_TEXT[direction](kinds.join(","))).join(", ");
+}
+
 function kprobeLine(node: string, k: ProcessKprobe): string {
   const p = need(k.process);
   const info = processInfo(node, p);
@@ -176,13 +235,18 @@ function kprobeLine(node: string, k: ProcessKprobe): string {
       return line("⏰", "clock_settime");
     case "proc_exec_connector":
       return line("🔧", "proc_exec_connector");
+    // nsguard: with the kernel's namespace verdict (namespace_changes) the line says where each
+    // kind went (`net → host`); without it, what tetra prints.
     case "sys_setns":
+      if (k.namespaceChanges) return line("🔧", "setns", namespaceChangesText(k.namespaceChanges));
       return line("🔧", "setns", k.args.length > 1 ? setnsNamespaceName(int(1)) : "");
     // nsguard additions: the other namespace hooks, in the same shape as setns.
     case "sys_unshare":
+      if (k.namespaceChanges) return line("🔧", "unshare", namespaceChangesText(k.namespaceChanges));
       return line("🔧", "unshare", namespaceFlagNames(flagsArg(arg(0))).join(","));
     case "sys_clone":
     case "sys_clone3":
+      if (k.namespaceChanges) return line("🔧", "clone", namespaceChangesText(k.namespaceChanges));
       return line("🔧", "clone", namespaceFlagNames(flagsArg(arg(0))).join(","));
     case "tcp_connect":
       return line("🔌", "connect", sock(0));

@@ -1,9 +1,11 @@
 export {
   bootClockOffsetNs,
+  nativeConstants,
   type RawCloneEvent,
   type RawEvent,
   type RawExecEvent,
   type RawExitEvent,
+  type RawNamespaceChange,
   type RawNamespaces,
   type RawSyscallEvent,
   type RawTask,

@@ -10,6 +10,7 @@ import {
   ProcessKprobeSchema,
   ProcessSchema,
 } from "@nsguard/sdk";
+import type { RawNamespaceChange } from "@nsguard/sensor";
 import type { BootClock } from "../clock.js";
 import { execId } from "../process/exec-id.js";
 import type { ProcessCache } from "../process/process-cache.js";
@@ -17,6 +18,7 @@ import type { CachedProcess } from "../process/process-record.js";
 import type { ExecInput, ExitInput, NamespaceInums, SyscallInput, TaskInput } from "../process/raw-input.js";
 import { type KprobeArgSpec, kprobeArgument } from "./kprobe-args.js";
 import { messageTemplate } from "./message-template.js";
+import { namespaceChanges } from "./namespace-changes.js";
 import { toProcessMessage } from "./process-message.js";
 
 const KPROBE = messageTemplate(ProcessKprobeSchema);
@@ -65,7 +67,15 @@ export function buildKprobeEvent(
   const action = raw.action as KprobeAction;
   const last = lastKprobes.get(hook);
   const args = last && sameRegisters(last.registers, raw, hook) ? last.args : undefined;
-  if (last && args && last.process === process && last.parent === parent && last.action === action) {
+  const nsChange = raw.nsKinds !== 0 ? raw.nsChange() : undefined;
+  if (
+    last &&
+    args &&
+    last.process === process &&
+    last.parent === parent &&
+    last.action === action &&
+    sameNamespaceChange(last.nsChange, nsChange)
+  ) {
     return envelope(last.event, raw.ktime, ctx);
   }
   const registers = hook.args.map((spec) => raw.arg(spec.index));
@@ -80,9 +90,10 @@ export function buildKprobeEvent(
     policyName: hook.policyName,
     message: hook.message ?? "",
     tags: [...(hook.tags ?? [])],
+    namespaceChanges: namespaceChanges(raw),
   };
   const event = { case: "processKprobe" as const, value: kprobe };
-  lastKprobes.set(hook, { process, parent, action, registers, args: kprobe.args, event });
+  lastKprobes.set(hook, { process, parent, action, registers, args: kprobe.args, nsChange, event });
   return envelope(event, raw.ktime, ctx);
 }
 
@@ -100,9 +111,22 @@ interface LastKprobe {
   /** The registers the args were rendered from, in hook.args order. */
   registers: bigint[];
   args: ProcessKprobe["args"];
+  /** The kernel's namespace resolution the message was built from (namespace calls). */
+  nsChange: RawNamespaceChange | undefined;
   event: Extract<GetEventsResponse["event"], { case: "processKprobe" }>;
 }
 const lastKprobes = new WeakMap<KprobeHookSpec, LastKprobe>();
+
+function sameNamespaceChange(a: RawNamespaceChange | undefined, b: RawNamespaceChange | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  if (a.kinds !== b.kinds || a.created !== b.created || a.toHost !== b.toHost || a.fromHost !== b.fromHost) {
+    return false;
+  }
+  for (let i = 0; i < a.target.length; i++) {
+    if (a.target[i] !== b.target[i] || a.before[i] !== b.before[i]) return false;
+  }
+  return true;
+}
 
 function sameRegisters(registers: readonly bigint[], raw: SyscallInput, hook: KprobeHookSpec): boolean {
   for (let i = 0; i < hook.args.length; i++) {

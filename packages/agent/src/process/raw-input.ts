@@ -8,7 +8,7 @@
  * the native side, the daemon wiring that passes real records in stops compiling.
  */
 
-import type { RawNamespaces } from "@nsguard/sensor";
+import type { RawNamespaceChange, RawNamespaces } from "@nsguard/sensor";
 
 /** Process identity in the kernel table. `ktime` 0n = the kernel did not know the process. */
 export interface ProcessKeyInput {
@@ -79,4 +79,10 @@ export interface SyscallInput {
   readonly action: number;
   /** Raw syscall argument register `index`. */
   arg(index: number): bigint;
+  /** Namespace kinds a namespace call changes (bits over namespace slots); 0 for other hooks. */
+  readonly nsKinds: number;
+  /** The namespace change in full; called only when nsKinds is not 0. */
+  nsChange(): RawNamespaceChange;
+  /** What setns's descriptor was. */
+  readonly fdKind: "unknown" | "nsfs" | "pidfd" | "other";
 }

@@ -1,3 +1,4 @@
+import type { RawNamespaceChange } from "@nsguard/sensor";
 import type { SyscallInput, TaskInput } from "../process/raw-input.js";
 
 /**
@@ -9,8 +10,11 @@ export function syscallInput(record: {
   task: TaskInput;
   action: number;
   args: bigint[];
+  /** What the kernel resolved for a namespace call; absent for other hooks. */
+  nsChange?: RawNamespaceChange;
+  fdKind?: SyscallInput["fdKind"];
 }): SyscallInput {
-  const { ktime, task, action, args } = record;
+  const { ktime, task, action, args, nsChange } = record;
   return {
     ktime,
     keyPid: task.key.pid,
@@ -21,5 +25,11 @@ export function syscallInput(record: {
     auid: task.auid,
     action,
     arg: (index) => args[index] ?? 0n,
+    nsKinds: nsChange?.kinds ?? 0,
+    nsChange: () => {
+      if (!nsChange) throw new Error("not a namespace call");
+      return nsChange;
+    },
+    fdKind: record.fdKind ?? "unknown",
   };
 }
