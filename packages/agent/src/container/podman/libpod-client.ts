@@ -125,11 +125,21 @@ export class LibpodClient {
           const line = pending.slice(0, nl).trim();
           pending = pending.slice(nl + 1);
           if (line !== "" && !closed) {
+            let parsed: (LibpodEvent & { cause?: unknown; response?: unknown }) | undefined;
             try {
-              handlers.onEvent(JSON.parse(line) as LibpodEvent);
+              parsed = JSON.parse(line);
             } catch {
               // a line we cannot parse is skipped; the next resync corrects what it would have said
             }
+            // podman reports a failure after the 200 header as an error object in the body
+            // (4.3.1 with events_logger=none: "cannot read events with the \"none\" backend").
+            if (parsed && typeof parsed.response === "number" && parsed.Type === undefined) {
+              const status = parsed.response;
+              finish(new PodmanApiError(`podman events: ${errorMessage(line)}`, path, status));
+              req.destroy();
+              return;
+            }
+            if (parsed) handlers.onEvent(parsed);
           }
           nl = pending.indexOf("\n");
         }

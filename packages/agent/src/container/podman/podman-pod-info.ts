@@ -50,6 +50,8 @@ export const DEFAULT_PODMAN_SOCKET = "/run/podman/podman.sock";
 const WATCHED_EVENTS = ["create", "start", "rename", "remove"];
 const RECONNECT_MIN_MS = 100;
 const RECONNECT_MAX_MS = 5000;
+/** A stream open this long counts as healthy: losing it afterwards retries from the shortest delay. */
+const STABLE_STREAM_MS = 10_000;
 const K8S_LABEL_PREFIX = "io.kubernetes.";
 
 export interface PodmanPodInfoOptions {
@@ -72,6 +74,8 @@ export interface PodmanPodInfoStats {
   streamDrops: number;
   /** Watched events received. */
   events: number;
+  /** Full listings of podman's containers (one per (re)connection of the event stream). */
+  resyncs: number;
   /** The event stream is open now. */
   connected: boolean;
 }
@@ -97,6 +101,7 @@ export class PodmanPodInfoSource implements PodInfoSource {
   #apiErrors = 0;
   #streamDrops = 0;
   #events = 0;
+  #resyncs = 0;
 
   private constructor(options: PodmanPodInfoOptions) {
     this.#client = new LibpodClient(options.socketPath, { timeoutMs: options.requestTimeoutMs });
@@ -126,6 +131,7 @@ export class PodmanPodInfoSource implements PodInfoSource {
       apiErrors: this.#apiErrors,
       streamDrops: this.#streamDrops,
       events: this.#events,
+      resyncs: this.#resyncs,
       connected: this.#connected,
     };
   }
@@ -159,20 +165,24 @@ export class PodmanPodInfoSource implements PodInfoSource {
       settled();
       return;
     }
+    let openedAt: number | undefined;
     this.#stream = this.#client.events(
       { type: ["container"], event: WATCHED_EVENTS },
       {
         onOpen: () => {
+          openedAt = performance.now();
           this.#connected = true;
-          this.#backoffMs = RECONNECT_MIN_MS;
           this.#logger.info({ socket: this.socketPath }, "following podman events");
           this.#resync().finally(settled);
         },
         onEvent: (event) => this.#onEvent(event),
         onClose: (err) => {
-          if (this.#connected) {
+          if (openedAt !== undefined) {
             this.#streamDrops++;
-            this.#logger.warn({ err: err.message }, "podman event stream lost; reconnecting");
+            // Only a stream that stayed up resets the backoff: one that podman ends at once (its
+            // events backend is "none", or broken) would otherwise mean a relisting every 100 ms.
+            if (performance.now() - openedAt >= STABLE_STREAM_MS) this.#backoffMs = RECONNECT_MIN_MS;
+            this.#logger.warn({ err: err.message, retryMs: this.#backoffMs }, "podman event stream lost");
           } else {
             this.#apiErrors++;
             this.#logger.debug({ err: err.message, retryMs: this.#backoffMs }, "podman unreachable");
@@ -196,6 +206,7 @@ export class PodmanPodInfoSource implements PodInfoSource {
 
   /** Lists all containers: inspects each, and retires the ones removed while we were not listening. */
   async #resync(): Promise<void> {
+    this.#resyncs++;
     let list: Awaited<ReturnType<LibpodClient["listContainers"]>>;
     try {
       list = await this.#client.listContainers();

@@ -15,6 +15,11 @@ import { writeBusyboxRootfsTar } from "./busybox-rootfs.js";
  * root lacks here), cgroupfs, file events logger, file locks (the default SHM locks are one
  * host-wide segment shared by every podman), and `--network none` (no iptables / ip_forward side
  * effects).
+ *
+ * Two host paths stay shared because podman 4.3 has no setting for them: the empty
+ * /run/containers/networks (netavark's run dir) and the blob-info cache in
+ * /var/lib/containers/cache (c/image's, written by `podman import`). cleanup() leaves them, since
+ * another podman may be using them.
  */
 
 /** The busybox-static image every test container runs. */
@@ -62,6 +67,11 @@ export interface RunningContainer {
   cgroupPath: string;
 }
 
+export interface PodmanHarnessOptions {
+  /** containers.conf `events_logger`: "file" (default) or "none" (podman then announces nothing). */
+  eventsLogger?: "file" | "none";
+}
+
 export interface PodmanSetupTimings {
   /** Writing the rootfs tar and `podman import`. */
   imageMs: number;
@@ -83,7 +93,7 @@ export class PodmanHarness {
   readonly #netns = new Set<string>();
   readonly #hadLibpodParent = CGROUP_ROOTS.map((root) => existsSync(join(root, "libpod_parent")));
 
-  private constructor(scratch: string) {
+  private constructor(scratch: string, options: PodmanHarnessOptions) {
     this.#scratch = scratch;
     this.socketPath = join(scratch, "podman.sock");
     const tmp = join(scratch, "libpod-tmp");
@@ -99,7 +109,7 @@ export class PodmanHarness {
         "[engine]",
         'runtime = "runc"',
         'cgroup_manager = "cgroupfs"',
-        'events_logger = "file"',
+        `events_logger = "${options.eventsLogger ?? "file"}"`,
         'lock_type = "file"',
         `tmp_dir = "${tmp}"`,
         "[network]",
@@ -128,9 +138,9 @@ export class PodmanHarness {
   }
 
   /** Scratch storage, the test image imported, and the API service answering `_ping`. */
-  static async start(): Promise<PodmanHarness> {
+  static async start(options: PodmanHarnessOptions = {}): Promise<PodmanHarness> {
     const t0 = performance.now();
-    const harness = new PodmanHarness(mkdtempSync(join(tmpdir(), "nsguard-podman-")));
+    const harness = new PodmanHarness(mkdtempSync(join(tmpdir(), "nsguard-podman-")), options);
     try {
       const tar = writeBusyboxRootfsTar(harness.#scratch);
       await harness.podman(["import", "--change", "ENV PATH=/bin", tar, PODMAN_TEST_IMAGE]);
@@ -269,8 +279,12 @@ export class PodmanHarness {
     }
     const dirs = [...this.#cgroups].sort((a, b) => b.length - a.length); // children first
     for (const root of CGROUP_ROOTS) for (const dir of dirs) removeCgroup(join(root, dir));
+    // conmon puts itself in libpod_parent/conmon; both go if this harness created libpod_parent
+    // (rmdir fails, harmlessly, while another podman still has something in them).
     CGROUP_ROOTS.forEach((root, i) => {
-      if (!this.#hadLibpodParent[i]) removeCgroup(join(root, "libpod_parent"));
+      if (this.#hadLibpodParent[i]) return;
+      removeCgroup(join(root, "libpod_parent", "conmon"));
+      removeCgroup(join(root, "libpod_parent"));
     });
     for (const ns of this.#netns) unmount(ns, true);
     // c/storage bind-mounts its overlay directory (and each layer it mounted): deepest first.
