@@ -85,11 +85,24 @@ describe("PodmanPodInfoSource on real podman", () => {
       expect(s.lookup(late.id)?.container?.name).toBe("xwing-late");
       expect(s.lookup(late.id)?.name).toBe("xwing");
 
-      const before = s.stats.events;
-      await podman.remove("xwing-late");
-      await waitFor(() => s.stats.events > before, 10_000, "the remove event");
-      expect(s.lookup(late.id)?.container?.name).toBe("xwing-late"); // late events still resolve
-      expect(s.lookup(app.id)?.name).toBe("xwing");
+      // A second source without a grace period shows the removal is really seen.
+      const forgetful = await PodmanPodInfoSource.start({ socketPath: podman.socketPath, deletedGraceMs: 0 });
+      try {
+        expect(forgetful.lookup(late.id)?.container?.name).toBe("xwing-late");
+        const before = [s.stats.events, forgetful.stats.events];
+        await podman.remove("xwing-late");
+        await waitFor(
+          () => s.stats.events > (before[0] ?? 0) && forgetful.stats.events > (before[1] ?? 0),
+          10_000,
+          "the remove event",
+        );
+        expect(s.lookup(late.id)?.container?.name).toBe("xwing-late"); // late events still resolve
+        expect(forgetful.lookup(late.id)).toBeUndefined();
+        expect(s.lookup(app.id)?.name).toBe("xwing");
+        expect(forgetful.lookup(app.id)?.name).toBe("xwing");
+      } finally {
+        await forgetful.close();
+      }
     },
   );
 
