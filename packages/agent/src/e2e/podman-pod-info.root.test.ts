@@ -82,6 +82,12 @@ describe("PodmanPodInfoSource on real podman", () => {
         (await podman.podman(["inspect", "-f", "{{.Created.UnixMilli}}", late.id])).trim(),
       );
       console.log("container created → indexed from the event stream ms", indexedAt - createdAt);
+      // Indexed at "create" (not started yet); the "start" event fills in start_time.
+      await waitFor(
+        () => s.lookup(late.id)?.container?.startTime !== undefined,
+        10_000,
+        "xwing-late's start_time",
+      );
       expect(s.lookup(late.id)?.container?.name).toBe("xwing-late");
       expect(s.lookup(late.id)?.name).toBe("xwing");
 

@@ -89,8 +89,10 @@ export class PodmanPodInfoSource implements PodInfoSource {
   readonly #pods = new StaticPodInfoSource();
   /** Removed containers still indexed → when they were removed (insertion order is removal order). */
   readonly #deleted = new Map<string, number>();
-  /** One inspection per id at a time (events and refresh may ask together). */
+  /** One inspection per id at a time (events and refresh may ask together)… */
   readonly #inflight = new Map<string, Promise<void>>();
+  /** …and at most one waiting behind it. */
+  readonly #queued = new Map<string, Promise<void>>();
   /** Full ids of every indexed container. */
   readonly #ids = new Set<string>();
   #stream: EventStream | undefined;
@@ -152,7 +154,7 @@ export class PodmanPodInfoSource implements PodInfoSource {
     this.#stream?.close();
     this.#stream = undefined;
     this.#connected = false;
-    await Promise.allSettled(this.#inflight.values());
+    await Promise.allSettled([...this.#inflight.values(), ...this.#queued.values()]);
     this.#client.close();
   }
 
@@ -226,10 +228,25 @@ export class PodmanPodInfoSource implements PodInfoSource {
     else void this.#inspect(event.Actor.ID);
   }
 
-  /** Inspects one container (and its pod) and indexes it; never rejects. */
+  /**
+   * Inspects one container (and its pod) and indexes it; never rejects. A request while one is
+   * running queues one more after it (which also serves any further requests meanwhile): the
+   * running one may have read podman's state from before the event that asked again (e.g. "start"
+   * arriving while "create" is being inspected, which would lose start_time).
+   */
   #inspect(nameOrId: string): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    const queued = this.#queued.get(nameOrId);
+    if (queued) return queued;
     const running = this.#inflight.get(nameOrId);
-    if (running) return running;
+    if (running) {
+      const next = running.then(() => {
+        this.#queued.delete(nameOrId);
+        return this.#inspect(nameOrId);
+      });
+      this.#queued.set(nameOrId, next);
+      return next;
+    }
     const work = (async () => {
       try {
         const container = await this.#client.inspectContainer(nameOrId);
