@@ -3,7 +3,7 @@ import { create, toJson } from "@bufbuild/protobuf";
 import { PodSchema } from "@nsguard/sdk";
 import { describe, expect, it } from "vitest";
 import type { LibpodContainerInspect, LibpodPodInspect } from "./libpod-client.js";
-import { podFromLibpod } from "./podman-pod-info.js";
+import { PodmanPodInfoSource, podFromLibpod } from "./podman-pod-info.js";
 
 // Recorded from podman 4.3.1 on this machine (`podman pod create --name xwing --label app=xwing
 // --label org=alliance`, then `podman run --pod xwing --name xwing-app --label app=xwing --label
@@ -107,5 +107,20 @@ describe("podFromLibpod", () => {
     // The label alone, without the name pattern, proves nothing.
     const odd = podFromLibpod({ ...app, Config: { Labels: { "pod-template-hash": "54bb8475cc" } } }, xwing);
     expect([odd.workload, odd.workloadKind]).toStrictEqual(["xwing", "Pod"]);
+  });
+});
+
+describe("PodmanPodInfoSource without podman", () => {
+  it("starts, answers nothing and counts the failures when the socket does not exist", async () => {
+    const source = await PodmanPodInfoSource.start({ socketPath: "/nonexistent/podman.sock" });
+    try {
+      expect(source.kind).toBe("podman");
+      expect(source.lookup("a".repeat(64))).toBeUndefined();
+      await expect(source.refresh("a".repeat(64))).resolves.toBeUndefined();
+      expect(source.stats).toMatchObject({ connected: false, containers: 0 });
+      expect(source.stats.apiErrors).toBeGreaterThanOrEqual(2); // the event stream and the refresh
+    } finally {
+      await source.close();
+    }
   });
 });
