@@ -10,7 +10,9 @@ import {
 } from "@nsguard/server";
 import pino, { type Logger } from "pino";
 import { BootClock } from "./clock.js";
+import { CombinedPodInfoSource } from "./container/combined-pod-info.js";
 import type { PodInfoSource } from "./container/pod-info.js";
+import { PodmanPodInfoSource } from "./container/podman/podman-pod-info.js";
 import { JsonExporter } from "./export/json-exporter.js";
 import { ThrottleMonitor } from "./flood/throttle-monitor.js";
 import { createMetricsRegistry, startMetricsServer } from "./metrics/metrics.js";
@@ -48,6 +50,11 @@ export interface AgentOptions {
   logLevel: string;
   /** Pod metadata file (container id → pod) where no Kubernetes API is reachable. */
   podInfoFile?: string;
+  /**
+   * podman REST API socket (`podman system service`) to read pod metadata from; unset or "": none.
+   * The agent starts even when nothing answers there yet, and keeps trying.
+   */
+  podmanSocket?: string;
   /** Directory of the BPF objects; default: the built bpf/.output. */
   bpfDir?: string;
   /** Prometheus endpoint address (Tetragon's --metrics-server, e.g. ":2112"); unset: none. */
@@ -77,9 +84,11 @@ export async function startAgent(
 ): Promise<RunningAgent> {
   // Validate everything user-supplied first: a bad policy file must change nothing.
   for (const file of options.tracingPolicies) await loadTracingPolicyFile(file);
-  const podInfo: PodInfoSource | undefined = options.podInfoFile
-    ? loadPodInfoFile(options.podInfoFile)
-    : undefined;
+  const podSources: PodInfoSource[] = options.podInfoFile ? [loadPodInfoFile(options.podInfoFile)] : [];
+  if (options.podmanSocket) {
+    podSources.push(await PodmanPodInfoSource.start({ socketPath: options.podmanSocket, logger }));
+  }
+  const podInfo = podSources.length > 1 ? new CombinedPodInfoSource(podSources) : podSources[0];
 
   const nodeName = resolveNodeName({ explicit: options.nodeName });
   const hub = new EventHub({ queueSize: options.eventQueueSize, queueBytes: options.eventQueueBytes });
@@ -174,6 +183,7 @@ export async function startAgent(
     await server?.close();
     await exporter?.close();
     await sensor?.stop();
+    await podInfo?.close?.();
     throw err;
   }
 
@@ -196,6 +206,7 @@ export async function startAgent(
         await running.sensor.stop();
         observer.close();
         await exporter?.close();
+        await podInfo?.close?.();
       })();
       return stopping;
     },

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
@@ -351,6 +351,17 @@ describe("nsguard agent", () => {
       serverSocket: "/var/run/nsguard/nsguard.sock",
       eventQueueSize: 10000,
       logLevel: "info",
+      // podman's own default socket is used when this host has one.
+      ...(existsSync("/run/podman/podman.sock") ? { podmanSocket: "/run/podman/podman.sock" } : {}),
     });
+  });
+
+  it("--podman-socket names the podman API socket; an empty one turns podman off", async () => {
+    await run(["agent", "--podman-socket", "/tmp/p.sock"]);
+    expect(runAgent).toHaveBeenLastCalledWith(expect.objectContaining({ podmanSocket: "/tmp/p.sock" }));
+    await run(["agent", "--podman-socket", ""]);
+    expect(runAgent).toHaveBeenLastCalledWith(
+      expect.not.objectContaining({ podmanSocket: expect.anything() }),
+    );
   });
 });

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import type { AgentOptions } from "@nsguard/agent";
 import type { Command } from "commander";
 import { Option } from "commander";
@@ -13,6 +14,9 @@ interface AgentModule {
 // must never load the agent (and through it the native addon), and the CLI must build even
 // before the agent exports runAgent.
 const agentModule = "@nsguard/agent";
+
+/** Where a root `podman system service` listens by default (podman-system-service(1)). */
+const PODMAN_DEFAULT_SOCKET = "/run/podman/podman.sock";
 
 export function registerAgent(program: Command, io: CliIo, setExitCode: (code: number) => void): void {
   program
@@ -39,6 +43,10 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
       "--pod-info-file <file>",
       "pod metadata by container id (JSON), where no Kubernetes API is reachable",
     )
+    .option(
+      "--podman-socket <path>",
+      `podman API socket to read pod metadata from ("" disables; default: ${PODMAN_DEFAULT_SOCKET} if it exists)`,
+    )
     .addOption(
       new Option("--log-level <level>", "log level")
         .choices(["trace", "debug", "info", "warn", "error", "fatal"])
@@ -54,6 +62,7 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
         eventQueueBytes?: number;
         exportFilename?: string;
         podInfoFile?: string;
+        podmanSocket?: string;
         metricsServer?: string;
         logLevel: string;
       }) => {
@@ -67,6 +76,7 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
           ...(flags.eventQueueBytes !== undefined ? { eventQueueBytes: flags.eventQueueBytes } : {}),
           ...(flags.exportFilename !== undefined ? { exportFilename: flags.exportFilename } : {}),
           ...(flags.podInfoFile !== undefined ? { podInfoFile: flags.podInfoFile } : {}),
+          ...podmanSocketOption(flags.podmanSocket),
           ...(flags.metricsServer !== undefined ? { metricsServer: flags.metricsServer } : {}),
         };
         const mod = (await import(agentModule)) as Partial<AgentModule>;
@@ -81,4 +91,10 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
         setExitCode(await mod.runAgent(options));
       },
     );
+}
+
+/** An explicit --podman-socket wins ("" turns podman off); otherwise podman's default socket if present. */
+function podmanSocketOption(flag: string | undefined): Pick<AgentOptions, "podmanSocket"> {
+  if (flag !== undefined) return flag === "" ? {} : { podmanSocket: flag };
+  return existsSync(PODMAN_DEFAULT_SOCKET) ? { podmanSocket: PODMAN_DEFAULT_SOCKET } : {};
 }
