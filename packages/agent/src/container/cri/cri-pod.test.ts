@@ -20,7 +20,13 @@ const sandbox = create(PodSandboxSchema, {
     "io.kubernetes.pod.uid": "6e0b2e8c-0c1c-4d57-9d6a-4f1f3c0f3a01",
   },
 });
-const status = (init: Partial<Parameters<typeof create<typeof ContainerStatusSchema>>[1]> = {}) =>
+interface StatusOverrides {
+  state?: ContainerState;
+  startedAt?: bigint;
+  image?: { image: string; userSpecifiedImage?: string };
+  imageRef?: string;
+}
+const status = (init: StatusOverrides = {}) =>
   create(ContainerStatusSchema, {
     id: ID,
     metadata: { name: "spaceship" },

@@ -100,7 +100,9 @@ export class TestContainerd {
     writeFileSync(join(dir, "config.toml"), configToml(dir, socketPath));
     const daemon = await spawnContainerd(dir, socketPath);
     try {
-      return new TestContainerd(dir, socketPath, importBusyboxImage(dir, socketPath), daemon);
+      const instance = new TestContainerd(dir, socketPath, importBusyboxImage(dir, socketPath), daemon);
+      await instance.#criReady();
+      return instance;
     } catch (err) {
       daemon.kill("SIGKILL");
       throw err;
@@ -198,6 +200,21 @@ export class TestContainerd {
   async startDaemon(): Promise<void> {
     if (this.#daemon) return;
     this.#daemon = await spawnContainerd(this.dir, this.socketPath);
+    await this.#criReady();
+  }
+
+  /** The socket is up before the CRI plugin has recovered its state ("server is not initialized yet"). */
+  async #criReady(): Promise<void> {
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      try {
+        await this.cri.version({});
+        return;
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
   }
 
   /** Stops the daemon; its containers' shims keep running, as on a real runtime restart. */
@@ -216,16 +233,24 @@ export class TestContainerd {
    * unmounts whatever is still mounted under `dir`. Safe to call more than once.
    */
   async stop(): Promise<void> {
+    const failures: unknown[] = [];
     if (this.#daemon) {
       for (const id of [...this.#sandboxes.keys()]) {
-        await this.removePod(id).catch(() => undefined);
+        await this.removePod(id).catch((err: unknown) => failures.push(err));
       }
     }
     this.#connection.close();
     await this.stopDaemon();
+    // Whatever the runtime did not clean up (a failed removal, a daemon that died): this
+    // instance's shims and every process in its cgroups.
+    const leftovers = killShimsOf(this.socketPath) + killCgroupTree(this.cgroupParent);
+    if (leftovers > 0) await new Promise((r) => setTimeout(r, 200));
     removeCgroupTree(this.cgroupParent);
     unmountUnder(this.dir);
     if (this.#createdShimDir) removeEmptyShimDir();
+    if (failures.length > 0 || leftovers > 0) {
+      throw new AggregateError(failures, `containerd cleanup: ${leftovers} processes had to be killed`);
+    }
   }
 }
 
@@ -384,6 +409,48 @@ function cgroupHierarchies(): string[] {
         return false;
       }
     });
+}
+
+/** SIGKILLs the shims serving `socketPath` (their `-address` argument); returns how many. */
+function killShimsOf(socketPath: string): number {
+  let killed = 0;
+  for (const pid of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    } catch {
+      continue; // exited
+    }
+    if (!argv[0]?.endsWith("containerd-shim-runc-v2")) continue;
+    if (argv[argv.indexOf("-address") + 1] !== socketPath) continue;
+    process.kill(Number(pid), "SIGKILL");
+    killed++;
+  }
+  return killed;
+}
+
+/** SIGKILLs every process in the cgroup tree `parent` (any hierarchy has them all); returns how many. */
+function killCgroupTree(parent: string): number {
+  let killed = 0;
+  const walk = (path: string) => {
+    if (!existsSync(path)) return;
+    for (const entry of readdirSync(path, { withFileTypes: true })) {
+      if (entry.isDirectory()) walk(join(path, entry.name));
+    }
+    for (const pid of readFileSync(join(path, "cgroup.procs"), "utf8").split("\n").filter(Boolean)) {
+      try {
+        process.kill(Number(pid), "SIGKILL");
+        killed++;
+      } catch {
+        // exited meanwhile
+      }
+    }
+  };
+  const tree = cgroupHierarchies()
+    .map((hierarchy) => join(hierarchy, parent))
+    .find((path) => existsSync(path));
+  if (tree) walk(tree);
+  return killed;
 }
 
 /** rmdir the cgroup `parent` bottom-up in every hierarchy (cgroup dirs cannot be rm -r'd). */
