@@ -10,6 +10,7 @@ import {
 } from "@nsguard/server";
 import pino, { type Logger } from "pino";
 import { BootClock } from "./clock.js";
+import { CriPodInfoSource } from "./container/cri/cri-pod-info.js";
 import type { PodInfoSource } from "./container/pod-info.js";
 import { JsonExporter } from "./export/json-exporter.js";
 import { ThrottleMonitor } from "./flood/throttle-monitor.js";
@@ -48,6 +49,11 @@ export interface AgentOptions {
   logLevel: string;
   /** Pod metadata file (container id → pod) where no Kubernetes API is reachable. */
   podInfoFile?: string;
+  /**
+   * Pod metadata from the container runtime's CRI: `unix:///run/containerd/containerd.sock` or a
+   * socket path. Exclusive with podInfoFile.
+   */
+  criEndpoint?: string;
   /** Directory of the BPF objects; default: the built bpf/.output. */
   bpfDir?: string;
   /** Prometheus endpoint address (Tetragon's --metrics-server, e.g. ":2112"); unset: none. */
@@ -77,9 +83,15 @@ export async function startAgent(
 ): Promise<RunningAgent> {
   // Validate everything user-supplied first: a bad policy file must change nothing.
   for (const file of options.tracingPolicies) await loadTracingPolicyFile(file);
+  if (options.podInfoFile && options.criEndpoint) {
+    throw new Error("a pod info file and a CRI endpoint are exclusive: give one pod metadata source");
+  }
+  // The CRI is asked now, before the kernel is touched: an unreachable runtime fails the start.
   const podInfo: PodInfoSource | undefined = options.podInfoFile
     ? loadPodInfoFile(options.podInfoFile)
-    : undefined;
+    : options.criEndpoint
+      ? await CriPodInfoSource.start({ endpoint: options.criEndpoint, logger })
+      : undefined;
 
   const nodeName = resolveNodeName({ explicit: options.nodeName });
   const hub = new EventHub({ queueSize: options.eventQueueSize, queueBytes: options.eventQueueBytes });
@@ -174,6 +186,7 @@ export async function startAgent(
     await server?.close();
     await exporter?.close();
     await sensor?.stop();
+    await podInfo?.close?.();
     throw err;
   }
 
@@ -196,6 +209,7 @@ export async function startAgent(
         await running.sensor.stop();
         observer.close();
         await exporter?.close();
+        await podInfo?.close?.();
       })();
       return stopping;
     },

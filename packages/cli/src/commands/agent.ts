@@ -39,6 +39,10 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
       "--pod-info-file <file>",
       "pod metadata by container id (JSON), where no Kubernetes API is reachable",
     )
+    .option(
+      "--cri-endpoint <endpoint>",
+      "pod metadata from the container runtime's CRI, e.g. unix:///run/containerd/containerd.sock",
+    )
     .addOption(
       new Option("--log-level <level>", "log level")
         .choices(["trace", "debug", "info", "warn", "error", "fatal"])
@@ -54,6 +58,7 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
         eventQueueBytes?: number;
         exportFilename?: string;
         podInfoFile?: string;
+        criEndpoint?: string;
         metricsServer?: string;
         logLevel: string;
       }) => {
@@ -67,6 +72,7 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
           ...(flags.eventQueueBytes !== undefined ? { eventQueueBytes: flags.eventQueueBytes } : {}),
           ...(flags.exportFilename !== undefined ? { exportFilename: flags.exportFilename } : {}),
           ...(flags.podInfoFile !== undefined ? { podInfoFile: flags.podInfoFile } : {}),
+          ...(flags.criEndpoint !== undefined ? { criEndpoint: flags.criEndpoint } : {}),
           ...(flags.metricsServer !== undefined ? { metricsServer: flags.metricsServer } : {}),
         };
         const mod = (await import(agentModule)) as Partial<AgentModule>;
