@@ -63,6 +63,7 @@ const DEFAULTS = {
   deletedRetentionMs: 5 * 60_000,
   missRetryMs: 1000,
 };
+const STATUS_CONCURRENCY = 8;
 /** Bound on remembered misses: ids that are not containers (a host cgroup named like one). */
 const MAX_MISSES = 4096;
 
@@ -95,6 +96,7 @@ export class CriPodInfoSource implements PodInfoSource {
   readonly #misses = new Map<string, number>();
   #runtimeName = "";
   #timer: NodeJS.Timeout | undefined;
+  #resyncing: Promise<boolean> | undefined;
   #failing = false;
   #closed = false;
   readonly #counters = { errors: 0, refreshes: 0, refreshesFound: 0, removed: 0 };
@@ -174,21 +176,27 @@ export class CriPodInfoSource implements PodInfoSource {
    * ones that are gone and drops those gone for longer than the retention. Never rejects; resolves
    * false when the runtime could not be listed.
    */
-  async resync(): Promise<boolean> {
-    if (this.#closed) return false;
-    try {
-      await this.#sync();
-      return true;
-    } catch (err) {
-      this.#failed("resync", err);
-      return false;
-    }
+  resync(): Promise<boolean> {
+    if (this.#closed) return Promise.resolve(false);
+    // One relist at a time: a slow runtime must not pile up timer-driven ones.
+    this.#resyncing ??= this.#sync()
+      .then(
+        () => true,
+        (err) => {
+          this.#failed("resync", err);
+          return false;
+        },
+      )
+      .finally(() => {
+        this.#resyncing = undefined;
+      });
+    return this.#resyncing;
   }
 
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#timer);
-    await Promise.allSettled(this.#inflight.values());
+    await Promise.allSettled([...this.#inflight.values(), this.#resyncing]);
     this.#connection.close();
   }
 
@@ -200,14 +208,15 @@ export class CriPodInfoSource implements PodInfoSource {
       this.#connection.runtime.listContainers({ filter: { id } }),
     );
     const container = containers.length === 1 ? containers[0] : undefined;
-    if (!container || !(await this.#add(container))) {
+    const found = container !== undefined && (await this.#add(container));
+    this.#succeeded();
+    if (!found) {
       if (this.#misses.size >= MAX_MISSES) this.#misses.clear();
       this.#misses.set(id, performance.now());
       return;
     }
     this.#misses.delete(id);
     this.#counters.refreshesFound++;
-    this.#succeeded();
   }
 
   async #sync(): Promise<void> {
@@ -218,14 +227,16 @@ export class CriPodInfoSource implements PodInfoSource {
     ]);
     for (const sandbox of items) this.#sandboxes.set(sandbox.id, sandbox);
     const listed = new Set<string>();
+    const toRead: Container[] = [];
     for (const container of containers) {
       listed.add(container.id);
       const known = this.#known.get(container.id);
-      if (known && known.state === container.state) {
-        known.goneSince = undefined;
-        continue;
-      }
-      await this.#add(container);
+      if (known && known.state === container.state) known.goneSince = undefined;
+      else toRead.push(container);
+    }
+    // A few status calls at a time: fast on a full node at start, gentle on the runtime.
+    for (let i = 0; i < toRead.length; i += STATUS_CONCURRENCY) {
+      await Promise.all(toRead.slice(i, i + STATUS_CONCURRENCY).map((c) => this.#add(c)));
     }
     this.#prune(listed, new Set(items.map((s) => s.id)));
     this.#succeeded();
