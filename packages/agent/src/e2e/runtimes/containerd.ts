@@ -422,8 +422,14 @@ function killShimsOf(socketPath: string): number {
       continue; // exited
     }
     if (!argv[0]?.endsWith("containerd-shim-runc-v2")) continue;
-    if (argv[argv.indexOf("-address") + 1] !== socketPath) continue;
+    const arg = (name: string) => argv[argv.indexOf(name) + 1] ?? "";
+    if (arg("-address") !== socketPath) continue;
     process.kill(Number(pid), "SIGKILL");
+    // A killed shim leaves its socket: containerd 1.6 names it sha256(<address>/<ns>/<id>).
+    const name = createHash("sha256")
+      .update(join(socketPath, arg("-namespace"), arg("-id")))
+      .digest("hex");
+    rmSync(join(SHIM_DIR, name), { force: true });
     killed++;
   }
   return killed;
