@@ -114,10 +114,6 @@ export class TestContainerd {
     return `${BUSYBOX_REPO}@${this.image.manifest}`;
   }
 
-  get running(): boolean {
-    return this.#daemon !== undefined;
-  }
-
   /** RunPodSandbox with the NODE network namespace (no CNI); returns the sandbox id. */
   async runPod(pod: PodOptions): Promise<string> {
     const config = create(PodSandboxConfigSchema, {
@@ -222,6 +218,7 @@ export class TestContainerd {
     const daemon = this.#daemon;
     if (!daemon) return;
     this.#daemon = undefined;
+    if (daemon.exitCode !== null || daemon.signalCode !== null) return; // died on its own
     const exited = new Promise((resolve) => daemon.once("exit", resolve));
     daemon.kill("SIGTERM");
     await exited;
