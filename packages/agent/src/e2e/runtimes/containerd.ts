@@ -13,7 +13,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
-import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
 import { type CriConnection, connectCri } from "../../container/cri/cri-client.js";
 import {
@@ -144,10 +144,9 @@ export class TestContainerd {
     const sandboxConfig = this.#sandboxes.get(sandboxId);
     if (!sandboxConfig) throw new Error(`sandbox ${sandboxId} was not started by this instance`);
     const namespaceOptions = sandboxConfig.linux?.securityContext?.namespaceOptions;
-    const config: MessageInitShape<typeof PodSandboxConfigSchema> = sandboxConfig;
     const { containerId } = await this.cri.createContainer({
       podSandboxId: sandboxId,
-      sandboxConfig: config,
+      sandboxConfig,
       config: {
         metadata: { name: options.name, attempt: 0 },
         image: { image: options.image ?? BUSYBOX_IMAGE },
