@@ -18,8 +18,10 @@ check() {
 }
 
 generated_is_current() {
-  pnpm -s buf generate && git diff --quiet -- packages/sdk/src/gen \
-    && [ -z "$(git status --porcelain -- packages/sdk/src/gen)" ]
+  # Both templates: the public SDK (proto/) and the agent's CRI client (packages/agent/proto).
+  local gen="packages/sdk/src/gen packages/agent/src/gen"
+  pnpm -s run generate >/dev/null && git diff --quiet -- $gen \
+    && [ -z "$(git status --porcelain -- $gen)" ]
 }
 syscall_tables_are_current() {
   # packages/sensor/src/{ia32,x64}-syscalls.ts are generated from the system's kernel headers.
@@ -34,7 +36,7 @@ schema_is_compatible() {
 
 check "buf lint" pnpm -s buf lint
 check "buf breaking (against HEAD~1)" schema_is_compatible
-check "generated code matches proto/ (buf generate, no drift)" generated_is_current
+check "generated code matches the protos (buf generate, no drift)" generated_is_current
 check "syscall tables match the kernel headers (gen-syscall-tables, no drift)" syscall_tables_are_current
 check "biome (format + lint)" pnpm -s biome check .
 check "typecheck" pnpm -s turbo run typecheck --output-logs=errors-only

@@ -10,15 +10,12 @@ import {
 } from "@nsguard/server";
 import pino, { type Logger } from "pino";
 import { BootClock } from "./clock.js";
-import { CombinedPodInfoSource } from "./container/combined-pod-info.js";
-import type { PodInfoSource } from "./container/pod-info.js";
-import { PodmanPodInfoSource } from "./container/podman/podman-pod-info.js";
+import { startPodInfoSources } from "./container/pod-sources.js";
 import { JsonExporter } from "./export/json-exporter.js";
 import { ThrottleMonitor } from "./flood/throttle-monitor.js";
 import { createMetricsRegistry, startMetricsServer } from "./metrics/metrics.js";
 import { resolveNodeName } from "./node-name.js";
 import { Observer } from "./observer.js";
-import { loadPodInfoFile } from "./pod-info-file.js";
 import { AgentPolicyStore, STATIC_POLICY_DOMAIN } from "./policies/policy-store.js";
 import { ProcessCache } from "./process/process-cache.js";
 import { kernelSeedOf, scanProcfs } from "./process/procfs.js";
@@ -55,6 +52,11 @@ export interface AgentOptions {
    * The agent starts even when nothing answers there yet, and keeps trying.
    */
   podmanSocket?: string;
+  /**
+   * Pod metadata from the container runtime's CRI: `unix:///run/containerd/containerd.sock` or a
+   * socket path; unset or "": none. An unreachable runtime fails the start.
+   */
+  criEndpoint?: string;
   /** Directory of the BPF objects; default: the built bpf/.output. */
   bpfDir?: string;
   /** Prometheus endpoint address (Tetragon's --metrics-server, e.g. ":2112"); unset: none. */
@@ -84,11 +86,8 @@ export async function startAgent(
 ): Promise<RunningAgent> {
   // Validate everything user-supplied first: a bad policy file must change nothing.
   for (const file of options.tracingPolicies) await loadTracingPolicyFile(file);
-  const podSources: PodInfoSource[] = options.podInfoFile ? [loadPodInfoFile(options.podInfoFile)] : [];
-  if (options.podmanSocket) {
-    podSources.push(await PodmanPodInfoSource.start({ socketPath: options.podmanSocket, logger }));
-  }
-  const podInfo = podSources.length > 1 ? new CombinedPodInfoSource(podSources) : podSources[0];
+  // Runtimes are asked now, before the kernel is touched: a CRI that cannot be reached fails the start.
+  const podInfo = await startPodInfoSources(options, logger);
 
   const nodeName = resolveNodeName({ explicit: options.nodeName });
   const hub = new EventHub({ queueSize: options.eventQueueSize, queueBytes: options.eventQueueBytes });

@@ -1,5 +1,11 @@
 export { type AgentOptions, describeStartupError, type RunningAgent, runAgent, startAgent } from "./agent.js";
 export { BootClock } from "./clock.js";
+export {
+  CriError,
+  type CriPodInfoCounters,
+  type CriPodInfoOptions,
+  CriPodInfoSource,
+} from "./container/cri/cri-pod-info.js";
 export { type PodInfoSource, StaticPodInfoSource } from "./container/pod-info.js";
 export {
   DEFAULT_PODMAN_SOCKET,

@@ -10,7 +10,7 @@ const bin = new URL("../bin/nsguard.js", import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), "nsguard-cli-errors-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function agentWith(policyText: string | undefined, name = "policy.yaml") {
+function agentWith(policyText: string | undefined, name = "policy.yaml", extraArgs: string[] = []) {
   const file = join(dir, name);
   if (policyText !== undefined) writeFileSync(file, policyText);
   return spawnSync(
@@ -26,6 +26,7 @@ function agentWith(policyText: string | undefined, name = "policy.yaml") {
       join(dir, "s.sock"),
       "--log-level",
       "warn",
+      ...extraArgs,
     ],
     { encoding: "utf8", timeout: 30_000 },
   );
@@ -50,6 +51,14 @@ spec:
 `;
 
 describe("nsguard agent start-up errors", () => {
+  it("a CRI endpoint nothing listens on", () => {
+    const socket = join(dir, "no-runtime.sock");
+    expectOneLine(
+      agentWith(SEED_HEAD, "cri.yaml", ["--cri-endpoint", `unix://${socket}`]),
+      /^nsguard agent: CRI Version at .*no-runtime\.sock: /,
+    );
+  });
+
   it("a missing policy file", () => {
     expectOneLine(agentWith(undefined, "nope.yaml"), /^nsguard agent: .*nope\.yaml.*no such file/i);
   });

@@ -47,6 +47,10 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
       "--podman-socket <path>",
       `podman API socket to read pod metadata from ("" disables; default: ${PODMAN_DEFAULT_SOCKET} if it exists)`,
     )
+    .option(
+      "--cri-endpoint <endpoint>",
+      "pod metadata from the container runtime's CRI, e.g. unix:///run/containerd/containerd.sock",
+    )
     .addOption(
       new Option("--log-level <level>", "log level")
         .choices(["trace", "debug", "info", "warn", "error", "fatal"])
@@ -63,6 +67,7 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
         exportFilename?: string;
         podInfoFile?: string;
         podmanSocket?: string;
+        criEndpoint?: string;
         metricsServer?: string;
         logLevel: string;
       }) => {
@@ -77,6 +82,7 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
           ...(flags.exportFilename !== undefined ? { exportFilename: flags.exportFilename } : {}),
           ...(flags.podInfoFile !== undefined ? { podInfoFile: flags.podInfoFile } : {}),
           ...podmanSocketOption(flags.podmanSocket),
+          ...(flags.criEndpoint !== undefined ? { criEndpoint: flags.criEndpoint } : {}),
           ...(flags.metricsServer !== undefined ? { metricsServer: flags.metricsServer } : {}),
         };
         const mod = (await import(agentModule)) as Partial<AgentModule>;

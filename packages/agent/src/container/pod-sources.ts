@@ -1,0 +1,39 @@
+import type { Logger } from "pino";
+import { loadPodInfoFile } from "../pod-info-file.js";
+import { CombinedPodInfoSource } from "./combined-pod-info.js";
+import { CriPodInfoSource } from "./cri/cri-pod-info.js";
+import type { PodInfoSource } from "./pod-info.js";
+import { PodmanPodInfoSource } from "./podman/podman-pod-info.js";
+
+/** The agent options that name pod metadata sources. */
+export interface PodSourceOptions {
+  podInfoFile?: string | undefined;
+  criEndpoint?: string | undefined;
+  podmanSocket?: string | undefined;
+}
+
+/**
+ * Starts every pod metadata source the options name and combines them: the first that knows a
+ * container answers, in this order — the file (tests and the demo pin exact pods), the CRI (the
+ * node's Kubernetes runtime), podman. Resolves undefined when none is named. A source that fails
+ * to start closes the ones already started.
+ */
+export async function startPodInfoSources(
+  options: PodSourceOptions,
+  logger: Logger,
+): Promise<PodInfoSource | undefined> {
+  const sources: PodInfoSource[] = [];
+  try {
+    if (options.podInfoFile) sources.push(loadPodInfoFile(options.podInfoFile));
+    if (options.criEndpoint)
+      sources.push(await CriPodInfoSource.start({ endpoint: options.criEndpoint, logger }));
+    if (options.podmanSocket) {
+      sources.push(await PodmanPodInfoSource.start({ socketPath: options.podmanSocket, logger }));
+    }
+  } catch (err) {
+    await Promise.all(sources.map((s) => s.close?.()));
+    throw err;
+  }
+  if (sources.length > 0) logger.info({ sources: sources.map((s) => s.kind) }, "pod metadata sources");
+  return sources.length > 1 ? new CombinedPodInfoSource(sources) : sources[0];
+}
