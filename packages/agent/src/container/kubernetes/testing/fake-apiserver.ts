@@ -102,7 +102,14 @@ export class FakeApiServer {
 
   private constructor(options: FakeApiServerOptions) {
     this.#options = options;
-    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => this.#handle(req, res);
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
+      try {
+        this.#handle(req, res);
+      } catch (err) {
+        if (!(err instanceof StatusError)) throw err;
+        sendStatus(res, err.code, err.reason, err.message);
+      }
+    };
     this.#server = options.tls ? https.createServer(options.tls, handler) : http.createServer(handler);
   }
 
@@ -216,24 +223,25 @@ export class FakeApiServer {
 
   #handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = new URL(req.url ?? "/", "http://x");
-    if (!this.#available)
-      return sendStatus(res, 503, "ServiceUnavailable", "the server is currently unavailable");
-    if (this.#options.token !== undefined && req.headers.authorization !== `Bearer ${this.#options.token}`) {
-      return sendStatus(res, 401, "Unauthorized", "Unauthorized");
-    }
-    if (req.method !== "GET" || url.pathname !== "/api/v1/pods") {
-      return sendStatus(res, 404, "NotFound", `the server could not find the requested resource`);
-    }
     const query = Object.fromEntries(url.searchParams);
     const watch = query.watch === "true" || query.watch === "1";
-    this.requests.push({ verb: watch ? "watch" : "list", query });
+    // Recorded before any refusal: tests count retries against an unavailable server too.
+    if (url.pathname === "/api/v1/pods") this.requests.push({ verb: watch ? "watch" : "list", query });
+    if (!this.#available)
+      throw new StatusError(503, "ServiceUnavailable", "the server is currently unavailable");
+    if (this.#options.token !== undefined && req.headers.authorization !== `Bearer ${this.#options.token}`) {
+      throw new StatusError(401, "Unauthorized", "Unauthorized");
+    }
+    if (req.method !== "GET" || url.pathname !== "/api/v1/pods") {
+      throw new StatusError(404, "NotFound", "the server could not find the requested resource");
+    }
     if (query.labelSelector)
-      return sendStatus(res, 400, "BadRequest", "labelSelector: not supported by this test server");
+      throw new StatusError(400, "BadRequest", "labelSelector: not supported by this test server");
     let selectors: Selector[];
     try {
       selectors = parseFieldSelector(query.fieldSelector ?? "");
     } catch (err) {
-      return sendStatus(res, 400, "BadRequest", (err as Error).message);
+      throw new StatusError(400, "BadRequest", (err as Error).message, { cause: err });
     }
     if (!watch) {
       const items = [...this.#pods.values()].filter((p) => matches(p, selectors));
@@ -255,17 +263,11 @@ export class FakeApiServer {
     const from = query.resourceVersion ?? "";
     const fromRv = Number(from);
     if (from !== "" && from !== "0" && !(Number.isInteger(fromRv) && fromRv >= 0)) {
-      return sendStatus(res, 400, "BadRequest", `invalid resourceVersion ${JSON.stringify(from)}`);
+      throw new StatusError(400, "BadRequest", `invalid resourceVersion ${JSON.stringify(from)}`);
     }
     const expired = from !== "" && from !== "0" && fromRv < this.#compactedRv;
     if (expired && this.#options.expiredAs === "http") {
-      return sendStatus(
-        res,
-        410,
-        "Expired",
-        `too old resource version: ${fromRv} (${this.#compactedRv})`,
-        410,
-      );
+      throw new StatusError(410, "Expired", `too old resource version: ${fromRv} (${this.#compactedRv})`);
     }
     res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
     res.flushHeaders();
@@ -340,14 +342,20 @@ function expiredStatus(compactedRv: number) {
   };
 }
 
-function sendStatus(
-  res: http.ServerResponse,
-  code: number,
-  reason: string,
-  message: string,
-  statusCode = code,
-): void {
-  res.writeHead(statusCode, { "content-type": "application/json" });
+/** A request refused with a Status object, as kube-apiserver refuses it. */
+class StatusError extends Error {
+  constructor(
+    readonly code: number,
+    readonly reason: string,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+function sendStatus(res: http.ServerResponse, code: number, reason: string, message: string): void {
+  res.writeHead(code, { "content-type": "application/json" });
   res.end(
     JSON.stringify({
       kind: "Status",
