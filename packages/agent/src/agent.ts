@@ -10,6 +10,7 @@ import {
 } from "@nsguard/server";
 import pino, { type Logger } from "pino";
 import { BootClock } from "./clock.js";
+import { KubernetesPodInfoSource } from "./container/kubernetes/kubernetes-pod-info.js";
 import type { PodInfoSource } from "./container/pod-info.js";
 import { JsonExporter } from "./export/json-exporter.js";
 import { ThrottleMonitor } from "./flood/throttle-monitor.js";
@@ -48,6 +49,12 @@ export interface AgentOptions {
   logLevel: string;
   /** Pod metadata file (container id → pod) where no Kubernetes API is reachable. */
   podInfoFile?: string;
+  /**
+   * Pod metadata from the Kubernetes API (Tetragon's --enable-k8s-api): a watch on this node's
+   * pods. `kubeconfig` as --k8s-kubeconfig-path (default: in-cluster); `nodeName` defaults to
+   * the agent's node name. Start-up waits for the first pod list.
+   */
+  kubernetes?: { kubeconfig?: string; nodeName?: string };
   /** Directory of the BPF objects; default: the built bpf/.output. */
   bpfDir?: string;
   /** Prometheus endpoint address (Tetragon's --metrics-server, e.g. ":2112"); unset: none. */
@@ -77,11 +84,19 @@ export async function startAgent(
 ): Promise<RunningAgent> {
   // Validate everything user-supplied first: a bad policy file must change nothing.
   for (const file of options.tracingPolicies) await loadTracingPolicyFile(file);
+  if (options.podInfoFile && options.kubernetes) {
+    throw new Error("pod metadata comes from a file or from the Kubernetes API, not both");
+  }
+  const nodeName = resolveNodeName({ explicit: options.nodeName });
   const podInfo: PodInfoSource | undefined = options.podInfoFile
     ? loadPodInfoFile(options.podInfoFile)
-    : undefined;
-
-  const nodeName = resolveNodeName({ explicit: options.nodeName });
+    : options.kubernetes
+      ? await KubernetesPodInfoSource.start({
+          ...options.kubernetes,
+          nodeName: options.kubernetes.nodeName ?? nodeName,
+          logger,
+        })
+      : undefined;
   const hub = new EventHub({ queueSize: options.eventQueueSize, queueBytes: options.eventQueueBytes });
   // The clock's offset needs the native addon, which the sensor loads; set for real below.
   const context = { nodeName, clock: new BootClock(0n) };
@@ -174,6 +189,7 @@ export async function startAgent(
     await server?.close();
     await exporter?.close();
     await sensor?.stop();
+    await podInfo?.close?.();
     throw err;
   }
 
@@ -196,6 +212,7 @@ export async function startAgent(
         await running.sensor.stop();
         observer.close();
         await exporter?.close();
+        await podInfo?.close?.();
       })();
       return stopping;
     },

@@ -1,5 +1,11 @@
 export { type AgentOptions, describeStartupError, type RunningAgent, runAgent, startAgent } from "./agent.js";
 export { BootClock } from "./clock.js";
+export {
+  KubernetesApiUnavailableError,
+  KubernetesConfigError,
+  type KubernetesPodInfoOptions,
+  KubernetesPodInfoSource,
+} from "./container/kubernetes/kubernetes-pod-info.js";
 export { type PodInfoSource, StaticPodInfoSource } from "./container/pod-info.js";
 export { Observer, type ObserverStats } from "./observer.js";
 export { loadPodInfoFile } from "./pod-info-file.js";

@@ -10,7 +10,7 @@ const bin = new URL("../bin/nsguard.js", import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), "nsguard-cli-errors-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function agentWith(policyText: string | undefined, name = "policy.yaml") {
+function agentWith(policyText: string | undefined, name = "policy.yaml", extra: string[] = []) {
   const file = join(dir, name);
   if (policyText !== undefined) writeFileSync(file, policyText);
   return spawnSync(
@@ -26,6 +26,7 @@ function agentWith(policyText: string | undefined, name = "policy.yaml") {
       join(dir, "s.sock"),
       "--log-level",
       "warn",
+      ...extra,
     ],
     { encoding: "utf8", timeout: 30_000 },
   );
@@ -75,6 +76,14 @@ describe("nsguard agent start-up errors", () => {
     expectOneLine(
       agentWith(policy, "nohook.yaml"),
       /^nsguard agent: __x64_sys_nsguard_nonexistent: no x64 syscall named nsguard_nonexistent$/m,
+    );
+  });
+
+  it("--enable-k8s-api with a kubeconfig that does not exist", () => {
+    const missing = join(dir, "no-kubeconfig.yaml");
+    expectOneLine(
+      agentWith(SEED_HEAD, "k8s.yaml", ["--enable-k8s-api", "--k8s-kubeconfig-path", missing]),
+      /^nsguard agent: cannot load kubeconfig .*no-kubeconfig\.yaml/,
     );
   });
 });

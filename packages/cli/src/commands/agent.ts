@@ -39,6 +39,8 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
       "--pod-info-file <file>",
       "pod metadata by container id (JSON), where no Kubernetes API is reachable",
     )
+    .option("--enable-k8s-api", "pod metadata from the Kubernetes API (a watch on this node's pods)")
+    .option("--k8s-kubeconfig-path <file>", "kubeconfig for --enable-k8s-api (default: in-cluster config)")
     .addOption(
       new Option("--log-level <level>", "log level")
         .choices(["trace", "debug", "info", "warn", "error", "fatal"])
@@ -54,6 +56,8 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
         eventQueueBytes?: number;
         exportFilename?: string;
         podInfoFile?: string;
+        enableK8sApi?: boolean;
+        k8sKubeconfigPath?: string;
         metricsServer?: string;
         logLevel: string;
       }) => {
@@ -67,6 +71,13 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
           ...(flags.eventQueueBytes !== undefined ? { eventQueueBytes: flags.eventQueueBytes } : {}),
           ...(flags.exportFilename !== undefined ? { exportFilename: flags.exportFilename } : {}),
           ...(flags.podInfoFile !== undefined ? { podInfoFile: flags.podInfoFile } : {}),
+          // As in Tetragon, the kubeconfig path alone does nothing without --enable-k8s-api.
+          ...(flags.enableK8sApi
+            ? {
+                kubernetes:
+                  flags.k8sKubeconfigPath !== undefined ? { kubeconfig: flags.k8sKubeconfigPath } : {},
+              }
+            : {}),
           ...(flags.metricsServer !== undefined ? { metricsServer: flags.metricsServer } : {}),
         };
         const mod = (await import(agentModule)) as Partial<AgentModule>;
