@@ -156,11 +156,6 @@ export class KubernetesPodInfoSource implements PodInfoSource {
     return deleted;
   }
 
-  /** Whether the first list has been indexed (for health). */
-  get synced(): boolean {
-    return this.#listed;
-  }
-
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#restartTimer);

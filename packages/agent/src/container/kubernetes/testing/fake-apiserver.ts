@@ -290,14 +290,6 @@ export class FakeApiServer {
     const watcher: Watcher = { res, selectors, bookmarks: query.allowWatchBookmarks === "true" };
     this.#watchers.add(watcher);
     res.on("close", () => this.#watchers.delete(watcher));
-    const timeout = Number(query.timeoutSeconds);
-    if (timeout > 0) {
-      const timer = setTimeout(() => {
-        this.#watchers.delete(watcher);
-        res.end();
-      }, timeout * 1000);
-      res.on("close", () => clearTimeout(timer));
-    }
   }
 }
 
