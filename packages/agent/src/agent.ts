@@ -57,6 +57,12 @@ export interface AgentOptions {
    * socket path; unset or "": none. An unreachable runtime fails the start.
    */
   criEndpoint?: string;
+  /**
+   * Pod metadata from the Kubernetes API (Tetragon's --enable-k8s-api): a watch on this node's
+   * pods. `kubeconfig` as --k8s-kubeconfig-path (default: in-cluster); `nodeName` defaults to
+   * the agent's node name. Start-up waits for the first pod list.
+   */
+  kubernetes?: { kubeconfig?: string; nodeName?: string };
   /** Directory of the BPF objects; default: the built bpf/.output. */
   bpfDir?: string;
   /** Prometheus endpoint address (Tetragon's --metrics-server, e.g. ":2112"); unset: none. */
@@ -86,10 +92,10 @@ export async function startAgent(
 ): Promise<RunningAgent> {
   // Validate everything user-supplied first: a bad policy file must change nothing.
   for (const file of options.tracingPolicies) await loadTracingPolicyFile(file);
-  // Runtimes are asked now, before the kernel is touched: a CRI that cannot be reached fails the start.
-  const podInfo = await startPodInfoSources(options, logger);
-
   const nodeName = resolveNodeName({ explicit: options.nodeName });
+  // Runtimes are asked now, before the kernel is touched: a CRI or Kubernetes API that cannot be
+  // reached fails the start.
+  const podInfo = await startPodInfoSources(options, nodeName, logger);
   const hub = new EventHub({ queueSize: options.eventQueueSize, queueBytes: options.eventQueueBytes });
   // The clock's offset needs the native addon, which the sensor loads; set for real below.
   const context = { nodeName, clock: new BootClock(0n) };

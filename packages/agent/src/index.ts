@@ -1,19 +1,6 @@
 export { type AgentOptions, describeStartupError, type RunningAgent, runAgent, startAgent } from "./agent.js";
 export { BootClock } from "./clock.js";
-export {
-  CriError,
-  type CriPodInfoCounters,
-  type CriPodInfoOptions,
-  CriPodInfoSource,
-} from "./container/cri/cri-pod-info.js";
 export { type PodInfoSource, StaticPodInfoSource } from "./container/pod-info.js";
-export {
-  DEFAULT_PODMAN_SOCKET,
-  PodmanApiError,
-  type PodmanPodInfoOptions,
-  PodmanPodInfoSource,
-  type PodmanPodInfoStats,
-} from "./container/podman/podman-pod-info.js";
 export { Observer, type ObserverStats } from "./observer.js";
 export { loadPodInfoFile } from "./pod-info-file.js";
 export { AgentPolicyStore, type PolicyLoader, STATIC_POLICY_DOMAIN } from "./policies/policy-store.js";

@@ -86,4 +86,12 @@ describe("nsguard agent start-up errors", () => {
       /^nsguard agent: __x64_sys_nsguard_nonexistent: no x64 syscall named nsguard_nonexistent$/m,
     );
   });
+
+  it("--enable-k8s-api with a kubeconfig that does not exist", () => {
+    const missing = join(dir, "no-kubeconfig.yaml");
+    expectOneLine(
+      agentWith(SEED_HEAD, "k8s.yaml", ["--enable-k8s-api", "--k8s-kubeconfig-path", missing]),
+      /^nsguard agent: cannot load kubeconfig .*no-kubeconfig\.yaml/,
+    );
+  });
 });

@@ -2,10 +2,10 @@
  * Pod and container metadata for processes running in containers (`Process.pod`).
  *
  * Tetragon gets this from a node-scoped Kubernetes pod informer (pkg/watcher/pod.go,
- * pkg/process/podinfo.go; tetragon-reference §3.4). These machines have no Kubernetes API
- * server, so that watcher cannot run here; the agent therefore depends only on the
- * {@link PodInfoSource} interface. {@link StaticPodInfoSource} is the in-memory implementation
- * used by tests and by the demo (whose container is named like a containerd container).
+ * pkg/process/podinfo.go; tetragon-reference §3.4); ours is KubernetesPodInfoSource
+ * (kubernetes/kubernetes-pod-info.ts). The agent depends only on the {@link PodInfoSource}
+ * interface. {@link StaticPodInfoSource} is the in-memory implementation used by tests, by the
+ * demo (whose container is named like a containerd container) and as the informer's index.
  *
  * Contract a Kubernetes implementation must satisfy (what Tetragon's informer does):
  * - index every pod on the node by the container ids of its init, regular and ephemeral

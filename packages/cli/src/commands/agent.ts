@@ -51,6 +51,8 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
       "--cri-endpoint <endpoint>",
       "pod metadata from the container runtime's CRI, e.g. unix:///run/containerd/containerd.sock",
     )
+    .option("--enable-k8s-api", "pod metadata from the Kubernetes API (a watch on this node's pods)")
+    .option("--k8s-kubeconfig-path <file>", "kubeconfig for --enable-k8s-api (default: in-cluster config)")
     .addOption(
       new Option("--log-level <level>", "log level")
         .choices(["trace", "debug", "info", "warn", "error", "fatal"])
@@ -68,6 +70,8 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
         podInfoFile?: string;
         podmanSocket?: string;
         criEndpoint?: string;
+        enableK8sApi?: boolean;
+        k8sKubeconfigPath?: string;
         metricsServer?: string;
         logLevel: string;
       }) => {
@@ -83,6 +87,13 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
           ...(flags.podInfoFile !== undefined ? { podInfoFile: flags.podInfoFile } : {}),
           ...podmanSocketOption(flags.podmanSocket),
           ...(flags.criEndpoint !== undefined ? { criEndpoint: flags.criEndpoint } : {}),
+          // As in Tetragon, the kubeconfig path alone does nothing without --enable-k8s-api.
+          ...(flags.enableK8sApi
+            ? {
+                kubernetes:
+                  flags.k8sKubeconfigPath !== undefined ? { kubeconfig: flags.k8sKubeconfigPath } : {},
+              }
+            : {}),
           ...(flags.metricsServer !== undefined ? { metricsServer: flags.metricsServer } : {}),
         };
         const mod = (await import(agentModule)) as Partial<AgentModule>;
