@@ -11,6 +11,7 @@ import {
 import pino, { type Logger } from "pino";
 import { BootClock } from "./clock.js";
 import { startPodInfoSources } from "./container/pod-sources.js";
+import { EventCache } from "./event-cache.js";
 import { JsonExporter } from "./export/json-exporter.js";
 import { ThrottleMonitor } from "./flood/throttle-monitor.js";
 import { createMetricsRegistry, startMetricsServer } from "./metrics/metrics.js";
@@ -108,9 +109,11 @@ export async function startAgent(
   let memoryTrim: NodeJS.Timeout | undefined;
   let throttles: ThrottleMonitor | undefined;
   let metrics: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
+  // Events of containers whose pod is not known yet wait for it (bounded, then sent without).
+  const eventCache = podInfo ? new EventCache({ podInfo, cache, sink: hub }) : undefined;
   const observer = new Observer({
     cache,
-    sink: hub,
+    sink: eventCache ?? hub,
     context,
     hookInfo: (hookId) => sensor?.hookInfo(hookId),
     recordAction: (key, action) => policies?.recordAction(key, action),
@@ -173,6 +176,7 @@ export async function startAgent(
         observer: () => observer.stats,
         hub: () => hub.stats(),
         processCacheSize: () => cache.size,
+        eventCache: () => eventCache?.stats(),
         throttledSources: () => monitor.throttledSources,
         policies: () => p.list().length,
       });
@@ -210,6 +214,7 @@ export async function startAgent(
         await running.server.close();
         await running.sensor.stop();
         observer.close();
+        eventCache?.close();
         await exporter?.close();
         await podInfo?.close?.();
       })();

@@ -15,6 +15,7 @@ function sources(overrides: Partial<Record<string, number>> = {}): MetricsSource
     observer: () => ({ exec: 10, clone: 11, exit: 12, syscall: 60, unknownHook: 0, errors: 0, pauses: 6 }),
     hub: () => ({ published: 82, dropped: overrides.hubDropped ?? 3, subscribers: 2 }),
     processCacheSize: () => 42,
+    eventCache: () => ({ held: 3, resolved: 20, timedOut: 1, overflowed: 0 }),
     policies: () => 1,
     throttledSources: () => 2,
   };
@@ -34,6 +35,9 @@ describe("metrics", () => {
     expect(text).toContain("nsguard_flood_suppressed_events_total 4000");
     expect(text).toContain("nsguard_flood_throttled_sources 2");
     expect(text).toContain("nsguard_observer_pauses_total 6");
+    expect(text).toContain("nsguard_event_cache_entries 3");
+    expect(text).toContain('nsguard_event_cache_events_total{outcome="resolved"} 20');
+    expect(text).toContain('nsguard_event_cache_events_total{outcome="timeout"} 1');
   });
 
   it("serves /metrics over HTTP and answers 404 elsewhere", async () => {

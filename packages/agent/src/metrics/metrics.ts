@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import type { Sensor } from "@nsguard/sensor";
 import type { EventHubStats } from "@nsguard/server";
 import { Counter, Gauge, Registry } from "prom-client";
+import type { EventCacheStats } from "../event-cache.js";
 import type { ObserverStats } from "../observer.js";
 
 type SensorCounters = ReturnType<Sensor["counters"]>;
@@ -20,6 +21,8 @@ export interface MetricsSources {
   observer(): ObserverStats;
   hub(): Pick<EventHubStats, "published" | "dropped" | "subscribers">;
   processCacheSize(): number;
+  /** Events waiting for their pod metadata; undefined when no pod source runs. */
+  eventCache(): EventCacheStats | undefined;
   policies(): number;
   /** Containers whose events the kernel is suppressing now (flood protection). */
   throttledSources(): number;
@@ -128,6 +131,24 @@ export function createMetricsRegistry(sources: MetricsSources): Registry {
   gauge("nsguard_process_cache_size", "Processes in the user-space process cache", () =>
     sources.processCacheSize(),
   );
+  gauge(
+    "nsguard_event_cache_entries",
+    "Events waiting for their pod metadata",
+    () => sources.eventCache()?.held ?? 0,
+  );
+  new Counter({
+    name: "nsguard_event_cache_events_total",
+    help: "Events that waited for their pod metadata, by outcome: resolved (got it), timeout or overflow (sent without it)",
+    labelNames: ["outcome"],
+    registers: [registry],
+    collect() {
+      const stats = sources.eventCache();
+      this.reset();
+      this.inc({ outcome: "resolved" }, stats?.resolved ?? 0);
+      this.inc({ outcome: "timeout" }, stats?.timedOut ?? 0);
+      this.inc({ outcome: "overflow" }, stats?.overflowed ?? 0);
+    },
+  });
   gauge("nsguard_tracingpolicy_loaded", "Tracing policies loaded", () => sources.policies());
   gauge(
     "nsguard_event_listeners",
