@@ -1,6 +1,7 @@
 export {
   bootClockOffsetNs,
   type RawCloneEvent,
+  type RawCreds,
   type RawEvent,
   type RawExecEvent,
   type RawExitEvent,
