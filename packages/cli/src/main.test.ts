@@ -329,6 +329,8 @@ describe("nsguard agent", () => {
       "/var/log/nsguard.log",
       "--log-level",
       "debug",
+      "--enable-process-ns",
+      "--enable-process-cred",
     ]);
     expect(r.code).toBe(7);
     expect(runAgent).toHaveBeenCalledWith({
@@ -340,6 +342,8 @@ describe("nsguard agent", () => {
       eventQueueBytes: 1048576,
       exportFilename: "/var/log/nsguard.log",
       logLevel: "debug",
+      enableProcessNs: true,
+      enableProcessCred: true,
     });
   });
 
@@ -351,6 +355,8 @@ describe("nsguard agent", () => {
       serverSocket: "/var/run/nsguard/nsguard.sock",
       eventQueueSize: 10000,
       logLevel: "info",
+      enableProcessNs: false,
+      enableProcessCred: false,
     });
   });
 });

@@ -334,6 +334,7 @@ describe("ProcessCache — resolve", () => {
     docker: "",
     containerId: "",
     nspid: 0,
+    inInitTree: false,
   });
 
   it("accepts a procfs entry for a kernel key within one clock tick, not beyond", () => {

@@ -206,7 +206,10 @@ export class ProcessCache {
 
   #execImage(
     raw: ExecInput,
-  ): Pick<Entry, "cwd" | "binary" | "arguments" | "flags" | "docker" | "containerId"> {
+  ): Pick<
+    Entry,
+    "cwd" | "binary" | "arguments" | "flags" | "docker" | "containerId" | "inInitTree" | "creds"
+  > {
     const noCwd = ProcessFlag.NO_CWD | ProcessFlag.ERROR_CWD;
     let bits = raw.flags;
     // The kernel reports "/" through the flag; derive it too so a sensor that only fills cwd agrees.
@@ -221,6 +224,9 @@ export class ProcessCache {
       flags: formatFlags(bits),
       docker: container.docker,
       containerId: container.id,
+      // The kernel's process table decides (nspid 1 or inherited); the string shows it too.
+      inInitTree: (bits & ProcessFlag.IN_INIT_TREE) !== 0,
+      creds: raw.creds,
     };
   }
 
@@ -239,9 +245,10 @@ export class ProcessCache {
     const parent = this.#parentOf(raw.parent, task);
     this.#releaseReplaced(task.pid, id);
 
-    let bits: number = ProcessFlag.CLONE;
-    let source: Pick<ProcessRecord, "cwd" | "binary" | "arguments" | "docker" | "containerId"> | undefined =
-      parent.entry;
+    let bits: number = ProcessFlag.CLONE | ((raw.flags ?? 0) & ProcessFlag.IN_INIT_TREE);
+    let source:
+      | Pick<ProcessRecord, "cwd" | "binary" | "arguments" | "docker" | "containerId" | "creds">
+      | undefined = parent.entry;
     if (!source) {
       // Parent unknown even after reading /proc: the child itself still shows the parent's image.
       source = readProcfsProcess(task.pid, this.#procfsOptions());
@@ -255,6 +262,8 @@ export class ProcessCache {
       flags: formatFlags(bits),
       docker: source?.docker ?? "",
       containerId: source?.containerId ?? "",
+      inInitTree: (bits & ProcessFlag.IN_INIT_TREE) !== 0,
+      creds: raw.creds ?? source?.creds,
     });
     if (parent.entry?.pod) entry.pod = podForProcess(parent.entry.pod, task.nspid);
     else this.#attachPod(entry);
@@ -348,6 +357,8 @@ export class ProcessCache {
     const id = execId(this.#node, ktime, key.pid);
     this.#releaseReplaced(key.pid, id);
     const parent = this.#entries.get(record.parentExecId) ?? this.#lookupKey(record.parentPid, 0n);
+    // The procfs rule with the parent this cache knows: nspid 1, or the parent is in the tree.
+    const inInitTree = record.inInitTree || (parent?.inInitTree ?? false);
     const entry = this.#insert({
       ...record,
       execId: id,
@@ -355,7 +366,10 @@ export class ProcessCache {
       startTime: this.#clock.toTimestamp(ktime),
       parentExecId: parent?.execId ?? record.parentExecId,
       parentKtime: parent?.ktime ?? record.parentKtime,
-      flags: formatFlags(parseFlags(record.flags) | ProcessFlag.MISS),
+      flags: formatFlags(
+        parseFlags(record.flags) | ProcessFlag.MISS | (inInitTree ? ProcessFlag.IN_INIT_TREE : 0),
+      ),
+      inInitTree,
       refcnt: 1,
       exited: false,
     });

@@ -39,6 +39,8 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
       "--pod-info-file <file>",
       "pod metadata by container id (JSON), where no Kubernetes API is reachable",
     )
+    .option("--enable-process-ns", "add namespaces (ns, with is_host) to every process", false)
+    .option("--enable-process-cred", "add capabilities (cap) and process_credentials to every process", false)
     .addOption(
       new Option("--log-level <level>", "log level")
         .choices(["trace", "debug", "info", "warn", "error", "fatal"])
@@ -55,6 +57,8 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
         exportFilename?: string;
         podInfoFile?: string;
         metricsServer?: string;
+        enableProcessNs: boolean;
+        enableProcessCred: boolean;
         logLevel: string;
       }) => {
         const options: AgentOptions = {
@@ -63,6 +67,8 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
           serverSocket: flags.serverSocket,
           eventQueueSize: flags.eventQueueSize,
           logLevel: flags.logLevel,
+          enableProcessNs: flags.enableProcessNs,
+          enableProcessCred: flags.enableProcessCred,
           ...(flags.nodeName !== undefined ? { nodeName: flags.nodeName } : {}),
           ...(flags.eventQueueBytes !== undefined ? { eventQueueBytes: flags.eventQueueBytes } : {}),
           ...(flags.exportFilename !== undefined ? { exportFilename: flags.exportFilename } : {}),
