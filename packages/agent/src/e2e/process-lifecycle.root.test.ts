@@ -1,5 +1,7 @@
 import { execFileSync } from "node:child_process";
-import { readFileSync, readlinkSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
   CapabilitiesType,
   createNsguardClient,
@@ -157,6 +159,44 @@ describe.runIf(isRoot || process.env.CI)("process lifecycle fidelity (root tier:
       } finally {
         abort.abort();
         await agent.stop();
+      }
+    },
+  );
+  rootIt(
+    "a container init that predates the agent passes in_init_tree from /proc to the kernel's table",
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), "nsguard-initree-"));
+      const container = new SimulatedContainer({ id: randomContainerId() });
+      // The init starts before the agent and waits; its child is forked once the agent runs.
+      const done = container
+        .run(
+          `echo $$ > ${dir}/ready; while [ ! -e ${dir}/go ]; do sleep 0.05; done; ` +
+            `sh -c 'echo child_pid=$(cut -d" " -f4 /proc/self/stat)'`,
+        )
+        .finally(() => container.remove());
+      let agent: RunningAgent | undefined;
+      const abort = new AbortController();
+      try {
+        await waitFor(() => existsSync(join(dir, "ready")), 5000, "the container's init");
+        agent = await startExampleAgent("namespace-access.yaml");
+        const events = await collectLifecycle(agent, abort.signal);
+        writeFileSync(join(dir, "go"), "");
+        const result = await done;
+        const childPid = Number(/child_pid=(\d+)/.exec(result.stdout)?.[1]);
+        expect(childPid).toBeGreaterThan(1);
+        await waitFor(() => execOf(events, childPid) !== undefined, 5000, "the child's exec");
+        const exec = execOf(events, childPid);
+        expect(exec?.process.inInitTree).toBe(true);
+        expect(exec?.process.flags).toBe("execve rootcwd clone inInitTree");
+        // Its parent is the init, known only from the start-up scan of /proc.
+        expect(exec?.parent?.flags).toBe("procFS auid rootcwd inInitTree");
+        expect(exec?.parent?.inInitTree).toBe(true);
+      } finally {
+        abort.abort();
+        writeFileSync(join(dir, "go"), "");
+        await done.catch(() => undefined);
+        await agent?.stop();
+        rmSync(dir, { recursive: true, force: true });
       }
     },
   );
