@@ -46,17 +46,22 @@ int BPF_PROG(nsguard_exec, struct task_struct *task, pid_t old_pid, struct linux
 	__u32 flags = NSGUARD_FLAG_EXECVE;
 
 	/* An exec replaces the process under the same pid: it keeps the parent of the process it
-	 * replaces, and its first exec after a fork is flagged "clone" like Tetragon's. */
+	 * replaces and its place in (or out of) the init tree, and its first exec after a fork is
+	 * flagged "clone" like Tetragon's. */
+	proc.nspid = task_nspid(task);
 	if (prev) {
 		proc.parent = prev->parent;
 		if (prev->flags & NSGUARD_FLAG_CLONE && !(prev->flags & NSGUARD_FLAG_EXECVE))
 			flags |= NSGUARD_FLAG_CLONE;
+		flags |= prev->flags & NSGUARD_FLAG_IN_INIT_TREE;
 	} else {
 		proc.parent = key_of(BPF_CORE_READ(task, real_parent, tgid));
 	}
+	/* Tetragon's set_in_init_tree(curr, NULL) at exec: a namespace's pid 1 is its own tree. */
+	if (proc.nspid == 1)
+		flags |= NSGUARD_FLAG_IN_INIT_TREE;
 	proc.key.pid = tgid;
 	proc.key.ktime = now;
-	proc.nspid = task_nspid(task);
 	proc.flags = flags;
 	remember(tgid, &proc);
 
@@ -67,6 +72,7 @@ int BPF_PROG(nsguard_exec, struct task_struct *task, pid_t old_pid, struct linux
 	ev->hdr.size = sizeof(*ev);
 	ev->hdr.ktime = now;
 	fill_task(&ev->task, task);
+	fill_creds(&ev->creds, task);
 	ev->parent = proc.parent;
 
 	long n = bpf_probe_read_kernel_str(ev->filename, sizeof(ev->filename), BPF_CORE_READ(bprm, filename));
@@ -112,6 +118,8 @@ SEC("tp_btf/sched_process_fork")
 int BPF_PROG(nsguard_fork, struct task_struct *parent, struct task_struct *child)
 {
 	__u32 tgid = BPF_CORE_READ(child, tgid);
+	__u32 parent_tgid = BPF_CORE_READ(parent, tgid);
+	struct nsguard_proc *pproc = bpf_map_lookup_elem(&nsguard_procs, &parent_tgid);
 	struct nsguard_clone_event *ev;
 	struct nsguard_proc proc = {};
 
@@ -119,9 +127,14 @@ int BPF_PROG(nsguard_fork, struct task_struct *parent, struct task_struct *child
 		return 0;
 	proc.key.pid = tgid;
 	proc.key.ktime = bpf_ktime_get_boot_ns();
-	proc.parent = key_of(BPF_CORE_READ(parent, tgid));
+	proc.parent.pid = parent_tgid;
+	if (pproc)
+		proc.parent = pproc->key;
 	proc.nspid = task_nspid(child);
 	proc.flags = NSGUARD_FLAG_CLONE;
+	/* Tetragon's set_in_init_tree(curr, parent) at fork: inherited, or the child is a pid 1. */
+	if ((pproc && pproc->flags & NSGUARD_FLAG_IN_INIT_TREE) || proc.nspid == 1)
+		proc.flags |= NSGUARD_FLAG_IN_INIT_TREE;
 	remember(tgid, &proc);
 
 	ev = reserve_event(sizeof(*ev));
@@ -131,7 +144,10 @@ int BPF_PROG(nsguard_fork, struct task_struct *parent, struct task_struct *child
 	ev->hdr.size = sizeof(*ev);
 	ev->hdr.ktime = proc.key.ktime;
 	fill_task(&ev->task, child);
+	fill_creds(&ev->creds, child);
 	ev->parent = proc.parent;
+	ev->flags = proc.flags;
+	ev->pad = 0;
 	submit_event(ev);
 	return 0;
 }

@@ -56,6 +56,9 @@ enum nsguard_ns_index {
 #define NSGUARD_FLAG_ROOTCWD 0x1000
 #define NSGUARD_FLAG_ERROR_CWD 0x2000
 #define NSGUARD_FLAG_CLONE 0x4000
+/* The process descends from the init (pid 1) of its pid namespace: set when its nspid is 1 or its
+ * parent has it, inherited on fork (Tetragon's EVENT_IN_INIT_TREE, set_in_init_tree()). */
+#define NSGUARD_FLAG_IN_INIT_TREE 0x2000000
 
 /* Kinds of object a syscall's fd argument referred to (for setns: a namespace file or a pidfd). */
 enum nsguard_fd_kind {
@@ -123,6 +126,24 @@ struct nsguard_header {
 	__u64 ktime; /* bpf_ktime_get_boot_ns() when the record was made */
 };
 
+/* A task's credentials (struct cred), for Tetragon's --enable-process-cred: ProcessCredentials
+ * and Process.cap. Capability sets are kernel_cap_t bit masks (bit n = capability n). */
+struct nsguard_creds {
+	__u32 uid;
+	__u32 gid;
+	__u32 euid;
+	__u32 egid;
+	__u32 suid;
+	__u32 sgid;
+	__u32 fsuid;
+	__u32 fsgid;
+	__u32 securebits; /* SECBIT_* */
+	__u32 pad;
+	__u64 cap_permitted;
+	__u64 cap_effective;
+	__u64 cap_inheritable;
+};
+
 struct nsguard_exec_event {
 	struct nsguard_header hdr;
 	struct nsguard_task task;
@@ -133,6 +154,7 @@ struct nsguard_exec_event {
 	__u16 cwd_len; /* components innermost first, NUL-separated (lib/path.bpf.h); 0 = "/" */
 	__u16 cgroup_name_len;
 	__u32 pad;
+	struct nsguard_creds creds; /* after the exec: the new image's credentials */
 	char filename[NSGUARD_FILENAME_LEN];
 	char args[NSGUARD_ARGS_LEN];
 	char cwd[NSGUARD_CWD_LEN];
@@ -144,6 +166,9 @@ struct nsguard_clone_event {
 	struct nsguard_header hdr;
 	struct nsguard_task task;
 	struct nsguard_process_key parent;
+	__u32 flags; /* NSGUARD_FLAG_CLONE, | NSGUARD_FLAG_IN_INIT_TREE */
+	__u32 pad;
+	struct nsguard_creds creds;
 };
 
 struct nsguard_exit_event {

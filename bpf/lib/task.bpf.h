@@ -89,6 +89,28 @@ static __always_inline __u64 container_cgroup_id(struct task_struct *task)
 	return BPF_CORE_READ(css, cgroup, kn, id) | NSGUARD_SOURCE_CGROUP_V1;
 }
 
+/* task must be a BTF pointer (see fill_namespaces). The subjective credentials (task->cred), as
+ * Tetragon reads them for exec and clone. kernel_cap_t is a u64 since 6.3 and two u32 words
+ * (low first) before: 8 bytes either way, so one read fills the mask on both. */
+static __always_inline void fill_creds(struct nsguard_creds *c, struct task_struct *task)
+{
+	const struct cred *cred = task->cred;
+
+	c->uid = cred->uid.val;
+	c->gid = cred->gid.val;
+	c->euid = cred->euid.val;
+	c->egid = cred->egid.val;
+	c->suid = cred->suid.val;
+	c->sgid = cred->sgid.val;
+	c->fsuid = cred->fsuid.val;
+	c->fsgid = cred->fsgid.val;
+	c->securebits = cred->securebits;
+	c->pad = 0;
+	bpf_core_read(&c->cap_permitted, sizeof(c->cap_permitted), &cred->cap_permitted);
+	bpf_core_read(&c->cap_effective, sizeof(c->cap_effective), &cred->cap_effective);
+	bpf_core_read(&c->cap_inheritable, sizeof(c->cap_inheritable), &cred->cap_inheritable);
+}
+
 /* task must be a BTF pointer (see fill_namespaces). */
 static __always_inline void fill_task(struct nsguard_task *t, struct task_struct *task)
 {

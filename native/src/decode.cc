@@ -39,7 +39,22 @@ NSG_OFF(nsguard_header, op, 0);
 NSG_OFF(nsguard_header, size, 4);
 NSG_OFF(nsguard_header, ktime, 8);
 
-NSG_SIZE(nsguard_exec_event, 1824);
+NSG_SIZE(nsguard_creds, 64);
+NSG_OFF(nsguard_creds, uid, 0);
+NSG_OFF(nsguard_creds, gid, 4);
+NSG_OFF(nsguard_creds, euid, 8);
+NSG_OFF(nsguard_creds, egid, 12);
+NSG_OFF(nsguard_creds, suid, 16);
+NSG_OFF(nsguard_creds, sgid, 20);
+NSG_OFF(nsguard_creds, fsuid, 24);
+NSG_OFF(nsguard_creds, fsgid, 28);
+NSG_OFF(nsguard_creds, securebits, 32);
+NSG_OFF(nsguard_creds, pad, 36);
+NSG_OFF(nsguard_creds, cap_permitted, 40);
+NSG_OFF(nsguard_creds, cap_effective, 48);
+NSG_OFF(nsguard_creds, cap_inheritable, 56);
+
+NSG_SIZE(nsguard_exec_event, 1888);
 NSG_OFF(nsguard_exec_event, hdr, 0);
 NSG_OFF(nsguard_exec_event, task, 16);
 NSG_OFF(nsguard_exec_event, parent, 128);
@@ -49,15 +64,19 @@ NSG_OFF(nsguard_exec_event, args_len, 150);
 NSG_OFF(nsguard_exec_event, cwd_len, 152);
 NSG_OFF(nsguard_exec_event, cgroup_name_len, 154);
 NSG_OFF(nsguard_exec_event, pad, 156);
-NSG_OFF(nsguard_exec_event, filename, 160);
-NSG_OFF(nsguard_exec_event, args, 416);
-NSG_OFF(nsguard_exec_event, cwd, 1440);
-NSG_OFF(nsguard_exec_event, cgroup_name, 1696);
+NSG_OFF(nsguard_exec_event, creds, 160);
+NSG_OFF(nsguard_exec_event, filename, 224);
+NSG_OFF(nsguard_exec_event, args, 480);
+NSG_OFF(nsguard_exec_event, cwd, 1504);
+NSG_OFF(nsguard_exec_event, cgroup_name, 1760);
 
-NSG_SIZE(nsguard_clone_event, 144);
+NSG_SIZE(nsguard_clone_event, 216);
 NSG_OFF(nsguard_clone_event, hdr, 0);
 NSG_OFF(nsguard_clone_event, task, 16);
 NSG_OFF(nsguard_clone_event, parent, 128);
+NSG_OFF(nsguard_clone_event, flags, 144);
+NSG_OFF(nsguard_clone_event, pad, 148);
+NSG_OFF(nsguard_clone_event, creds, 152);
 
 NSG_SIZE(nsguard_exit_event, 136);
 NSG_OFF(nsguard_exit_event, hdr, 0);
@@ -204,12 +223,30 @@ Napi::Object MakeLayout(Napi::Env env) {
   NSG_FIELD(exec, nsguard_exec_event, args);
   NSG_FIELD(exec, nsguard_exec_event, cwd);
   NSG_FIELD(exec, nsguard_exec_event, cgroup_name);
+  NSG_FIELD(exec, nsguard_exec_event, creds);
   layout.Set("exec", exec);
 
   Napi::Object clone = Napi::Object::New(env);
   NSG_FIELD(clone, nsguard_clone_event, task);
   NSG_FIELD(clone, nsguard_clone_event, parent);
+  NSG_FIELD(clone, nsguard_clone_event, flags);
+  NSG_FIELD(clone, nsguard_clone_event, creds);
   layout.Set("clone", clone);
+
+  Napi::Object creds = Napi::Object::New(env);
+  NSG_FIELD(creds, nsguard_creds, uid);
+  NSG_FIELD(creds, nsguard_creds, gid);
+  NSG_FIELD(creds, nsguard_creds, euid);
+  NSG_FIELD(creds, nsguard_creds, egid);
+  NSG_FIELD(creds, nsguard_creds, suid);
+  NSG_FIELD(creds, nsguard_creds, sgid);
+  NSG_FIELD(creds, nsguard_creds, fsuid);
+  NSG_FIELD(creds, nsguard_creds, fsgid);
+  NSG_FIELD(creds, nsguard_creds, securebits);
+  NSG_FIELD(creds, nsguard_creds, cap_permitted);
+  NSG_FIELD(creds, nsguard_creds, cap_effective);
+  NSG_FIELD(creds, nsguard_creds, cap_inheritable);
+  layout.Set("creds", creds);
 
   Napi::Object exit = Napi::Object::New(env);
   NSG_FIELD(exit, nsguard_exit_event, task);
@@ -286,6 +323,7 @@ Napi::Object MakeConstants(Napi::Env env) {
   flags.Set("ROOTCWD", U32(env, NSGUARD_FLAG_ROOTCWD));
   flags.Set("ERROR_CWD", U32(env, NSGUARD_FLAG_ERROR_CWD));
   flags.Set("CLONE", U32(env, NSGUARD_FLAG_CLONE));
+  flags.Set("IN_INIT_TREE", U32(env, NSGUARD_FLAG_IN_INIT_TREE));
   c.Set("processFlags", flags);
 
   Napi::Object fd_kinds = Napi::Object::New(env);

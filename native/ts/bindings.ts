@@ -225,6 +225,7 @@ export interface NativeConstants {
     ROOTCWD: number;
     ERROR_CWD: number;
     CLONE: number;
+    IN_INIT_TREE: number;
   };
   /** enum nsguard_fd_kind values, by RawFdKind name. */
   fdKinds: { unknown: number; nsfs: number; pidfd: number; other: number };
@@ -269,8 +270,23 @@ export interface RecordLayout {
     args: number;
     cwd: number;
     cgroup_name: number;
+    creds: number;
   };
-  clone: { task: number; parent: number };
+  clone: { task: number; parent: number; flags: number; creds: number };
+  creds: {
+    uid: number;
+    gid: number;
+    euid: number;
+    egid: number;
+    suid: number;
+    sgid: number;
+    fsuid: number;
+    fsgid: number;
+    securebits: number;
+    cap_permitted: number;
+    cap_effective: number;
+    cap_inheritable: number;
+  };
   exit: { task: number; exit_code: number };
   syscall: {
     task: number;

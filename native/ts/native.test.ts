@@ -174,7 +174,8 @@ describe("record layout (constants.layout, offsetof on the header)", () => {
     expect(L.syscall.flags + 4).toBe(sizes.syscall);
     expect(L.exec.cgroup_name + C.CGROUP_NAME_LEN).toBe(sizes.exec);
     expect(L.exit.exit_code + 8).toBe(sizes.exit); // + pad
-    expect(L.clone.parent + 16).toBe(sizes.clone);
+    expect(L.clone.creds + L.creds.cap_inheritable + 8).toBe(sizes.clone);
+    expect(L.exec.creds + L.creds.cap_inheritable + 8).toBe(L.exec.filename);
     expect(L.task.comm + C.COMM_LEN).toBe(L.syscall.hook_id - L.syscall.task);
     expect(L.syscall.args + 8 * C.SYSCALL_ARGS).toBe(L.syscall.fd_kind);
   });
@@ -209,10 +210,26 @@ describe("RecordBatch (the reader's validation + the JS decoder)", () => {
     expect([0, 1, 2, 3, 4].map((i) => batch.op(i))).toEqual(["clone", "exit", "syscall", "exec", "exit"]);
     const events = batch.decodeAll();
     const [clone, exit, syscall, exec] = events;
+    const zeroCreds = {
+      uid: 0,
+      gid: 0,
+      euid: 0,
+      egid: 0,
+      suid: 0,
+      sgid: 0,
+      fsuid: 0,
+      fsgid: 0,
+      securebits: 0,
+      capPermitted: 0n,
+      capEffective: 0n,
+      capInheritable: 0n,
+    };
     expect(clone).toEqual({
       op: "clone",
       ktime: 0n,
       parent: { pid: 0, ktime: 0n },
+      flags: 0,
+      creds: zeroCreds,
       task: {
         key: { pid: 0, ktime: 0n },
         pid: 0,
@@ -251,7 +268,14 @@ describe("RecordBatch (the reader's validation + the JS decoder)", () => {
       signalErr: 0,
       compat: false,
     });
-    expect(exec).toMatchObject({ flags: 0, filename: "", args: [], cwd: "", cgroupName: "" });
+    expect(exec).toMatchObject({
+      flags: 0,
+      filename: "",
+      args: [],
+      cwd: "",
+      cgroupName: "",
+      creds: zeroCreds,
+    });
   });
 
   it("rejects non-Uint8Array samples with a TypeError", () => {
@@ -261,6 +285,22 @@ describe("RecordBatch (the reader's validation + the JS decoder)", () => {
   it("decodes every field of clone and exit records", () => {
     const clone = new Rec("clone").u64(L.header.ktime, 123456789012345678n).task(L.clone.task, 100);
     clone.u32(L.clone.parent + L.processKey.pid, 77).u64(L.clone.parent + L.processKey.ktime, 88n);
+    clone.u32(L.clone.flags, C.processFlags.CLONE | C.processFlags.IN_INIT_TREE);
+    const CR = L.creds;
+    const at = L.clone.creds;
+    clone
+      .u32(at + CR.uid, 1)
+      .u32(at + CR.gid, 2)
+      .u32(at + CR.euid, 3)
+      .u32(at + CR.egid, 4)
+      .u32(at + CR.suid, 5)
+      .u32(at + CR.sgid, 6)
+      .u32(at + CR.fsuid, 7)
+      .u32(at + CR.fsgid, 8)
+      .u32(at + CR.securebits, 0x11)
+      .u64(at + CR.cap_permitted, 0x1_ffff_ffffn)
+      .u64(at + CR.cap_effective, 0x2n)
+      .u64(at + CR.cap_inheritable, 1n << 40n);
     const exit = new Rec("exit")
       .u64(L.header.ktime, 5n)
       .task(L.exit.task, 200)
@@ -271,6 +311,21 @@ describe("RecordBatch (the reader's validation + the JS decoder)", () => {
       ktime: 123456789012345678n,
       task: expectedTask(100),
       parent: { pid: 77, ktime: 88n },
+      flags: 0x4000 | 0x2000000,
+      creds: {
+        uid: 1,
+        gid: 2,
+        euid: 3,
+        egid: 4,
+        suid: 5,
+        sgid: 6,
+        fsuid: 7,
+        fsgid: 8,
+        securebits: 0x11,
+        capPermitted: 0x1_ffff_ffffn,
+        capEffective: 0x2n,
+        capInheritable: 1n << 40n,
+      },
     });
     expect(batch.decode(1)).toEqual({ op: "exit", ktime: 5n, task: expectedTask(200), exitCode: 768 });
   });

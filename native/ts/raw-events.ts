@@ -38,6 +38,23 @@ export interface RawTask {
   comm: string;
 }
 
+/** A task's credentials (struct nsguard_creds): capability sets as kernel_cap_t bit masks. */
+export interface RawCreds {
+  uid: number;
+  gid: number;
+  euid: number;
+  egid: number;
+  suid: number;
+  sgid: number;
+  fsuid: number;
+  fsgid: number;
+  /** SECBIT_* bits. */
+  securebits: number;
+  capPermitted: bigint;
+  capEffective: bigint;
+  capInheritable: bigint;
+}
+
 export interface RawExecEvent {
   op: "exec";
   /** bpf_ktime_get_boot_ns() at the event. */
@@ -52,6 +69,8 @@ export interface RawExecEvent {
   cwd: string;
   /** Last path component of the task's cgroup (container id source). */
   cgroupName: string;
+  /** The new image's credentials. */
+  creds: RawCreds;
 }
 
 export interface RawCloneEvent {
@@ -59,6 +78,10 @@ export interface RawCloneEvent {
   ktime: bigint;
   task: RawTask;
   parent: RawProcessKey;
+  /** NSGUARD_FLAG_CLONE, with NSGUARD_FLAG_IN_INIT_TREE when the child is in its init's tree. */
+  flags: number;
+  /** The child's credentials (a copy of the parent's at fork). */
+  creds: RawCreds;
 }
 
 export interface RawExitEvent {

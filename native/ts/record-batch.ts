@@ -12,6 +12,7 @@
 import { Buffer } from "node:buffer";
 import { native } from "./bindings.js";
 import type {
+  RawCreds,
   RawEvent,
   RawExecEvent,
   RawFdKind,
@@ -295,6 +296,8 @@ export class RecordBatch {
           ktime,
           task: this.decodeTask(base + L.clone.task),
           parent: this.#key(base + L.clone.parent),
+          flags: this.#u32[(base + L.clone.flags) >>> 2] as number,
+          creds: this.#creds(base + L.clone.creds),
         };
       case "exit":
         return {
@@ -340,6 +343,26 @@ export class RecordBatch {
   #offset(i: number): number {
     if (!(i >= 0 && i < this.length)) throw new RangeError(`record index ${i} out of range (${this.length})`);
     return this.#offsets[i] as number;
+  }
+
+  #creds(at: number): RawCreds {
+    const u32 = (field: number) => this.#u32[(at + field) >>> 2] as number;
+    const u64 = (field: number) => this.#u64[(at + field) >>> 3] as bigint;
+    const CR = L.creds;
+    return {
+      uid: u32(CR.uid),
+      gid: u32(CR.gid),
+      euid: u32(CR.euid),
+      egid: u32(CR.egid),
+      suid: u32(CR.suid),
+      sgid: u32(CR.sgid),
+      fsuid: u32(CR.fsuid),
+      fsgid: u32(CR.fsgid),
+      securebits: u32(CR.securebits),
+      capPermitted: u64(CR.cap_permitted),
+      capEffective: u64(CR.cap_effective),
+      capInheritable: u64(CR.cap_inheritable),
+    };
   }
 
   #key(at: number): RawProcessKey {
@@ -403,6 +426,7 @@ export class RecordBatch {
       args: this.#split(base + E.args, Math.min(this.#u16(base + E.args_len), C.ARGS_LEN)).parts.slice(1),
       cwd: this.#cwd(base + E.cwd, this.#u16(base + E.cwd_len), flags),
       cgroupName: this.#string(base + E.cgroup_name, C.CGROUP_NAME_LEN, this.#u16(base + E.cgroup_name_len)),
+      creds: this.#creds(base + E.creds),
     };
   }
 

@@ -19,7 +19,7 @@ import { resolveNodeName } from "./node-name.js";
 import { Observer } from "./observer.js";
 import { AgentPolicyStore, STATIC_POLICY_DOMAIN } from "./policies/policy-store.js";
 import { ProcessCache } from "./process/process-cache.js";
-import { kernelSeedOf, scanProcfs } from "./process/procfs.js";
+import { kernelSeedOf, readNamespaces, scanProcfs } from "./process/procfs.js";
 import { AGENT_VERSION } from "./version.js";
 
 const CLOCK_REFRESH_MS = 60_000;
@@ -68,6 +68,10 @@ export interface AgentOptions {
   bpfDir?: string;
   /** Prometheus endpoint address (Tetragon's --metrics-server, e.g. ":2112"); unset: none. */
   metricsServer?: string;
+  /** `ns` on every process, with `is_host` (Tetragon's --enable-process-ns); default off. */
+  enableProcessNs?: boolean;
+  /** `cap` and `process_credentials` on every process (Tetragon's --enable-process-cred); default off. */
+  enableProcessCred?: boolean;
 }
 
 export interface RunningAgent {
@@ -99,7 +103,14 @@ export async function startAgent(
   const podInfo = await startPodInfoSources(options, nodeName, logger);
   const hub = new EventHub({ queueSize: options.eventQueueSize, queueBytes: options.eventQueueBytes });
   // The clock's offset needs the native addon, which the sensor loads; set for real below.
-  const context = { nodeName, clock: new BootClock(0n) };
+  const context = {
+    nodeName,
+    clock: new BootClock(0n),
+    includeNamespaces: options.enableProcessNs ?? false,
+    includeCredentials: options.enableProcessCred ?? false,
+    // Tetragon's is_host compares with pid 1's namespaces, read once at start.
+    hostNamespaces: options.enableProcessNs ? readNamespaces("/proc/1") : undefined,
+  };
   const cache = new ProcessCache({ nodeName, clock: context.clock, podInfo });
   let sensor: Sensor | undefined;
   let server: RunningServer | undefined;

@@ -329,6 +329,8 @@ describe("nsguard agent", () => {
       "/var/log/nsguard.log",
       "--log-level",
       "debug",
+      "--enable-process-ns",
+      "--enable-process-cred",
     ]);
     expect(r.code).toBe(7);
     expect(runAgent).toHaveBeenCalledWith({
@@ -340,6 +342,8 @@ describe("nsguard agent", () => {
       eventQueueBytes: 1048576,
       exportFilename: "/var/log/nsguard.log",
       logLevel: "debug",
+      enableProcessNs: true,
+      enableProcessCred: true,
     });
   });
 
@@ -353,6 +357,8 @@ describe("nsguard agent", () => {
       logLevel: "info",
       // podman's own default socket is used when this host has one.
       ...(existsSync("/run/podman/podman.sock") ? { podmanSocket: "/run/podman/podman.sock" } : {}),
+      enableProcessNs: false,
+      enableProcessCred: false,
     });
   });
 

@@ -2,6 +2,7 @@ export {
   bootClockOffsetNs,
   nativeConstants,
   type RawCloneEvent,
+  type RawCreds,
   type RawEvent,
   type RawExecEvent,
   type RawExitEvent,

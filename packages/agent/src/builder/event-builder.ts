@@ -33,6 +33,8 @@ export interface BuildContext {
   includeNamespaces?: boolean;
   /** Host namespace inums, for `Namespace.is_host`. */
   hostNamespaces?: NamespaceInums | undefined;
+  /** Emit `cap` and `process_credentials` on processes (Tetragon's --enable-process-cred; off by default). */
+  includeCredentials?: boolean;
 }
 
 /** What the event needs to know about the policy hook that fired (looked up by raw.hookId). */
@@ -197,7 +199,11 @@ function keyOf(task: TaskInput): { pid: number; ktime: bigint } {
 }
 
 function nsOptions(ctx: BuildContext) {
-  return { namespaces: ctx.includeNamespaces ?? false, hostNamespaces: ctx.hostNamespaces };
+  return {
+    namespaces: ctx.includeNamespaces ?? false,
+    hostNamespaces: ctx.hostNamespaces,
+    credentials: ctx.includeCredentials ?? false,
+  };
 }
 
 function envelope(event: GetEventsResponse["event"], ktime: bigint, ctx: BuildContext): GetEventsResponse {

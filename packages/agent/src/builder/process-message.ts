@@ -1,8 +1,20 @@
 import { clone, create } from "@bufbuild/protobuf";
 import { TimestampSchema } from "@bufbuild/protobuf/wkt";
-import { type Namespaces, NamespacesSchema, PodSchema, type Process, ProcessSchema } from "@nsguard/sdk";
+import {
+  type Capabilities,
+  CapabilitiesSchema,
+  type CapabilitiesType,
+  type Namespaces,
+  NamespacesSchema,
+  PodSchema,
+  type Process,
+  type ProcessCredentials,
+  ProcessCredentialsSchema,
+  ProcessSchema,
+  type SecureBitsType,
+} from "@nsguard/sdk";
 import type { CachedProcess } from "../process/process-record.js";
-import type { NamespaceInums } from "../process/raw-input.js";
+import type { CredsInput, NamespaceInums } from "../process/raw-input.js";
 
 export interface ProcessMessageOptions {
   /**
@@ -17,6 +29,8 @@ export interface ProcessMessageOptions {
   namespaces?: boolean;
   /** Host namespace inums for `is_host`; without them is_host stays false. */
   hostNamespaces?: NamespaceInums | undefined;
+  /** Emit `cap` and `process_credentials` (Tetragon's --enable-process-cred, off by default). */
+  credentials?: boolean;
 }
 
 /**
@@ -33,6 +47,10 @@ interface BaseMessage {
   execId: string;
   flags: string;
   pod: CachedProcess["pod"];
+  /** The annotations it was built with (agent-wide flags, so in practice one set per agent). */
+  namespaces: boolean;
+  hostNamespaces: NamespaceInums | undefined;
+  credentials: boolean;
   message: Process;
   /**
    * The last per-event variant (another tid or refcnt): a flood from one thread reuses one object,
@@ -42,10 +60,20 @@ interface BaseMessage {
 }
 const baseMessages = new WeakMap<CachedProcess, BaseMessage>();
 
-function baseProcessMessage(record: CachedProcess): Process {
+function baseProcessMessage(record: CachedProcess, options: ProcessMessageOptions): BaseMessage {
+  const namespaces = options.namespaces ?? false;
+  const credentials = options.credentials ?? false;
   const memo = baseMessages.get(record);
-  if (memo && memo.execId === record.execId && memo.flags === record.flags && memo.pod === record.pod) {
-    return memo.message;
+  if (
+    memo &&
+    memo.execId === record.execId &&
+    memo.flags === record.flags &&
+    memo.pod === record.pod &&
+    memo.namespaces === namespaces &&
+    memo.hostNamespaces === options.hostNamespaces &&
+    memo.credentials === credentials
+  ) {
+    return memo;
   }
   const message = create(ProcessSchema, {
     execId: record.execId,
@@ -62,30 +90,84 @@ function baseProcessMessage(record: CachedProcess): Process {
     docker: record.docker,
     parentExecId: record.parentExecId,
     tid: record.pid,
+    // Tetragon sets it on every process, true or false (a BoolValue, so JSON shows false too).
+    inInitTree: record.inInitTree,
   });
-  baseMessages.set(record, { execId: record.execId, flags: record.flags, pod: record.pod, message });
-  return message;
+  // Tetragon's AnnotateProcess: what --enable-process-ns / --enable-process-cred add.
+  if (namespaces && record.ns) message.ns = toNamespaces(record.ns, options.hostNamespaces);
+  if (credentials && record.creds) {
+    message.cap = toCapabilities(record.creds);
+    message.processCredentials = toCredentials(record.creds);
+  }
+  const base: BaseMessage = {
+    execId: record.execId,
+    flags: record.flags,
+    pod: record.pod,
+    namespaces,
+    hostNamespaces: options.hostNamespaces,
+    credentials,
+    message,
+  };
+  baseMessages.set(record, base);
+  return base;
 }
 
 /**
- * A cached process → tetragon.Process. Wrapper fields (pid, uid, auid, tid) are always set so
- * that protojson prints them even when 0 (`"uid": 0`); `in_init_tree`, `cap` and credentials are
- * not emitted, matching the seed event.
+ * A cached process → tetragon.Process. Wrapper fields (pid, uid, auid, tid, in_init_tree) are
+ * always set so that protojson prints them even when 0 or false (`"uid": 0`); `ns`, `cap` and
+ * `process_credentials` only when their flag asks for them, as in Tetragon.
  */
 export function toProcessMessage(record: CachedProcess, options: ProcessMessageOptions = {}): Process {
-  const base = baseProcessMessage(record);
+  const memo = baseProcessMessage(record, options);
+  const base = memo.message;
   const tid = options.tid ?? record.tid ?? record.pid;
   const refcnt = options.refcnt ? record.refcnt : 0;
-  const withNamespaces = options.namespaces && record.ns;
-  if (tid === base.tid && refcnt === 0 && !withNamespaces) return base;
-  const memo = baseMessages.get(record);
-  const last = memo?.variant;
-  if (!withNamespaces && last && last.tid === tid && last.refcnt === refcnt) return last;
+  if (tid === base.tid && refcnt === 0) return base;
+  const last = memo.variant;
+  if (last && last.tid === tid && last.refcnt === refcnt) return last;
   // A shallow copy is a complete message: sub-messages are shared, and never mutated.
   const message: Process = { ...base, tid, refcnt };
-  if (withNamespaces && record.ns) message.ns = toNamespaces(record.ns, options.hostNamespaces);
-  else if (memo) memo.variant = message;
+  memo.variant = message;
   return message;
+}
+
+/** kernel_cap_t bits → the capability list (bit n = CapabilitiesType n), lowest first. */
+function capabilityList(mask: bigint): CapabilitiesType[] {
+  const out: CapabilitiesType[] = [];
+  for (let bit = 0; mask >> BigInt(bit) !== 0n; bit++) {
+    if ((mask >> BigInt(bit)) & 1n) out.push(bit as CapabilitiesType);
+  }
+  return out;
+}
+
+export function toCapabilities(creds: CredsInput): Capabilities {
+  return create(CapabilitiesSchema, {
+    permitted: capabilityList(creds.capPermitted),
+    effective: capabilityList(creds.capEffective),
+    inheritable: capabilityList(creds.capInheritable),
+  });
+}
+
+/**
+ * Tetragon's apiCreds: the eight ids and the securebits, nothing else (its `caps` and `user_ns`
+ * stay unset in process events; capabilities go in Process.cap).
+ */
+export function toCredentials(creds: CredsInput): ProcessCredentials {
+  const securebits: SecureBitsType[] = [];
+  // SecureBitsType values are the SECBIT_* bits themselves (SecBitNoRoot = 1 … = 128).
+  for (let bit = 1; bit <= 0x80; bit <<= 1)
+    if (creds.securebits & bit) securebits.push(bit as SecureBitsType);
+  return create(ProcessCredentialsSchema, {
+    uid: creds.uid,
+    gid: creds.gid,
+    euid: creds.euid,
+    egid: creds.egid,
+    suid: creds.suid,
+    sgid: creds.sgid,
+    fsuid: creds.fsuid,
+    fsgid: creds.fsgid,
+    securebits,
+  });
 }
 
 export function toNamespaces(ns: NamespaceInums, host?: NamespaceInums): Namespaces {

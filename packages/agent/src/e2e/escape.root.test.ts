@@ -146,7 +146,10 @@ describe.runIf(isRoot || process.env.CI)(
             expect(p.arguments).toBe(
               `-t ${anchor.pid} -m -u -n -i sh -c "echo nsenter_pid=$(cut -d\\" \\" -f4 /proc/self/stat)"`,
             );
-            expect(p.flags).toBe("execve rootcwd clone");
+            // Unlike the seed's kubectl exec, the simulated container's bash is started by its
+            // init: bash and nsenter are in the init tree (Tetragon prints the bit in flags too).
+            expect(p.flags).toBe("execve rootcwd clone inInitTree");
+            expect(p.inInitTree).toBe(true);
             expect(ms(p.startTime)).toBeGreaterThanOrEqual(t0 - 5);
             expect(ms(p.startTime)).toBeLessThanOrEqual(t1 + 5);
             expect(p.docker).toBe(containerId.slice(0, 31));
@@ -165,7 +168,8 @@ describe.runIf(isRoot || process.env.CI)(
             expect(parent.tid).toBe(bashPid);
             expect(parent.binary).toBe(bashBinary);
             expect(parent.cwd).toBe("/");
-            expect(parent.flags).toBe("execve rootcwd clone");
+            expect(parent.flags).toBe("execve rootcwd clone inInitTree");
+            expect(parent.inInitTree).toBe(true);
             expect(parent.refcnt).toBe(0); // the seed's parent carries no refcnt
             expect(parent.pod?.container?.pid).toBe(bashNsPid);
             expect(parent.docker).toBe(containerId.slice(0, 31));

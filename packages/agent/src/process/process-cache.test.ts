@@ -282,6 +282,37 @@ describe("ProcessCache — bounded memory", () => {
     expect(cache.get(b.execId)).toBe(b);
     expect(cache.stats()).toMatchObject({ size: 3, removed: 3, evictedReferenced: 2 });
   });
+
+  it("stays at its bound through 100k short-lived processes inside one grace period", () => {
+    // The issue's load: a shell forks and execs 100k short-lived children faster than the grace
+    // period (the clock never moves here, so no entry ever ages out). Each leaves two dead
+    // entries (its clone image, replaced by its exec, and its exec image).
+    const maxExitedEntries = 512;
+    const cache = makeCache({ maxExitedEntries, exitGraceMs: 30_000 });
+    const shell = cache.upsertFromExec(exec(100, 1000n, { pid: 0, ktime: 0n }));
+    let ktime = 2000n;
+    let maxSize = 0;
+    for (let i = 0; i < 100_000; i++) {
+      const pid = 1000 + (i % 30_000); // pids wrap, as the kernel's do
+      const forked = ktime++;
+      const execd = ktime++;
+      cache.upsertFromClone(clone(pid, forked, { pid: 100, ktime: 1000n }));
+      const child = cache.upsertFromExec(exec(pid, execd, { pid: 100, ktime: 1000n }));
+      if (cache.markExit(exit(pid, execd)) !== child) throw new Error(`exit ${i} did not find its process`);
+      maxSize = Math.max(maxSize, cache.size);
+    }
+    // The shell and the bounded history of the dead, never more.
+    expect(maxSize).toBe(1 + maxExitedEntries);
+    expect(cache.stats()).toMatchObject({
+      size: 1 + maxExitedEntries,
+      exited: maxExitedEntries,
+      removed: 200_000 - maxExitedEntries,
+      evictedReferenced: 0,
+    });
+    expect(shell.refcnt).toBe(1); // every child's parent++ was undone by its exit
+    // The most recent dead ones are still resolvable, as the records right behind them need.
+    expect(cache.lookup({ pid: 1000 + (99_999 % 30_000), ktime: ktime - 1n })?.exited).toBe(true);
+  }, 120_000); // 100k iterations: a few seconds alone, much longer on a loaded 2-core machine
 });
 
 describe("ProcessCache — resolve", () => {
@@ -303,6 +334,7 @@ describe("ProcessCache — resolve", () => {
     docker: "",
     containerId: "",
     nspid: 0,
+    inInitTree: false,
   });
 
   it("accepts a procfs entry for a kernel key within one clock tick, not beyond", () => {

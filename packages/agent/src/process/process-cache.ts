@@ -23,6 +23,15 @@ export interface ProcessCacheOptions {
    * name it (Tetragon garbage-collects zero entries every 30 s).
    */
   exitGraceMs?: number;
+  /**
+   * At most this many entries wait out their grace period (refcnt 0: exited, or replaced by an
+   * exec); past it the oldest go at once. Without it the grace period alone lets a burst of
+   * short-lived processes fill the cache: 100k fork+exec+exit in 84 s left 65536 dead entries
+   * (each process leaves two: its clone image and its exec image) and the agent at 476 MB RSS.
+   * The ring buffer hands records over in order, so the records that can still name a dead
+   * process are the few right behind its exit: a short history is enough.
+   */
+  maxExitedEntries?: number;
   /** Milliseconds clock for the grace period; injectable for tests. */
   now?: () => number;
 }
@@ -33,6 +42,8 @@ export interface ProcessCacheStats {
   evictedReferenced: number;
   /** Entries dropped after their grace period or, under pressure, early. */
   removed: number;
+  /** Entries at refcnt 0 waiting out their grace period (at most maxExitedEntries). */
+  exited: number;
   /** Lookups that had to read /proc. */
   procfsMisses: number;
 }
@@ -43,6 +54,13 @@ export interface ProcessCacheStats {
  * for real ones.
  */
 const LRU_SLACK = 64;
+
+/**
+ * Default bound on dead entries in their grace period: at the 2.4k processes/s a tight
+ * fork/exec loop reaches on this 2-core machine (two dead entries each), the last ~0.9 s of them,
+ * ~7 MB of heap; a dead entry costs ~1.5 KB (record, message memo, map slots).
+ */
+const DEFAULT_MAX_EXITED = 4096;
 
 interface Entry extends ProcessRecord {
   refcnt: number;
@@ -58,8 +76,8 @@ interface Entry extends ProcessRecord {
  * replaced by an exec). So a shell with one running child has refcnt 2, and an exited parent
  * stays resolvable as long as any child still points at it.
  *
- * Memory is bounded: entries at refcnt 0 are removed once `exitGraceMs` has passed; above
- * `maxEntries` the oldest zero entries go first, then exited-but-referenced ones, then — only if
+ * Memory is bounded: entries at refcnt 0 are removed once `exitGraceMs` has passed or, when
+ * more than `maxExitedEntries` wait, oldest first; above `maxEntries` the oldest zero entries go first, then exited-but-referenced ones, then — only if
  * everything is alive — the least recently used. Housekeeping runs on every mutation (cost
  * proportional to what it removes), so there is no timer to manage; `sweep()` is public for
  * callers that want to trim while idle.
@@ -71,6 +89,7 @@ export class ProcessCache {
   readonly #procRoot: string;
   readonly #maxEntries: number;
   readonly #graceMs: number;
+  readonly #maxExited: number;
   readonly #now: () => number;
 
   /** Insertion/access order = LRU order (a Map iterates in insertion order). */
@@ -96,6 +115,9 @@ export class ProcessCache {
     this.#maxEntries = options.maxEntries ?? 65536;
     this.#lruSlack = Math.min(LRU_SLACK, Math.floor(this.#maxEntries / 16));
     this.#graceMs = options.exitGraceMs ?? 30_000;
+    // An exit can make two entries dead at once (the process and its last-referenced parent),
+    // and the exit event still reads both.
+    this.#maxExited = Math.max(2, options.maxExitedEntries ?? DEFAULT_MAX_EXITED);
     this.#now = options.now ?? Date.now;
   }
 
@@ -121,6 +143,7 @@ export class ProcessCache {
       size: this.#entries.size,
       evictedReferenced: this.#evictedReferenced,
       removed: this.#removed,
+      exited: this.#zero.size,
       procfsMisses: this.#procfsMisses,
     };
   }
@@ -183,7 +206,10 @@ export class ProcessCache {
 
   #execImage(
     raw: ExecInput,
-  ): Pick<Entry, "cwd" | "binary" | "arguments" | "flags" | "docker" | "containerId"> {
+  ): Pick<
+    Entry,
+    "cwd" | "binary" | "arguments" | "flags" | "docker" | "containerId" | "inInitTree" | "creds"
+  > {
     const noCwd = ProcessFlag.NO_CWD | ProcessFlag.ERROR_CWD;
     let bits = raw.flags;
     // The kernel reports "/" through the flag; derive it too so a sensor that only fills cwd agrees.
@@ -198,6 +224,9 @@ export class ProcessCache {
       flags: formatFlags(bits),
       docker: container.docker,
       containerId: container.id,
+      // The kernel's process table decides (nspid 1 or inherited); the string shows it too.
+      inInitTree: (bits & ProcessFlag.IN_INIT_TREE) !== 0,
+      creds: raw.creds,
     };
   }
 
@@ -216,9 +245,10 @@ export class ProcessCache {
     const parent = this.#parentOf(raw.parent, task);
     this.#releaseReplaced(task.pid, id);
 
-    let bits: number = ProcessFlag.CLONE;
-    let source: Pick<ProcessRecord, "cwd" | "binary" | "arguments" | "docker" | "containerId"> | undefined =
-      parent.entry;
+    let bits: number = ProcessFlag.CLONE | ((raw.flags ?? 0) & ProcessFlag.IN_INIT_TREE);
+    let source:
+      | Pick<ProcessRecord, "cwd" | "binary" | "arguments" | "docker" | "containerId" | "creds">
+      | undefined = parent.entry;
     if (!source) {
       // Parent unknown even after reading /proc: the child itself still shows the parent's image.
       source = readProcfsProcess(task.pid, this.#procfsOptions());
@@ -232,6 +262,8 @@ export class ProcessCache {
       flags: formatFlags(bits),
       docker: source?.docker ?? "",
       containerId: source?.containerId ?? "",
+      inInitTree: (bits & ProcessFlag.IN_INIT_TREE) !== 0,
+      creds: raw.creds ?? source?.creds,
     });
     if (parent.entry?.pod) entry.pod = podForProcess(parent.entry.pod, task.nspid);
     else this.#attachPod(entry);
@@ -325,6 +357,8 @@ export class ProcessCache {
     const id = execId(this.#node, ktime, key.pid);
     this.#releaseReplaced(key.pid, id);
     const parent = this.#entries.get(record.parentExecId) ?? this.#lookupKey(record.parentPid, 0n);
+    // The procfs rule with the parent this cache knows: nspid 1, or the parent is in the tree.
+    const inInitTree = record.inInitTree || (parent?.inInitTree ?? false);
     const entry = this.#insert({
       ...record,
       execId: id,
@@ -332,7 +366,10 @@ export class ProcessCache {
       startTime: this.#clock.toTimestamp(ktime),
       parentExecId: parent?.execId ?? record.parentExecId,
       parentKtime: parent?.ktime ?? record.parentKtime,
-      flags: formatFlags(parseFlags(record.flags) | ProcessFlag.MISS),
+      flags: formatFlags(
+        parseFlags(record.flags) | ProcessFlag.MISS | (inInitTree ? ProcessFlag.IN_INIT_TREE : 0),
+      ),
+      inInitTree,
       refcnt: 1,
       exited: false,
     });
@@ -461,9 +498,15 @@ export class ProcessCache {
     if (this.#byPid.get(entry.pid) === id) this.#byPid.delete(entry.pid);
   }
 
-  /** Grace-period sweep, then the size bound; `keep` are the entries this call just added. */
+  /** Grace-period sweep, then the size bounds; `keep` are the entries this call just added. */
   #housekeep(keep: readonly string[]): void {
     this.sweep();
+    // Oldest dead entries first; #zero never holds what this call added (new entries are live).
+    while (this.#zero.size > this.#maxExited) {
+      const oldest = this.#zero.keys().next().value as string;
+      this.#remove(oldest);
+    }
+    if (this.#entries.size <= this.#maxEntries) return;
     const protectedIds = new Set(keep);
     while (this.#entries.size > this.#maxEntries) {
       const victim =

@@ -1,6 +1,6 @@
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import type { Pod } from "@nsguard/sdk";
-import type { NamespaceInums } from "./raw-input.js";
+import type { CredsInput, NamespaceInums } from "./raw-input.js";
 
 /**
  * One process as the agent knows it: everything needed to fill a tetragon.Process, in plain
@@ -38,6 +38,13 @@ export interface ProcessRecord {
   /** pid inside its own pid namespace; 0 in the initial pid namespace. */
   nspid: number;
   ns?: NamespaceInums;
+  /**
+   * Descends from the init (pid 1) of its pid namespace (Tetragon's in_init_tree): false for what
+   * `kubectl exec`, `docker exec` or `nsenter` injects into a container.
+   */
+  inInitTree: boolean;
+  /** Credentials and capabilities, from the kernel at exec/clone or from /proc/<pid>/status. */
+  creds?: CredsInput;
 }
 
 /** A record as held by the process cache, with Tetragon's reference count. */

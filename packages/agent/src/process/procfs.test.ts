@@ -215,6 +215,58 @@ describe("scanProcfs on a constructed /proc", () => {
       flags: 0x84,
     });
   });
+
+  it("marks a container's init tree as Tetragon's procfs reader does, whatever the /proc order", () => {
+    const root = mkdtempSync(join(tmpdir(), "nsguard-fakeproc-"));
+    tmpDirs.push(root);
+    const proc = (pid: number, ppid: number, nspid: string, status = "") => {
+      const dir = join(root, String(pid));
+      mkdirSync(join(dir, "ns"), { recursive: true });
+      writeFileSync(
+        join(dir, "stat"),
+        `${pid} (p) S ${ppid} 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 ${pid} 0 0\n`,
+      );
+      writeFileSync(join(dir, "status"), `Name:\tp\nNSpid:\t${nspid}\n${status}`);
+      writeFileSync(join(dir, "cmdline"), "p\0");
+    };
+    // Lower pids first in /proc, but the tree runs the other way: init 300 (nspid 1) → 200 → 100.
+    proc(100, 200, "100\t3");
+    proc(200, 300, "200\t2");
+    proc(300, 50, "300\t1");
+    // Injected by `kubectl exec` (the shim, 50, is its parent): outside the tree.
+    proc(
+      400,
+      50,
+      "400\t4",
+      "Uid:\t1000\t1001\t1002\t1003\nGid:\t2000\t2001\t2002\t2003\n" +
+        "CapInh:\t0000000000000000\nCapPrm:\t000001ffffffffff\nCapEff:\t0000000000000402\n",
+    );
+    proc(50, 1, "50");
+    const records = new Map(
+      scanProcfs({ nodeName: NODE, clock, procRoot: root, clkTck: 100 }).map((r) => [r.pid, r]),
+    );
+    const inTree = [...records.values()].filter((r) => r.inInitTree).map((r) => r.pid);
+    expect(inTree.sort()).toEqual([100, 200, 300]);
+    expect(records.get(100)?.flags).toBe("procFS auid nocwd inInitTree");
+    expect(records.get(400)?.flags).toBe("procFS auid nocwd");
+    expect(kernelSeedOf(records.get(300) as NonNullable<ReturnType<typeof records.get>>).flags).toBe(
+      0x84 | 0x2000000,
+    );
+    expect(records.get(400)?.creds).toEqual({
+      uid: 1000,
+      euid: 1001,
+      suid: 1002,
+      fsuid: 1003,
+      gid: 2000,
+      egid: 2001,
+      sgid: 2002,
+      fsgid: 2003,
+      securebits: 0,
+      capPermitted: 0x1ff_ffff_ffffn,
+      capEffective: 0x402n,
+      capInheritable: 0n,
+    });
+  });
 });
 
 describe("parsers", () => {

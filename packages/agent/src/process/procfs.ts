@@ -9,7 +9,7 @@ import { formatArguments } from "./arguments.js";
 import { execId, rootParentExecId } from "./exec-id.js";
 import { formatFlags, ProcessFlag } from "./flags.js";
 import type { ProcessRecord } from "./process-record.js";
-import type { NamespaceInums } from "./raw-input.js";
+import type { CredsInput, NamespaceInums } from "./raw-input.js";
 
 /**
  * Start-up scan of /proc: the processes that existed before the sensor, as Tetragon's procfs
@@ -44,13 +44,53 @@ export function scanProcfs(options: ProcfsOptions): ProcessRecord[] {
     if (raw) raws.push(raw);
   }
   const ktimeByPid = new Map(raws.map((r) => [r.pid, r.ktime]));
-  return raws.map((raw) => toRecord(raw, options, ktimeByPid));
+  const inInitTree = initTreeOf(raws);
+  return raws.map((raw) => toRecord(raw, options, ktimeByPid, inInitTree.has(raw.pid)));
 }
 
-/** One process read now (used for cache misses); undefined when it does not exist (any more). */
-export function readProcfsProcess(pid: number, options: ProcfsOptions): ProcessRecord | undefined {
+/**
+ * One process read now (used for cache misses); undefined when it does not exist (any more).
+ * Its parent's place in the init tree is not known here: `parentInInitTree` says it.
+ */
+export function readProcfsProcess(
+  pid: number,
+  options: ProcfsOptions,
+  parentInInitTree = false,
+): ProcessRecord | undefined {
   const raw = readRawProc(pid, options.procRoot ?? "/proc", clkTckOf(options));
-  return raw ? toRecord(raw, options, new Map()) : undefined;
+  return raw ? toRecord(raw, options, new Map(), raw.nspid === 1 || parentInInitTree) : undefined;
+}
+
+/**
+ * The pids in an init tree: Tetragon's procfs reader (procToKeyValue) gives the flag to a
+ * process whose nspid is 1 or whose parent has it — the rule the kernel side applies at fork.
+ * Resolved through the parent chain so the order of /proc does not matter.
+ */
+function initTreeOf(raws: readonly RawProc[]): Set<number> {
+  const byPid = new Map(raws.map((r) => [r.pid, r]));
+  const known = new Map<number, boolean>();
+  const resolve = (start: RawProc): boolean => {
+    const chain: RawProc[] = [];
+    let answer = false;
+    for (let p: RawProc | undefined = start; p; p = byPid.get(p.ppid)) {
+      const seen = known.get(p.pid);
+      if (seen !== undefined) {
+        answer = seen;
+        break;
+      }
+      if (p.nspid === 1) {
+        answer = true;
+        chain.push(p);
+        break;
+      }
+      if (chain.includes(p)) break; // a pid-reuse loop mid-scan: not in a tree
+      chain.push(p);
+    }
+    for (const p of chain) known.set(p.pid, answer);
+    return answer;
+  };
+  for (const raw of raws) resolve(raw);
+  return new Set([...known].filter(([, inTree]) => inTree).map(([pid]) => pid));
 }
 
 let cachedClkTck: number | undefined;
@@ -76,7 +116,7 @@ export function kernelSeedOf(record: ProcessRecord): KernelProcessSeed {
     parentPid: record.parentPid,
     parentKtime: record.parentKtime,
     nspid: record.nspid,
-    flags: PROCFS_FLAGS,
+    flags: PROCFS_FLAGS | (record.inInitTree ? ProcessFlag.IN_INIT_TREE : 0),
   };
 }
 
@@ -94,6 +134,7 @@ interface RawProc {
   cwd: string | undefined;
   cgroupPath: string;
   ns: NamespaceInums;
+  creds: CredsInput;
 }
 
 function clkTckOf(options: ProcfsOptions): number {
@@ -111,6 +152,7 @@ function readRawProc(pid: number, procRoot: string, clkTck: number): RawProc | u
   if (!parsed) return undefined;
 
   const uids = statusIds(status, "Uid");
+  const gids = statusIds(status, "Gid");
   const raw: RawProc = {
     pid,
     ppid: parsed.ppid,
@@ -125,6 +167,21 @@ function readRawProc(pid: number, procRoot: string, clkTck: number): RawProc | u
     cwd: tryReadlink(`${dir}/cwd`),
     cgroupPath: pickContainerCgroupPath(parseProcCgroup(tryRead(`${dir}/cgroup`) ?? "")),
     ns: readNamespaces(dir),
+    // /proc shows no securebits; Tetragon's procfs reader leaves them 0 as well.
+    creds: {
+      uid: uids[0] ?? 0,
+      euid: uids[1] ?? 0,
+      suid: uids[2] ?? 0,
+      fsuid: uids[3] ?? 0,
+      gid: gids[0] ?? 0,
+      egid: gids[1] ?? 0,
+      sgid: gids[2] ?? 0,
+      fsgid: gids[3] ?? 0,
+      securebits: 0,
+      capPermitted: statusCaps(status, "CapPrm"),
+      capEffective: statusCaps(status, "CapEff"),
+      capInheritable: statusCaps(status, "CapInh"),
+    },
   };
 
   // Guard against the pid being reused between our reads: same pid, different start time.
@@ -134,13 +191,19 @@ function readRawProc(pid: number, procRoot: string, clkTck: number): RawProc | u
   return raw;
 }
 
-function toRecord(raw: RawProc, options: ProcfsOptions, ktimeByPid: Map<number, bigint>): ProcessRecord {
+function toRecord(
+  raw: RawProc,
+  options: ProcfsOptions,
+  ktimeByPid: Map<number, bigint>,
+  inInitTree: boolean,
+): ProcessRecord {
   const { nodeName, clock } = options;
   const kernelThread = raw.argv.length === 0 && raw.exe === undefined;
   // readlink(exe) fails for kernel threads, zombies and other users' processes when unprivileged.
   const binary = raw.exe ?? (kernelThread ? raw.comm : (raw.argv[0] ?? raw.comm));
 
-  let flags: number = PROCFS_FLAGS;
+  // Tetragon's procfs events carry the bit in their flags too ("procFS auid rootcwd inInitTree").
+  let flags: number = PROCFS_FLAGS | (inInitTree ? ProcessFlag.IN_INIT_TREE : 0);
   let cwd = "";
   if (raw.cwd === undefined) flags |= ProcessFlag.NO_CWD;
   else {
@@ -179,6 +242,8 @@ function toRecord(raw: RawProc, options: ProcfsOptions, ktimeByPid: Map<number, 
     containerId: container.id,
     nspid: raw.nspid,
     ns: raw.ns,
+    inInitTree,
+    creds: raw.creds,
   };
   if (pod) record.pod = podForProcess(pod, raw.nspid);
   return record;
@@ -206,7 +271,13 @@ export function nspidFromStatus(status: string): number {
   return ids.length > 1 ? Number(ids[ids.length - 1]) : 0;
 }
 
-function statusIds(status: string, key: "Uid"): number[] {
+/** A capability set line of /proc/<pid>/status (16 hex digits); 0n when absent. */
+function statusCaps(status: string, key: "CapPrm" | "CapEff" | "CapInh"): bigint {
+  const hex = new RegExp(`^${key}:\\s*([0-9a-fA-F]+)\\s*$`, "m").exec(status)?.[1];
+  return hex ? BigInt(`0x${hex}`) : 0n;
+}
+
+function statusIds(status: string, key: "Uid" | "Gid"): number[] {
   const line = new RegExp(`^${key}:\\s*(.*)$`, "m").exec(status)?.[1] ?? "";
   return line.trim().split(/\s+/).map(Number);
 }
@@ -236,8 +307,8 @@ const NS_FILES: ReadonlyArray<readonly [keyof NamespaceInums, string]> = [
   ["user", "user"],
 ];
 
-/** Namespace inums from readlink /proc/<pid>/ns/*; 0 where unreadable (EACCES, e.g. pid 1 here). */
-function readNamespaces(dir: string): NamespaceInums {
+/** Namespace inums from readlink <dir>/ns/* (dir: /proc/<pid>); 0 where unreadable (EACCES). */
+export function readNamespaces(dir: string): NamespaceInums {
   const ns: NamespaceInums = {
     uts: 0,
     ipc: 0,

@@ -32,6 +32,23 @@ export interface TaskInput {
   ns: NamespaceInums;
 }
 
+/** A task's credentials as the kernel read them at exec/clone (capability sets: bit masks). */
+export interface CredsInput {
+  uid: number;
+  gid: number;
+  euid: number;
+  egid: number;
+  suid: number;
+  sgid: number;
+  fsuid: number;
+  fsgid: number;
+  /** SECBIT_* bits. */
+  securebits: number;
+  capPermitted: bigint;
+  capEffective: bigint;
+  capInheritable: bigint;
+}
+
 export interface ExecInput {
   /** Boot-clock ns of the record. */
   ktime: bigint;
@@ -45,6 +62,8 @@ export interface ExecInput {
   cwd: string;
   /** Last component of the task's cgroup path, from a 128-byte kernel buffer. */
   cgroupName: string;
+  /** The new image's credentials (kernel records always have them). */
+  creds?: CredsInput;
 }
 
 export interface CloneInput {
@@ -53,6 +72,10 @@ export interface CloneInput {
   task: TaskInput;
   /** The process it was forked from. */
   parent: ProcessKeyInput;
+  /** Tetragon flag bits: CLONE, with IN_INIT_TREE when the child is in its init's tree. */
+  flags?: number;
+  /** The child's credentials at fork. */
+  creds?: CredsInput;
 }
 
 export interface ExitInput {

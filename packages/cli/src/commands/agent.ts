@@ -53,6 +53,8 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
     )
     .option("--enable-k8s-api", "pod metadata from the Kubernetes API (a watch on this node's pods)")
     .option("--k8s-kubeconfig-path <file>", "kubeconfig for --enable-k8s-api (default: in-cluster config)")
+    .option("--enable-process-ns", "add namespaces (ns, with is_host) to every process", false)
+    .option("--enable-process-cred", "add capabilities (cap) and process_credentials to every process", false)
     .addOption(
       new Option("--log-level <level>", "log level")
         .choices(["trace", "debug", "info", "warn", "error", "fatal"])
@@ -73,6 +75,8 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
         enableK8sApi?: boolean;
         k8sKubeconfigPath?: string;
         metricsServer?: string;
+        enableProcessNs: boolean;
+        enableProcessCred: boolean;
         logLevel: string;
       }) => {
         const options: AgentOptions = {
@@ -81,6 +85,8 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
           serverSocket: flags.serverSocket,
           eventQueueSize: flags.eventQueueSize,
           logLevel: flags.logLevel,
+          enableProcessNs: flags.enableProcessNs,
+          enableProcessCred: flags.enableProcessCred,
           ...(flags.nodeName !== undefined ? { nodeName: flags.nodeName } : {}),
           ...(flags.eventQueueBytes !== undefined ? { eventQueueBytes: flags.eventQueueBytes } : {}),
           ...(flags.exportFilename !== undefined ? { exportFilename: flags.exportFilename } : {}),
