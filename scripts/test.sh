@@ -44,7 +44,7 @@ check "typecheck" pnpm -s turbo run typecheck --output-logs=errors-only
 rm -f packages/*/.vitest-result.json native/.vitest-result.json
 # One package at a time: root-tier tests load BPF programs and run containers; on a 2-core VM
 # running them side by side only adds noise.
-pnpm -s turbo run test --concurrency=1 --output-logs=full
+pnpm -s turbo run test --concurrency=1 --continue --output-logs=full
 test_rc=$?
 
 node scripts/summarize-tests.mjs "$checks_passed" "$checks_failed"

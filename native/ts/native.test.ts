@@ -171,7 +171,8 @@ const expectedTask = (seed: number) => ({
 
 describe("record layout (constants.layout, offsetof on the header)", () => {
   it("ends every record struct with its last field", () => {
-    expect(L.syscall.flags + 4).toBe(sizes.syscall);
+    expect(L.syscall.ns_target + 4 * Object.keys(C.nsIndex).length).toBe(sizes.syscall);
+    expect(L.syscall.flags + 4).toBe(L.syscall.ns_kinds);
     expect(L.exec.cgroup_name + C.CGROUP_NAME_LEN).toBe(sizes.exec);
     expect(L.exit.exit_code + 8).toBe(sizes.exit); // + pad
     expect(L.clone.creds + L.creds.cap_inheritable + 8).toBe(sizes.clone);
@@ -406,6 +407,8 @@ describe("RecordBatch (the reader's validation + the JS decoder)", () => {
         .u32(S.selector, 2);
       for (let n = 0; n < C.SYSCALL_ARGS; n++) r.u64(S.args + 8 * n, 2n ** 64n - 1n - BigInt(n + seed));
       r.u32(S.fd_kind, C.fdKinds.nsfs).u32(S.fd_ns_inum, 4026531840).i32(S.signal_err, -3);
+      r.u32(S.ns_kinds, 0b100100).u32(S.ns_created, 0b100).u32(S.ns_to_host, 0b100000).u32(S.ns_from_host, 1);
+      for (let i = 0; i < 10; i++) r.u32(S.ns_target + 4 * i, 4026532000 + i);
       return r.u32(S.flags, seed % 2 ? C.syscallFlags.COMPAT : 0);
     };
 
@@ -424,6 +427,15 @@ describe("RecordBatch (the reader's validation + the JS decoder)", () => {
         fdNsInum: 4026531840,
         signalErr: -3,
         compat: true,
+        nsChange: {
+          kinds: 0b100100,
+          created: 0b100,
+          toHost: 0b100000,
+          fromHost: 1,
+          target: Array.from({ length: 10 }, (_, i) => 4026532000 + i),
+          // The caller's namespaces before the call are the task's, in slot order.
+          before: Object.values(expectedTask(1).ns),
+        },
       });
     });
 
@@ -443,6 +455,10 @@ describe("RecordBatch (the reader's validation + the JS decoder)", () => {
           fdKind: v.fdKind,
           fdNsInum: v.fdNsInum,
           signalErr: v.signalErr,
+          nsKinds: v.nsKinds,
+          nsToHost: v.nsToHost,
+          nsFromHost: v.nsFromHost,
+          nsChange: v.nsChange(),
           args: [0, 1, 2, 3, 4, 5].map((n) => v.arg(n)),
           pid: v.pid,
           tid: v.tid,
@@ -463,6 +479,10 @@ describe("RecordBatch (the reader's validation + the JS decoder)", () => {
           fdKind: raw.fdKind,
           fdNsInum: raw.fdNsInum,
           signalErr: raw.signalErr,
+          nsKinds: raw.nsChange.kinds,
+          nsToHost: raw.nsChange.toHost,
+          nsFromHost: raw.nsChange.fromHost,
+          nsChange: raw.nsChange,
           args: raw.args,
           pid: raw.task.pid,
           tid: raw.task.tid,
