@@ -55,9 +55,12 @@ export interface AgentOptions {
   podmanSocket?: string;
   /**
    * Pod metadata from the container runtime's CRI: `unix:///run/containerd/containerd.sock` or a
-   * socket path; unset or "": none. An unreachable runtime fails the start.
+   * socket path; unset or "": none. An unreachable runtime fails the start, unless the endpoint
+   * was discovered at its standard path rather than named (criEndpointDiscovered): then it is
+   * logged and skipped (a containerd without the CRI plugin, e.g. docker's).
    */
   criEndpoint?: string;
+  criEndpointDiscovered?: boolean;
   /**
    * Pod metadata from the Kubernetes API (Tetragon's --enable-k8s-api): a watch on this node's
    * pods. `kubeconfig` as --k8s-kubeconfig-path (default: in-cluster); `nodeName` defaults to

@@ -357,9 +357,25 @@ describe("nsguard agent", () => {
       logLevel: "info",
       // podman's own default socket is used when this host has one.
       ...(existsSync("/run/podman/podman.sock") ? { podmanSocket: "/run/podman/podman.sock" } : {}),
+      // containerd's socket likewise, where a containerd without the CRI plugin is skipped.
+      ...(existsSync("/run/containerd/containerd.sock")
+        ? { criEndpoint: "/run/containerd/containerd.sock", criEndpointDiscovered: true }
+        : {}),
       enableProcessNs: false,
       enableProcessCred: false,
     });
+  });
+
+  it("--cri-endpoint names the CRI endpoint, which must answer; an empty one turns the CRI off", async () => {
+    await run(["agent", "--cri-endpoint", "unix:///tmp/c.sock"]);
+    expect(runAgent).toHaveBeenLastCalledWith(expect.objectContaining({ criEndpoint: "unix:///tmp/c.sock" }));
+    expect(runAgent).toHaveBeenLastCalledWith(
+      expect.not.objectContaining({ criEndpointDiscovered: expect.anything() }),
+    );
+    await run(["agent", "--cri-endpoint", ""]);
+    expect(runAgent).toHaveBeenLastCalledWith(
+      expect.not.objectContaining({ criEndpoint: expect.anything() }),
+    );
   });
 
   it("--podman-socket names the podman API socket; an empty one turns podman off", async () => {

@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import { loadPodInfoFile } from "../pod-info-file.js";
 import { CombinedPodInfoSource } from "./combined-pod-info.js";
-import { CriPodInfoSource } from "./cri/cri-pod-info.js";
+import { CriError, CriPodInfoSource } from "./cri/cri-pod-info.js";
 import { KubernetesPodInfoSource } from "./kubernetes/kubernetes-pod-info.js";
 import type { PodInfoSource } from "./pod-info.js";
 import { PodmanPodInfoSource } from "./podman/podman-pod-info.js";
@@ -10,6 +10,7 @@ import { PodmanPodInfoSource } from "./podman/podman-pod-info.js";
 export interface PodSourceOptions {
   podInfoFile?: string | undefined;
   criEndpoint?: string | undefined;
+  criEndpointDiscovered?: boolean | undefined;
   podmanSocket?: string | undefined;
   kubernetes?: { kubeconfig?: string; nodeName?: string } | undefined;
 }
@@ -39,8 +40,17 @@ export async function startPodInfoSources(
         }),
       );
     }
-    if (options.criEndpoint)
-      sources.push(await CriPodInfoSource.start({ endpoint: options.criEndpoint, logger }));
+    if (options.criEndpoint) {
+      try {
+        sources.push(await CriPodInfoSource.start({ endpoint: options.criEndpoint, logger }));
+      } catch (err) {
+        if (!(options.criEndpointDiscovered && err instanceof CriError)) throw err;
+        logger.warn(
+          { err, endpoint: options.criEndpoint },
+          "no CRI at the runtime's standard socket: skipped",
+        );
+      }
+    }
     if (options.podmanSocket) {
       sources.push(await PodmanPodInfoSource.start({ socketPath: options.podmanSocket, logger }));
     }

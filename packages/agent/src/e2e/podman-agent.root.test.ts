@@ -1,4 +1,11 @@
-import { KprobeAction } from "@nsguard/sdk";
+import { readlinkSync } from "node:fs";
+import {
+  type GetEventsResponse,
+  KprobeAction,
+  NamespaceDirection,
+  type ProcessKprobe,
+  toCompact,
+} from "@nsguard/sdk";
 import { afterAll, beforeAll, describe, expect } from "vitest";
 import { startHostAnchor } from "../sim/simulated-container.js";
 import { collectKprobes, isRoot, kprobeOf, rootIt, startExampleAgent, waitFor } from "./root-tier.js";
@@ -16,6 +23,7 @@ describe.runIf(isRoot || process.env.CI)("escape from a podman pod, pod metadata
   let podman: PodmanHarness;
   let anchor: ReturnType<typeof startHostAnchor>;
   let esc: RunningContainer;
+  let app: RunningContainer;
 
   beforeAll(async () => {
     anchor = startHostAnchor();
@@ -27,6 +35,12 @@ describe.runIf(isRoot || process.env.CI)("escape from a podman pod, pod metadata
       labels: { app: "xwing", "io.kubernetes.pod.namespace": "default" },
       privileged: true,
       pidHost: true,
+    });
+    // An ordinary container of the pod, for the runtime's own setns calls on `podman exec`.
+    app = await podman.run({
+      name: "xwing-app",
+      pod: "xwing",
+      labels: { app: "xwing", "io.kubernetes.pod.namespace": "default" },
     });
   }, 60_000);
 
@@ -74,6 +88,20 @@ describe.runIf(isRoot || process.env.CI)("escape from a podman pod, pod metadata
         expect(kprobes.map((k) => k.args[1]?.arg.value).sort()).toEqual(
           [NSTYPE.mnt, NSTYPE.uts, NSTYPE.ipc, NSTYPE.net].sort(),
         );
+        // The kernel's verdict: each kind leaves the container's namespace for the host's.
+        for (const k of kprobes) {
+          expect(k.namespaceChanges?.escape).toBe(true);
+          expect(k.namespaceChanges?.changes.map((c) => [c.direction, c.toHost, c.fromHost])).toEqual([
+            [NamespaceDirection.CONTAINER_TO_HOST, true, false],
+          ]);
+        }
+        const lines = events
+          .filter((ev) => kprobes.includes(kprobeOf(ev)))
+          .map((ev) => toCompact(ev as GetEventsResponse))
+          .sort();
+        expect(lines).toEqual(
+          ["ipc", "mnt", "net", "uts"].map((kind) => `🔧 setns   default/xwing /bin/nsenter ${kind} → host`),
+        );
         for (const k of kprobes) {
           expect(k.action).toBe(KprobeAction.POST);
           const pod = k.process?.pod;
@@ -87,6 +115,44 @@ describe.runIf(isRoot || process.env.CI)("escape from a podman pod, pod metadata
           expect(pod?.container?.image?.id).toBe(`localhost/nsguard-bb@${digest}`);
           expect(pod?.container?.startTime).toBeDefined();
           expect(pod?.container?.securityContext?.privileged).toBe(true);
+        }
+      } finally {
+        await agent.stop();
+      }
+    },
+    90_000,
+  );
+
+  rootIt(
+    "podman exec: the runtime's setns calls into the container say host → container and are not flagged",
+    async () => {
+      const agent = await startExampleAgent("namespace-access.yaml", {
+        serverSocket: "",
+        podmanSocket: podman.socketPath,
+      });
+      try {
+        const abort = new AbortController();
+        const events = await collectKprobes(agent, { policyNames: ["namespace-access"] }, abort.signal);
+        expect(await podman.exec("xwing-app", ["true"])).toMatchObject({ code: 0 });
+        // The container's own namespaces: what runc's exec joins.
+        const inums = new Set(
+          ["ipc", "uts", "net", "mnt", "pid"].map((kind) =>
+            Number(/\[(\d+)\]/.exec(readlinkSync(`/proc/${app.pid}/ns/${kind}`))?.[1]),
+          ),
+        );
+        const intoApp = (): ProcessKprobe[] =>
+          events
+            .map(kprobeOf)
+            .filter((k) => (k.namespaceChanges?.changes ?? []).some((c) => inums.has(c.after)));
+        await waitFor(() => intoApp().length >= 3, 10_000, "runc's setns events into xwing-app");
+        abort.abort();
+        for (const k of intoApp()) {
+          expect(k.namespaceChanges?.escape).toBe(false);
+          for (const change of k.namespaceChanges?.changes ?? []) {
+            expect(change.direction).toBe(NamespaceDirection.HOST_TO_CONTAINER);
+          }
+          // runc runs on the host, in no container.
+          expect(k.process?.docker).toBe("");
         }
       } finally {
         await agent.stop();

@@ -17,6 +17,8 @@ const agentModule = "@nsguard/agent";
 
 /** Where a root `podman system service` listens by default (podman-system-service(1)). */
 const PODMAN_DEFAULT_SOCKET = "/run/podman/podman.sock";
+/** containerd's default socket, which serves its CRI plugin (kubelet's --container-runtime-endpoint). */
+const CONTAINERD_DEFAULT_SOCKET = "/run/containerd/containerd.sock";
 
 export function registerAgent(program: Command, io: CliIo, setExitCode: (code: number) => void): void {
   program
@@ -49,7 +51,7 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
     )
     .option(
       "--cri-endpoint <endpoint>",
-      "pod metadata from the container runtime's CRI, e.g. unix:///run/containerd/containerd.sock",
+      `pod metadata from the container runtime's CRI ("" disables; default: ${CONTAINERD_DEFAULT_SOCKET} if it exists)`,
     )
     .option("--enable-k8s-api", "pod metadata from the Kubernetes API (a watch on this node's pods)")
     .option("--k8s-kubeconfig-path <file>", "kubeconfig for --enable-k8s-api (default: in-cluster config)")
@@ -92,7 +94,7 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
           ...(flags.exportFilename !== undefined ? { exportFilename: flags.exportFilename } : {}),
           ...(flags.podInfoFile !== undefined ? { podInfoFile: flags.podInfoFile } : {}),
           ...podmanSocketOption(flags.podmanSocket),
-          ...(flags.criEndpoint !== undefined ? { criEndpoint: flags.criEndpoint } : {}),
+          ...criEndpointOption(flags.criEndpoint),
           // As in Tetragon, the kubeconfig path alone does nothing without --enable-k8s-api.
           ...(flags.enableK8sApi
             ? {
@@ -120,4 +122,17 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
 function podmanSocketOption(flag: string | undefined): Pick<AgentOptions, "podmanSocket"> {
   if (flag !== undefined) return flag === "" ? {} : { podmanSocket: flag };
   return existsSync(PODMAN_DEFAULT_SOCKET) ? { podmanSocket: PODMAN_DEFAULT_SOCKET } : {};
+}
+
+/**
+ * An explicit --cri-endpoint wins ("" turns the CRI off) and must answer; otherwise containerd's
+ * default socket if present, where a containerd without the CRI plugin is skipped with a warning.
+ */
+function criEndpointOption(
+  flag: string | undefined,
+): Pick<AgentOptions, "criEndpoint" | "criEndpointDiscovered"> {
+  if (flag !== undefined) return flag === "" ? {} : { criEndpoint: flag };
+  return existsSync(CONTAINERD_DEFAULT_SOCKET)
+    ? { criEndpoint: CONTAINERD_DEFAULT_SOCKET, criEndpointDiscovered: true }
+    : {};
 }
