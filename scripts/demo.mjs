@@ -20,8 +20,8 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startHostAnchor } from "../packages/agent/dist/index.js";
 import { PodmanHarness } from "../packages/agent/dist/e2e/runtimes/podman.js";
+import { startHostAnchor } from "../packages/agent/dist/index.js";
 
 const root = new URL("..", import.meta.url).pathname;
 const nsguard = join(root, "packages/cli/bin/nsguard.js");
@@ -45,7 +45,9 @@ const say = (text) => console.log(`\n\x1b[1m== ${text}\x1b[0m`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function run(args) {
-  const child = spawn(process.execPath, [nsguard, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  // The agent with its heap flag (see bin/nsguard.js), so that it is our child and not a grandchild.
+  const heap = args[0] === "agent" ? ["--max-semi-space-size=4"] : [];
+  const child = spawn(process.execPath, [...heap, nsguard, ...args], { stdio: ["ignore", "pipe", "pipe"] });
   child.out = "";
   child.err = "";
   child.stdout.on("data", (d) => {
@@ -119,12 +121,17 @@ async function scenario(podman, policyFile, container, action) {
 const binaryOf = (event) => (event.process_kprobe ?? event.process_exit)?.process?.binary;
 
 let anchor;
-let podman;
+let starting; // PodmanHarness.start(), so that a Ctrl-C during it still cleans up
 let cleaning;
 function cleanup() {
   cleaning ??= (async () => {
-    for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
+    // SIGTERM first: the agent detaches its BPF programs on it.
+    const running = children.filter((child) => child.exitCode === null);
+    for (const child of running) child.kill("SIGTERM");
+    await Promise.race([Promise.all(running.map((child) => child.done)), sleep(3000)]);
+    for (const child of running) if (child.exitCode === null) child.kill("SIGKILL");
     anchor?.stop();
+    const podman = await starting?.catch(() => undefined); // a failed start cleaned up itself
     await podman?.cleanup();
     rmSync(work, { recursive: true, force: true });
   })();
@@ -142,7 +149,8 @@ let failed = false;
 try {
   anchor = startHostAnchor();
   say(`Host anchor: pid ${anchor.pid} (a host-side process whose namespaces the escape enters)`);
-  podman = await PodmanHarness.start();
+  starting = PodmanHarness.start();
+  const podman = await starting;
   await podman.createPod({ name: "xwing", labels: POD_LABELS });
   const spaceship = await podman.run({
     name: "spaceship",
@@ -159,17 +167,19 @@ try {
 
   say("Monitoring: examples/namespace-access.yaml (the seed's policy, unchanged)");
   console.log(readFileSync(join(root, "examples/namespace-access.yaml"), "utf8").trimEnd());
-  const escape = ["nsenter", "-t", String(anchor.pid), "-m", "-u", "-n", "-i", "hostname"];
-  say(`podman exec spaceship ${escape.join(" ")}`);
+  const escapeArgv = ["nsenter", "-t", String(anchor.pid), "-m", "-u", "-n", "-i", "hostname"];
+  say(`podman exec spaceship ${escapeArgv.join(" ")}`);
   const monitor = await scenario(podman, "namespace-access.yaml", "spaceship", async () => {
     const inside = await podman.exec("spaceship", ["hostname"]);
-    const escaped = await podman.exec("spaceship", escape);
+    const escaped = await podman.exec("spaceship", escapeArgv);
     console.log(`inside:  hostname=${inside.stdout.trim()}`);
     console.log(`escaped: hostname=${escaped.stdout.trim() || escaped.stderr.trim()}`);
     return escaped;
   });
   say("nsguard getevents -o compact (the escape: each kind the kernel moved into the host's)");
-  console.log(monitor.compact.filter((line) => line.includes(`default/xwing ${NSENTER}`)).join("\n") || "(no events)");
+  console.log(
+    monitor.compact.filter((line) => line.includes(`default/xwing ${NSENTER}`)).join("\n") || "(no events)",
+  );
   // runc's exec runs from a sealed memfd copy of itself, hence /dev/fd/N.
   const runtime = monitor.compact.filter((line) => /setns +\S+ \/dev\/fd\/\d+ .*host → container/.test(line));
   say(`… and runc joining the container for each podman exec (${runtime.length} setns lines, first 4)`);
@@ -190,7 +200,9 @@ try {
   );
   console.log(`exit status: ${deny.result.code} (137 = killed by SIGKILL at its setns)`);
   say("nsguard getevents -o compact");
-  console.log(deny.compact.filter((line) => line.includes(`default/xwing ${NSENTER}`)).join("\n") || "(no events)");
+  console.log(
+    deny.compact.filter((line) => line.includes(`default/xwing ${NSENTER}`)).join("\n") || "(no events)",
+  );
   const kprobe = deny.json.find((e) => e.process_kprobe && binaryOf(e) === NSENTER)?.process_kprobe;
   const exit = deny.json.find((e) => e.process_exit && binaryOf(e) === NSENTER)?.process_exit;
   console.log("(killed inside the syscall: the kernel left its mnt namespace unchanged)");

@@ -23,35 +23,37 @@ describe.runIf(isRoot || process.env.CI)("pod metadata from the Kubernetes API (
   let anchor: ReturnType<typeof startHostAnchor>;
   let server: FakeApiServer;
   const containerId = randomContainerId();
+  const lateId = randomContainerId();
+  const podWith = (name: string, id: string) => ({
+    metadata: {
+      name,
+      generateName: "xwing-5c8d7-",
+      namespace: "rebels",
+      labels: { app: "xwing", "pod-template-hash": "5c8d7" },
+      ownerReferences: [
+        { apiVersion: "apps/v1", kind: "ReplicaSet", name: "xwing-5c8d7", uid: "rs", controller: true },
+      ],
+    },
+    spec: { nodeName: NODE, containers: [{ name: "spaceship", image: "localhost/bb:latest" }] },
+    status: {
+      phase: "Running",
+      containerStatuses: [
+        {
+          name: "spaceship",
+          containerID: `containerd://${id}`,
+          image: "localhost/bb:latest",
+          imageID: "localhost/bb@sha256:0000",
+          state: { running: { startedAt: "2026-01-28T08:51:07Z" } },
+        },
+      ],
+    },
+  });
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "nsguard-e2e-k8s-"));
     anchor = startHostAnchor();
     server = await FakeApiServer.start();
-    server.put({
-      metadata: {
-        name: "xwing-5c8d7-q2x9z",
-        generateName: "xwing-5c8d7-",
-        namespace: "rebels",
-        labels: { app: "xwing", "pod-template-hash": "5c8d7" },
-        ownerReferences: [
-          { apiVersion: "apps/v1", kind: "ReplicaSet", name: "xwing-5c8d7", uid: "rs", controller: true },
-        ],
-      },
-      spec: { nodeName: NODE, containers: [{ name: "spaceship", image: "localhost/bb:latest" }] },
-      status: {
-        phase: "Running",
-        containerStatuses: [
-          {
-            name: "spaceship",
-            containerID: `containerd://${containerId}`,
-            image: "localhost/bb:latest",
-            imageID: "localhost/bb@sha256:0000",
-            state: { running: { startedAt: "2026-01-28T08:51:07Z" } },
-          },
-        ],
-      },
-    });
+    server.put(podWith("xwing-5c8d7-q2x9z", containerId));
     writeFileSync(
       join(dir, "kubeconfig"),
       JSON.stringify({
@@ -110,6 +112,61 @@ describe.runIf(isRoot || process.env.CI)("pod metadata from the Kubernetes API (
       }
       // stop closed the watch.
       await waitFor(() => server.watchCount === 0, 5000, "the agent's watch to close");
+    },
+    30_000,
+  );
+
+  rootIt(
+    "events that arrive before their pod is known wait in the event cache and leave with the pod",
+    async () => {
+      const agent = await startExampleAgent("namespace-access.yaml", {
+        nodeName: NODE,
+        kubernetes: { kubeconfig: join(dir, "kubeconfig") },
+        metricsServer: "127.0.0.1:0",
+      });
+      try {
+        const abort = new AbortController();
+        const events = await collectKprobes(agent, { policyNames: ["namespace-access"] }, abort.signal);
+        // The container runs before the API has its pod: the kubelet has not reported it yet.
+        const container = new SimulatedContainer({ id: lateId, hostname: "xwing" });
+        const result = await container
+          .run(`nsenter -t ${anchor.pid} -m -u -n -i true; echo rc=$?`)
+          .finally(() => container.remove());
+        expect(result.stdout).toContain("rc=0");
+        const mine = () => events.filter((ev) => kprobeOf(ev).process?.docker === lateId.slice(0, 31));
+        const metric = async (outcome: string) => {
+          const text = await (await fetch(agent.metricsUrl as string)).text();
+          return Number(
+            new RegExp(`nsguard_event_cache_events_total\\{outcome="${outcome}"\\} (\\d+)`).exec(text)?.[1],
+          );
+        };
+        const held = async () => {
+          const text = await (await fetch(agent.metricsUrl as string)).text();
+          return Number(/nsguard_event_cache_entries (\d+)/.exec(text)?.[1]);
+        };
+        // Held, not sent without the pod.
+        let waiting = 0;
+        for (let i = 0; i < 50 && waiting < 4; i++) {
+          waiting = await held();
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        expect(waiting).toBeGreaterThanOrEqual(4);
+        expect(mine()).toEqual([]);
+
+        server.put(podWith("xwing-5c8d7-late1", lateId));
+        await waitFor(() => mine().length >= 4, 5000, "the held setns events");
+        abort.abort();
+        for (const ev of mine()) {
+          expect(kprobeOf(ev).process?.pod).toMatchObject({
+            name: "xwing-5c8d7-late1",
+            workloadKind: "Deployment",
+          });
+        }
+        expect(await metric("resolved")).toBeGreaterThanOrEqual(4);
+        expect(await metric("timeout")).toBe(0);
+      } finally {
+        await agent.stop();
+      }
     },
     30_000,
   );
