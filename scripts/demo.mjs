@@ -137,8 +137,10 @@ function cleanup() {
   })();
   return cleaning;
 }
+let interrupted = false;
 for (const signal of ["SIGINT", "SIGTERM"]) {
   process.on(signal, async () => {
+    interrupted = true;
     console.error(`\n${signal}: cleaning up`);
     await cleanup();
     process.exit(130);
@@ -212,7 +214,7 @@ try {
     failed = true;
   }
 } catch (err) {
-  console.error(`demo failed: ${err.message}`);
+  if (!interrupted) console.error(`demo failed: ${err.message}`);
   failed = true;
 } finally {
   await cleanup();

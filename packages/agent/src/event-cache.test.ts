@@ -12,6 +12,7 @@ import type { EventSink, PublishMeta } from "./observer.js";
 import { ProcessFlag } from "./process/flags.js";
 import { ProcessCache } from "./process/process-cache.js";
 import type { ExecInput } from "./process/raw-input.js";
+import { HOST_NAMESPACES } from "./testing/namespaces.js";
 
 const NODE = "node-a";
 const clock = new BootClock(1_700_000_000_000_000_000n);
@@ -37,18 +38,7 @@ function execIn(containerId: string, pid: number): ExecInput {
       uid: 0,
       euid: 0,
       auid: 4294967295,
-      ns: {
-        uts: 1,
-        ipc: 2,
-        mnt: 3,
-        pid: 4,
-        pidForChildren: 4,
-        net: 5,
-        time: 6,
-        timeForChildren: 6,
-        cgroup: 7,
-        user: 8,
-      },
+      ns: HOST_NAMESPACES,
     },
     parent: { pid: 0, ktime: 0n },
     flags: ProcessFlag.EXECVE,

@@ -9,6 +9,7 @@ import { execId } from "../process/exec-id.js";
 import { ProcessFlag } from "../process/flags.js";
 import { ProcessCache } from "../process/process-cache.js";
 import type { ExecInput, NamespaceInums, TaskInput } from "../process/raw-input.js";
+import { HOST_NAMESPACES } from "../testing/namespaces.js";
 import { syscallInput } from "../testing/syscall-input.js";
 import {
   type BuildContext,
@@ -21,18 +22,7 @@ import {
 const NODE = "node-b";
 const clock = new BootClock(1_769_796_000_000_000_000n); // boot at 2026-01-30T18:00:00Z
 const ctx: BuildContext = { nodeName: NODE, clock };
-const HOST: NamespaceInums = {
-  uts: 11,
-  ipc: 12,
-  mnt: 13,
-  pid: 14,
-  pidForChildren: 14,
-  net: 15,
-  time: 16,
-  timeForChildren: 16,
-  cgroup: 17,
-  user: 18,
-};
+const HOST = HOST_NAMESPACES;
 
 const emptyProc = mkdtempSync(join(tmpdir(), "nsguard-noproc-"));
 afterAll(() => rmSync(emptyProc, { recursive: true, force: true }));

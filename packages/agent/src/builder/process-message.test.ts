@@ -8,22 +8,12 @@ import { BootClock } from "../clock.js";
 import { ProcessFlag } from "../process/flags.js";
 import { ProcessCache } from "../process/process-cache.js";
 import type { CredsInput, ExecInput, NamespaceInums, TaskInput } from "../process/raw-input.js";
+import { HOST_NAMESPACES } from "../testing/namespaces.js";
 import { type BuildContext, buildExecEvent } from "./event-builder.js";
 
 const NODE = "node-a";
 const clock = new BootClock(1_700_000_000_000_000_000n);
-const HOST: NamespaceInums = {
-  uts: 11,
-  ipc: 12,
-  mnt: 13,
-  pid: 14,
-  pidForChildren: 14,
-  net: 15,
-  time: 16,
-  timeForChildren: 16,
-  cgroup: 17,
-  user: 18,
-};
+const HOST = HOST_NAMESPACES;
 const CONTAINER: NamespaceInums = { ...HOST, uts: 21, mnt: 23, pid: 24, pidForChildren: 24, net: 25 };
 // A root process in a container: CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_NET_BIND_SERVICE (10) permitted
 // and effective; SECBIT_NOROOT | SECBIT_KEEP_CAPS.
