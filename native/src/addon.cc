@@ -2,6 +2,7 @@
 // Module init: per-environment AddonState (instance data + cleanup hook), the two classes, and the
 // free functions. No globals: everything mutable hangs off the environment.
 #include <malloc.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <napi.h>
 #include <sys/resource.h>
@@ -95,6 +96,47 @@ Napi::Value LibbpfVersion(const Napi::CallbackInfo& info) {
                                            std::to_string(libbpf_minor_version()));
 }
 
+// The host's namespace inode numbers (the kernel's initial namespaces), by RawNamespaces name, from
+// kernel BTF's `enum init_ns_ino` — the same source syscalls.bpf.c's verdicts use, so is_host and
+// to_host agree; /proc/1/ns, which Tetragon reads, is unreadable on some machines. Undefined on
+// kernels without that enum (the net and mnt ones were allocated at boot before it existed).
+Napi::Value HostNamespaceInums(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  struct btf* btf = btf__load_vmlinux_btf();
+  if (libbpf_get_error(btf)) return env.Undefined();
+  Napi::Value result = env.Undefined();
+  const __s32 id = btf__find_by_name_kind(btf, "init_ns_ino", BTF_KIND_ENUM);
+  if (id > 0) {
+    const struct btf_type* t = btf__type_by_id(btf, id);
+    const struct btf_enum* values = btf_enum(t);
+    // enumerator → the RawNamespaces fields it stands for (the *_for_children ones share it).
+    const std::pair<const char*, std::vector<const char*>> names[] = {
+        {"UTS_NS_INIT_INO", {"uts"}},
+        {"IPC_NS_INIT_INO", {"ipc"}},
+        {"MNT_NS_INIT_INO", {"mnt"}},
+        {"PID_NS_INIT_INO", {"pid", "pidForChildren"}},
+        {"NET_NS_INIT_INO", {"net"}},
+        {"TIME_NS_INIT_INO", {"time", "timeForChildren"}},
+        {"CGROUP_NS_INIT_INO", {"cgroup"}},
+        {"USER_NS_INIT_INO", {"user"}},
+    };
+    Napi::Object out = Napi::Object::New(env);
+    size_t found = 0;
+    for (const auto& [enumerator, fields] : names) {
+      for (int i = 0; i < btf_vlen(t); i++) {
+        if (strcmp(btf__name_by_offset(btf, values[i].name_off), enumerator) != 0) continue;
+        for (const char* field : fields) {
+          out.Set(field, Napi::Number::New(env, static_cast<uint32_t>(values[i].val)));
+        }
+        found++;
+      }
+    }
+    if (found == sizeof(names) / sizeof(names[0])) result = out;
+  }
+  btf__free(btf);
+  return result;
+}
+
 // Raise RLIMIT_MEMLOCK to infinity for kernels that still charge BPF memory to it. Kernels ≥ 5.11
 // (ours is 6.18) charge BPF maps to the memory cgroup instead, and this machine lacks
 // CAP_SYS_RESOURCE, so EPERM is expected and harmless: we then raise the soft limit to the hard
@@ -176,6 +218,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("bootClockOffsetNs", Napi::Function::New(env, BootClockOffsetNs, "bootClockOffsetNs"));
   exports.Set("trimMemory", Napi::Function::New(env, TrimMemory, "trimMemory"));
   exports.Set("libbpfVersion", Napi::Function::New(env, LibbpfVersion, "libbpfVersion"));
+  exports.Set("hostNamespaceInums",
+              Napi::Function::New(env, HostNamespaceInums, "hostNamespaceInums"));
   exports.Set("bumpMemlock", Napi::Function::New(env, BumpMemlock, "bumpMemlock"));
   exports.Set("batchRecords", Napi::Function::New(env, BatchRecords, "batchRecords"));
   exports.Set("constants", MakeConstants(env));

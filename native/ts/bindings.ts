@@ -352,6 +352,7 @@ export interface NativeBinding {
   bootClockOffsetNs(): bigint;
   trimMemory(): boolean;
   libbpfVersion(): string;
+  hostNamespaceInums(): RawNamespaces | undefined;
   bumpMemlock(): MemlockResult;
   /** The reader's validation and batch layout applied to samples (see __openEventStream). */
   batchRecords(samples: readonly Uint8Array[]): { bytes: ArrayBuffer; count: number; malformed: number };

@@ -14,6 +14,7 @@ import {
   type ThrottleConstants,
   type ThrottleSource,
 } from "./bindings.js";
+import type { RawNamespaces } from "./raw-events.js";
 import { RecordBatch } from "./record-batch.js";
 
 export interface OpenOptions {
@@ -292,6 +293,14 @@ export function trimMemory(): boolean {
 }
 
 /** Version of the libbpf the addon runs with, e.g. "1.1". */
+/**
+ * The host's namespace inode numbers — the kernel's initial namespaces, from kernel BTF (`enum
+ * init_ns_ino`), as the syscall program's verdicts use them; undefined on kernels without it.
+ */
+export function hostNamespaceInums(): RawNamespaces | undefined {
+  return native.hostNamespaceInums();
+}
+
 export function libbpfVersion(): string {
   return native.libbpfVersion();
 }

@@ -31,6 +31,7 @@ export {
   bootClockOffsetNs,
   bumpMemlock,
   EventStream,
+  hostNamespaceInums,
   libbpfVersion,
   nativeConstants,
   throttleConstants,

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // Pure tier: needs no root, no BPF objects, no kernel features.
-import { readFileSync } from "node:fs";
+import { readFileSync, readlinkSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
   BpfError,
   BpfObject,
   bootClockOffsetNs,
   bumpMemlock,
+  hostNamespaceInums,
   isBpfError,
   libbpfVersion,
   nativeConstants,
@@ -32,6 +33,24 @@ describe("module", () => {
     expect(nativeConstants.MAX_PID_VALUES).toBe(4);
     expect(nativeConstants.recordSizes.header).toBe(16);
     expect(nativeConstants.ops).toEqual({ exec: 1, clone: 2, exit: 3, syscall: 4 });
+  });
+
+  it("hostNamespaceInums: the kernel's initial namespaces, from kernel BTF — the ones this test runs in", () => {
+    const inum = (kind: string) => Number(/\[(\d+)\]/.exec(readlinkSync(`/proc/self/ns/${kind}`))?.[1]);
+    // CI and the dev shell run in the initial namespaces (/proc/1/ns is unreadable here, so this
+    // process stands in for "the host").
+    expect(hostNamespaceInums()).toEqual({
+      uts: inum("uts"),
+      ipc: inum("ipc"),
+      mnt: inum("mnt"),
+      pid: inum("pid"),
+      pidForChildren: inum("pid_for_children"),
+      net: inum("net"),
+      time: inum("time"),
+      timeForChildren: inum("time_for_children"),
+      cgroup: inum("cgroup"),
+      user: inum("user"),
+    });
   });
 
   it("bootClockOffsetNs is wall clock minus time since boot", () => {

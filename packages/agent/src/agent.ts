@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { loadTracingPolicyFile } from "@nsguard/policy";
-import { bootClockOffsetNs, Sensor, trimMemory } from "@nsguard/sensor";
+import { bootClockOffsetNs, hostNamespaceInums, Sensor, trimMemory } from "@nsguard/sensor";
 import {
   createFineGuidanceSensorsRoutes,
   EventHub,
@@ -111,8 +111,9 @@ export async function startAgent(
     clock: new BootClock(0n),
     includeNamespaces: options.enableProcessNs ?? false,
     includeCredentials: options.enableProcessCred ?? false,
-    // Tetragon's is_host compares with pid 1's namespaces, read once at start.
-    hostNamespaces: options.enableProcessNs ? readNamespaces("/proc/1") : undefined,
+    // is_host: the kernel's initial namespaces, as the verdicts' to_host; Tetragon reads pid 1's,
+    // which this falls back to on kernels whose BTF lacks them (unreadable on some machines).
+    hostNamespaces: options.enableProcessNs ? (hostNamespaceInums() ?? readNamespaces("/proc/1")) : undefined,
   };
   const cache = new ProcessCache({ nodeName, clock: context.clock, podInfo });
   let sensor: Sensor | undefined;

@@ -1,5 +1,6 @@
 export {
   bootClockOffsetNs,
+  hostNamespaceInums,
   nativeConstants,
   type RawCloneEvent,
   type RawCreds,

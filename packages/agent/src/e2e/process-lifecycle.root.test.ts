@@ -137,7 +137,11 @@ describe.runIf(isRoot || process.env.CI)("process lifecycle fidelity (root tier:
         expect(nsenter.ns?.user?.inum).toBe(nsInum("self", "user"));
         for (const name of ["net", "mnt", "uts", "ipc", "pid", "user", "cgroup"] as const) {
           expect(host?.ns?.[name]?.inum).toBe(nsInum("self", name));
+          // is_host: the kernel's initial namespaces (this test runs in them; /proc/1's are unreadable).
+          expect(host?.ns?.[name]?.isHost).toBe(true);
         }
+        expect(nsenter.ns?.net?.isHost).toBe(false);
+        expect(nsenter.ns?.user?.isHost).toBe(true); // the container shares the host's user namespace
 
         // --enable-process-cred: root in the container keeps the bounding set (exec as root
         // grants it); the host process dropped to nobody with nothing.
