@@ -62,7 +62,10 @@ class AskedPodSource extends StaticPodInfoSource {
   }
 }
 
-function setup(podInfo: StaticPodInfoSource, options: { maxEntries?: number } = {}) {
+function setup(
+  podInfo: StaticPodInfoSource,
+  options: { maxEntries?: number; maxPerContainer?: number } = {},
+) {
   let nowMs = 0;
   const published: GetEventsResponse[] = [];
   const sink: EventSink = {
@@ -97,7 +100,7 @@ describe("EventCache: events that arrive before their pod", () => {
     exec("", 10);
     exec(CID, 11);
     expect(published.map(podName)).toEqual([undefined, "xwing"]);
-    expect(events.stats()).toEqual({ held: 0, resolved: 0, timedOut: 0, overflowed: 0 });
+    expect(events.stats()).toEqual({ held: 0, resolved: 0, timedOut: 0, overflowed: 0, unknownContainer: 0 });
     events.close();
   });
 
@@ -138,6 +141,32 @@ describe("EventCache: events that arrive before their pod", () => {
     source.add(pod(CID, "first"));
     events.retry();
     expect(published.map(podName)).toEqual(["other", "first"]);
+    events.close();
+  });
+
+  it("after a container was looked for in vain, its events go at once for a while, then wait again", () => {
+    const { events, published, exec, advance } = setup(new StaticPodInfoSource());
+    exec(CID, 60);
+    advance(1000);
+    events.retry(); // timed out: the container is remembered as unknown
+    exec(CID, 61);
+    expect(published.map(podName)).toEqual([undefined, undefined]);
+    expect(events.stats()).toMatchObject({ held: 0, timedOut: 1, unknownContainer: 1 });
+    advance(30_000);
+    exec(CID, 62); // remembered no longer: waits (and asks) again
+    expect(events.stats()).toMatchObject({ held: 1 });
+    events.close();
+  });
+
+  it("one container's flood takes at most its share: another container's events still wait for their pod", () => {
+    const source = new StaticPodInfoSource();
+    const { events, published, exec } = setup(source, { maxEntries: 8, maxPerContainer: 2 });
+    for (let pid = 70; pid < 75; pid++) exec(CID, pid); // 2 held, 3 sent at once
+    exec(OTHER, 80);
+    expect(events.stats()).toMatchObject({ held: 3, overflowed: 3 });
+    source.add(pod(OTHER, "other"));
+    events.retry();
+    expect(published.map(podName).filter((n) => n === "other")).toEqual(["other"]);
     events.close();
   });
 

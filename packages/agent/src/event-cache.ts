@@ -15,6 +15,16 @@ export interface EventCacheOptions {
   maxWaitMs?: number;
   /** Events held at most; beyond that an event is sent at once, without its pod. */
   maxEntries?: number;
+  /**
+   * Events of one container held at most (default maxEntries / 8): a flood from a container no
+   * source knows must not take every slot and leave other containers' events without their pods.
+   */
+  maxPerContainer?: number;
+  /**
+   * After a container's event waited maxWaitMs in vain, its events go at once, without waiting,
+   * for this long (the source is still asked now and then).
+   */
+  unknownContainerMs?: number;
   now?: () => number;
 }
 
@@ -25,15 +35,22 @@ export interface EventCacheStats {
   resolved: number;
   /** Events sent without their pod after maxWaitMs. */
   timedOut: number;
-  /** Events sent without their pod at once because the cache was full. */
+  /** Events sent without their pod at once because the cache, or its container's share, was full. */
   overflowed: number;
+  /** Events sent at once without their pod because their container was not found shortly before. */
+  unknownContainer: number;
 }
 
 interface Held {
   event: GetEventsResponse;
   meta: PublishMeta | undefined;
   since: number;
+  /** The event's process's container id (Process.docker). */
+  container: string;
 }
+
+/** Containers remembered as unknown at most (oldest forgotten first). */
+const MAX_UNKNOWN_CONTAINERS = 4096;
 
 /**
  * Events that arrive before their pod metadata (a container's first exec, before the runtime or
@@ -54,7 +71,13 @@ export class EventCache implements EventSink {
   readonly #retryMs: number;
   readonly #maxWaitMs: number;
   readonly #maxEntries: number;
+  readonly #maxPerContainer: number;
+  readonly #unknownMs: number;
   readonly #now: () => number;
+  /** Held events per container id. */
+  readonly #perContainer = new Map<string, number>();
+  /** Container id → until when its events go without waiting (insertion order = oldest first). */
+  readonly #unknown = new Map<string, number>();
   /** Insertion order = arrival order. */
   readonly #held: Held[] = [];
   /** exec_ids with an event waiting: their later events wait behind it. */
@@ -65,6 +88,7 @@ export class EventCache implements EventSink {
   #resolved = 0;
   #timedOut = 0;
   #overflowed = 0;
+  #unknownContainer = 0;
 
   constructor(options: EventCacheOptions) {
     this.#podInfo = options.podInfo;
@@ -73,6 +97,8 @@ export class EventCache implements EventSink {
     this.#retryMs = options.retryIntervalMs ?? 250;
     this.#maxWaitMs = options.maxWaitMs ?? 5000;
     this.#maxEntries = options.maxEntries ?? 8192;
+    this.#maxPerContainer = options.maxPerContainer ?? Math.max(1, Math.floor(this.#maxEntries / 8));
+    this.#unknownMs = options.unknownContainerMs ?? 30_000;
     this.#now = options.now ?? Date.now;
   }
 
@@ -90,6 +116,7 @@ export class EventCache implements EventSink {
       resolved: this.#resolved,
       timedOut: this.#timedOut,
       overflowed: this.#overflowed,
+      unknownContainer: this.#unknownContainer,
     };
   }
 
@@ -105,12 +132,23 @@ export class EventCache implements EventSink {
       this.#sink.publish(filled, meta);
       return;
     }
-    if (this.#held.length >= this.#maxEntries) {
+    const container = process?.docker ?? "";
+    const now = this.#now();
+    if (!waitsBehind && this.#knownUnknown(container, now)) {
+      this.#unknownContainer++;
+      this.#sink.publish(event, meta);
+      return;
+    }
+    if (
+      this.#held.length >= this.#maxEntries ||
+      (this.#perContainer.get(container) ?? 0) >= this.#maxPerContainer
+    ) {
       this.#overflowed++;
       this.#sink.publish(event, meta);
       return;
     }
-    this.#held.push({ event, meta, since: this.#now() });
+    this.#held.push({ event, meta, since: now, container });
+    this.#perContainer.set(container, (this.#perContainer.get(container) ?? 0) + 1);
     if (process)
       this.#waitingProcesses.set(process.execId, (this.#waitingProcesses.get(process.execId) ?? 0) + 1);
     this.#askAbout(event);
@@ -132,8 +170,11 @@ export class EventCache implements EventSink {
       const filled = blocked ? undefined : missingPod(held.event) ? this.#fill(held.event) : held.event;
       if (filled || now - held.since >= this.#maxWaitMs) {
         if (filled) this.#resolved++;
-        else this.#timedOut++;
-        this.#release(execId);
+        else {
+          this.#timedOut++;
+          if (missingPod(held.event)) this.#rememberUnknown(held.container, now);
+        }
+        this.#release(execId, held.container);
         this.#sink.publish(filled ?? held.event, held.meta);
         continue;
       }
@@ -152,9 +193,31 @@ export class EventCache implements EventSink {
       this.#sink.publish(held.event, held.meta);
     }
     this.#waitingProcesses.clear();
+    this.#perContainer.clear();
   }
 
-  #release(execId: string | undefined): void {
+  /** The container was looked for in vain lately; asks the source again once that has expired. */
+  #knownUnknown(container: string, now: number): boolean {
+    const until = this.#unknown.get(container);
+    if (until === undefined) return false;
+    if (now < until) return true;
+    this.#unknown.delete(container);
+    return false;
+  }
+
+  #rememberUnknown(container: string, now: number): void {
+    this.#unknown.delete(container);
+    this.#unknown.set(container, now + this.#unknownMs);
+    if (this.#unknown.size > MAX_UNKNOWN_CONTAINERS) {
+      const oldest = this.#unknown.keys().next().value;
+      if (oldest !== undefined) this.#unknown.delete(oldest);
+    }
+  }
+
+  #release(execId: string | undefined, container: string): void {
+    const left = (this.#perContainer.get(container) ?? 1) - 1;
+    if (left > 0) this.#perContainer.set(container, left);
+    else this.#perContainer.delete(container);
     if (execId === undefined) return;
     const n = (this.#waitingProcesses.get(execId) ?? 1) - 1;
     if (n > 0) this.#waitingProcesses.set(execId, n);

@@ -15,7 +15,7 @@ function sources(overrides: Partial<Record<string, number>> = {}): MetricsSource
     observer: () => ({ exec: 10, clone: 11, exit: 12, syscall: 60, unknownHook: 0, errors: 0, pauses: 6 }),
     hub: () => ({ published: 82, dropped: overrides.hubDropped ?? 3, subscribers: 2 }),
     processCacheSize: () => 42,
-    eventCache: () => ({ held: 3, resolved: 20, timedOut: 1, overflowed: 0 }),
+    eventCache: () => ({ held: 3, resolved: 20, timedOut: 1, overflowed: 0, unknownContainer: 7 }),
     policies: () => 1,
     throttledSources: () => 2,
   };
@@ -38,6 +38,7 @@ describe("metrics", () => {
     expect(text).toContain("nsguard_event_cache_entries 3");
     expect(text).toContain('nsguard_event_cache_events_total{outcome="resolved"} 20');
     expect(text).toContain('nsguard_event_cache_events_total{outcome="timeout"} 1');
+    expect(text).toContain('nsguard_event_cache_events_total{outcome="unknown_container"} 7');
   });
 
   it("serves /metrics over HTTP and answers 404 elsewhere", async () => {

@@ -138,7 +138,7 @@ export function createMetricsRegistry(sources: MetricsSources): Registry {
   );
   new Counter({
     name: "nsguard_event_cache_events_total",
-    help: "Events that waited for their pod metadata, by outcome: resolved (got it), timeout or overflow (sent without it)",
+    help: "Events of containers whose pod was not known, by outcome: resolved (waited and got it); timeout, overflow (cache or the container's share full), unknown_container (not found shortly before): sent without it",
     labelNames: ["outcome"],
     registers: [registry],
     collect() {
@@ -147,6 +147,7 @@ export function createMetricsRegistry(sources: MetricsSources): Registry {
       this.inc({ outcome: "resolved" }, stats?.resolved ?? 0);
       this.inc({ outcome: "timeout" }, stats?.timedOut ?? 0);
       this.inc({ outcome: "overflow" }, stats?.overflowed ?? 0);
+      this.inc({ outcome: "unknown_container" }, stats?.unknownContainer ?? 0);
     },
   });
   gauge("nsguard_tracingpolicy_loaded", "Tracing policies loaded", () => sources.policies());
