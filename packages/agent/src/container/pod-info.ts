@@ -3,11 +3,12 @@
  *
  * Tetragon gets this from a node-scoped Kubernetes pod informer (pkg/watcher/pod.go,
  * pkg/process/podinfo.go; tetragon-reference §3.4); ours is KubernetesPodInfoSource
- * (kubernetes/kubernetes-pod-info.ts). The agent depends only on the {@link PodInfoSource}
- * interface. {@link StaticPodInfoSource} is the in-memory implementation used by tests, by the
- * demo (whose container is named like a containerd container) and as the informer's index.
+ * (kubernetes/kubernetes-pod-info.ts), beside the node's runtimes: CriPodInfoSource (cri/) and
+ * PodmanPodInfoSource (podman/), combined by startPodInfoSources (pod-sources.ts). The agent
+ * depends only on the {@link PodInfoSource} interface. {@link StaticPodInfoSource} is the
+ * in-memory index the sources build on, and the `--pod-info-file` source of tests.
  *
- * Contract a Kubernetes implementation must satisfy (what Tetragon's informer does):
+ * Contract every source satisfies (what Tetragon's informer does):
  * - index every pod on the node by the container ids of its init, regular and ephemeral
  *   container *statuses* (`containerd://<id>` → `<id>`), re-indexing on every pod update;
  * - `lookup` accepts the full id or any prefix of at least `Process.docker`'s 31 characters,
