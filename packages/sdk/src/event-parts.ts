@@ -71,3 +71,21 @@ export function eventPolicyName(event: GetEventsResponse): string | undefined {
       return undefined;
   }
 }
+
+/** The ancestors Tetragon attaches to an event (nearest first); empty when it carries none. */
+export function eventAncestors(event: GetEventsResponse): readonly Process[] {
+  const e = event.event;
+  switch (e.case) {
+    case "processExec":
+    case "processExit":
+    case "processKprobe":
+    case "processTracepoint":
+    case "processUprobe":
+    case "processLsm":
+    case "processUsdt":
+    case "processLoader":
+      return e.value.ancestors;
+    default:
+      return [];
+  }
+}

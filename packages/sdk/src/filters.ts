@@ -1,6 +1,8 @@
-import { eventParent, eventPolicyName, eventProcess, eventType } from "./event-parts.js";
+import { compileCelExpressions } from "./cel.js";
+import { eventAncestors, eventParent, eventPolicyName, eventProcess, eventType } from "./event-parts.js";
 import { FilterError } from "./filter-error.js";
-import type { EventType, Filter, GetEventsResponse } from "./gen/tetragon/events_pb.js";
+import type { CapabilitiesType } from "./gen/tetragon/capabilities_pb.js";
+import type { CapFilterSet, EventType, Filter, GetEventsResponse } from "./gen/tetragon/events_pb.js";
 import type { Process } from "./gen/tetragon/tetragon_pb.js";
 import { parseLabelSelector } from "./label-selector.js";
 import { compileAnyRegex } from "./regex.js";
@@ -11,9 +13,9 @@ export type EventPredicate = (event: GetEventsResponse) => boolean;
 /**
  * Compiles GetEventsRequest allow/deny lists with Tetragon's semantics (pkg/filters): an
  * event passes when (the allow list is empty OR any allow Filter matches) AND no deny Filter
- * matches. Everything (regexes, selectors) is compiled here, once per request, so the
- * per-event cost is only the checks themselves. Throws FilterError for invalid or
- * unsupported filters.
+ * matches. Everything (regexes, selectors, CEL) is compiled here, once per request, so the
+ * per-event cost is only the checks themselves, and each is bounded: regexes are RE2 (linear
+ * time), CEL has an iteration budget. Throws FilterError for an invalid filter.
  */
 export function compileFilters(allowList: readonly Filter[], denyList: readonly Filter[]): EventPredicate {
   const allow = allowList.map(compileFilter);
@@ -28,7 +30,6 @@ export function compileFilters(allowList: readonly Filter[], denyList: readonly 
  * events that carry no process.
  */
 export function compileFilter(filter: Filter): EventPredicate {
-  rejectUnsupported(filter);
   const checks: EventPredicate[] = [];
   const onProcess = (test: (p: Process) => boolean): void => {
     checks.push((event) => {
@@ -68,6 +69,7 @@ export function compileFilter(filter: Filter): EventPredicate {
     const pids = new Set(filter.pid);
     onProcess((p) => p.pid !== undefined && pids.has(p.pid));
   }
+  if (filter.pidSet.length > 0) checks.push(pidSetCheck(filter.pidSet));
   if (filter.eventSet.length > 0) {
     const types = new Set<EventType>(filter.eventSet);
     checks.push((event) => types.has(eventType(event)));
@@ -100,6 +102,21 @@ export function compileFilter(filter: Filter): EventPredicate {
       return parent !== undefined && matches(parent.arguments);
     });
   }
+  if (filter.capabilities !== undefined) {
+    const { effective, inheritable, permitted } = filter.capabilities;
+    const sets = [
+      capSetCheck(effective, "capabilities.effective"),
+      capSetCheck(inheritable, "capabilities.inheritable"),
+      capSetCheck(permitted, "capabilities.permitted"),
+    ];
+    // A process without a cap field never matches (upstream filterByCaps).
+    onProcess((p) => {
+      const cap = p.cap;
+      return (
+        cap !== undefined && sets[0](cap.effective) && sets[1](cap.inheritable) && sets[2](cap.permitted)
+      );
+    });
+  }
   regexOn(filter.containerId, "container_id", (p) => p.docker);
   if (filter.inInitTree !== undefined) {
     const wanted = filter.inInitTree;
@@ -108,6 +125,14 @@ export function compileFilter(filter: Filter): EventPredicate {
   }
   regexOn(filter.containerNameRegex, "container_name_regex", (p) => p.pod?.container?.name);
   regexOn(filter.namespaceRegex, "namespace_regex", (p) => p.pod?.namespace);
+  if (filter.ancestorBinaryRegex.length > 0) {
+    // Upstream matches any ancestor's binary. Tetragon refuses the filter when its agent does
+    // not attach ancestors; here it also runs in the CLI over Tetragon's exported JSON, which
+    // may carry them, so an event without ancestors simply does not match.
+    const matches = compileAnyRegex(filter.ancestorBinaryRegex, "ancestor_binary_regex");
+    checks.push((event) => eventAncestors(event).some((a) => matches(a.binary)));
+  }
+  if (filter.celExpression.length > 0) checks.push(compileCelExpressions(filter.celExpression));
 
   if (checks.length === 0) return () => true;
   return (event) => checks.every((c) => c(event));
@@ -133,14 +158,56 @@ function maybeExecProbe(p: Process | undefined): boolean {
   return p?.pod?.container?.maybeExecProbe === true;
 }
 
-// Silently ignoring these would widen what a client sees (an allow filter would match
-// everything, a deny filter nothing), so they are refused instead.
-function rejectUnsupported(filter: Filter): void {
-  const unsupported = (field: string): never => {
-    throw new FilterError(field, `the ${field} filter is not supported by nsguard`);
+/**
+ * Tetragon's pid_set (pkg/filters/pidSet.go): the process is in the set, or its parent is, in
+ * which case the process joins the set so that its own children match later. The learned set
+ * belongs to this compiled filter (one per request) and only grows, as upstream's does; pids
+ * are learned from the events this filter sees, in order.
+ */
+function pidSetCheck(roots: readonly number[]): EventPredicate {
+  const members = new Set(roots);
+  return (event) => {
+    const pid = eventProcess(event)?.pid;
+    if (pid === undefined) return false;
+    if (members.has(pid)) return true;
+    const ppid = eventParent(event)?.pid;
+    if (ppid === undefined || !members.has(ppid)) return false;
+    members.add(pid);
+    return true;
   };
-  if (filter.pidSet.length > 0) unsupported("pid_set");
-  if (filter.capabilities !== undefined) unsupported("capabilities");
-  if (filter.celExpression.length > 0) unsupported("cel_expression");
-  if (filter.ancestorBinaryRegex.length > 0) unsupported("ancestor_binary_regex");
+}
+
+/**
+ * One CapFilterSet (upstream pkg/filters/caps.go): unset matches anything; otherwise exactly
+ * one of any (intersects), all (superset), exactly (equal as sets), none (disjoint) is set.
+ */
+function capSetCheck(
+  set: CapFilterSet | undefined,
+  field: string,
+): (caps: readonly CapabilitiesType[]) => boolean {
+  if (set === undefined) return () => true;
+  const defined = (["any", "all", "exactly", "none"] as const).filter((k) => set[k].length > 0);
+  if (defined.length !== 1) {
+    throw new FilterError(
+      field,
+      defined.length === 0
+        ? "capability filter must define exactly one match set"
+        : `capability filter may only define one match set, got: ${defined.join(", ")}`,
+    );
+  }
+  const kind = defined[0];
+  const wanted = new Set(set[kind]);
+  return (caps) => {
+    const have = new Set(caps);
+    switch (kind) {
+      case "any":
+        return [...wanted].some((c) => have.has(c));
+      case "all":
+        return [...wanted].every((c) => have.has(c));
+      case "exactly":
+        return have.size === wanted.size && [...wanted].every((c) => have.has(c));
+      case "none":
+        return ![...wanted].some((c) => have.has(c));
+    }
+  };
 }

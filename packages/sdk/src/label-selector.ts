@@ -11,8 +11,9 @@ const valueRe = new RegExp(`^(?:${namePart})?$`);
 
 /**
  * Parses the subset of Kubernetes label-selector syntax that Tetragon's `labels` filter
- * accepts in practice: `k=v`, `k==v`, `k!=v`, `k in (a,b)`, `k notin (a)`, `k`, `!k`, with
- * commas meaning AND. An empty selector matches every label set (as labels.Parse("") does).
+ * accepts in practice: `k=v`, `k==v`, `k!=v`, `k in (a,b)`, `k notin (a)`, `k`, `!k`, `k>5`,
+ * `k<5`, with commas meaning AND. An empty selector matches every label set (as
+ * labels.Parse("") does).
  */
 export function parseLabelSelector(selector: string, field = "labels"): LabelSelector {
   const fail = (why: string): never => {
@@ -60,11 +61,23 @@ function parseRequirement(req: string, fail: (why: string) => never): LabelSelec
       ? (labels) => has(labels, k) && values.includes(labels[k])
       : (labels) => !has(labels, k) || !values.includes(labels[k]);
   }
-  const cmp = /^([^!=\s]+)\s*(!=|==|=)\s*(.*)$/.exec(req);
+  const cmp = /^([^!=<>\s]+)\s*(!=|==|=|>|<)\s*(.*)$/.exec(req);
   if (cmp !== null) {
     const k = key(cmp[1]);
+    const op = cmp[2];
+    if (op === ">" || op === "<") {
+      // k8s labels: Gt/Lt take exactly one base-10 int64, and select labels whose value
+      // also parses as one (a label that does not parse is simply not selected).
+      const raw = cmp[3].trim();
+      const bound =
+        parseInt64(raw) ?? fail(`for '${op}' the value must be an integer, got ${JSON.stringify(raw)}`);
+      return (labels) => {
+        const n = has(labels, k) ? parseInt64(labels[k]) : undefined;
+        return n !== undefined && (op === ">" ? n > bound : n < bound);
+      };
+    }
     const v = value(cmp[3].trim());
-    return cmp[2] === "!="
+    return op === "!="
       ? (labels) => !has(labels, k) || labels[k] !== v
       : (labels) => has(labels, k) && labels[k] === v;
   }
@@ -74,4 +87,14 @@ function parseRequirement(req: string, fail: (why: string) => never): LabelSelec
   }
   const k = key(req);
   return (labels) => has(labels, k);
+}
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** Go's strconv.ParseInt(s, 10, 64): optional sign, decimal digits, int64 range. */
+function parseInt64(s: string): bigint | undefined {
+  if (!/^[+-]?[0-9]+$/.test(s)) return undefined;
+  const n = BigInt(s);
+  return n < INT64_MIN || n > INT64_MAX ? undefined : n;
 }

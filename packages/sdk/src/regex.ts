@@ -1,28 +1,25 @@
+import { RE2JS, RE2JSException } from "re2js";
 import { FilterError } from "./filter-error.js";
 
+/** A compiled regular expression; `test` is Go's `Regexp.MatchString` (unanchored). */
+export interface Re2Matcher {
+  test(value: string): boolean;
+}
+
 /**
- * Compiles a Go RE2 pattern into a JS RegExp with the same (unanchored, MatchString-style)
- * meaning for the common subset: RE2's leading inline flags `(?i)`, `(?s)`, `(?m)` become JS
- * flags and `(?P<name>` becomes `(?<name>`, because JS has neither syntax. Anything JS cannot
- * parse is a FilterError naming `field`, so a client learns about a typo instead of silently
- * getting no events.
+ * Compiles a pattern with Go's RE2 syntax and semantics (`regexp.Compile`): POSIX classes
+ * such as `[[:digit:]]`, `\z`, Unicode classes `\pL`, scoped flags `(?i:…)`, `(?P<name>…)`.
+ * Tetragon compiles every Filter regex with Go's regexp; re2js is a port of the same RE2
+ * automaton, so a pattern means the same here and matching runs in time linear in the input
+ * whatever the pattern (no backtracking: `(a+)+b` cannot stall the publish path). Syntax RE2
+ * refuses (look-around, backreferences) is a FilterError naming `field`, as in Tetragon.
  */
-export function compileRegex(pattern: string, field: string): RegExp {
-  let source = pattern;
-  let flags = "";
-  const inline = /^\(\?([ism]+)\)/.exec(source);
-  if (inline !== null) {
-    flags = [...new Set(inline[1])].join("");
-    source = source.slice(inline[0].length);
-  }
-  source = source.replaceAll("(?P<", "(?<");
+export function compileRegex(pattern: string, field: string): Re2Matcher {
   try {
-    return new RegExp(source, flags);
+    return RE2JS.compile(pattern);
   } catch (err) {
-    throw new FilterError(
-      field,
-      `invalid regular expression ${JSON.stringify(pattern)}: ${(err as Error).message}`,
-    );
+    if (!(err instanceof RE2JSException)) throw err;
+    throw new FilterError(field, `invalid regular expression ${JSON.stringify(pattern)}: ${err.message}`);
   }
 }
 
