@@ -31,10 +31,13 @@ describe("compileRegex (Go RE2)", () => {
   it.each(goCases)("%s against %j is %s, as in Go", (pattern, input, match) => {
     expect(compileRegex(pattern, "binary_regex").test(input)).toBe(match);
   });
-  it.each(["a(?=b)", "(a)\\1", "a(", "[", "a**", "(?<!x)a"])("refuses %s, as Go does, naming the field", (p) => {
-    expect(() => compileRegex(p, "pod_regex")).toThrow(FilterError);
-    expect(() => compileRegex(p, "pod_regex")).toThrow(/^pod_regex: invalid regular expression /);
-  });
+  it.each(["a(?=b)", "(a)\\1", "a(", "[", "a**", "(?<!x)a"])(
+    "refuses %s, as Go does, naming the field",
+    (p) => {
+      expect(() => compileRegex(p, "pod_regex")).toThrow(FilterError);
+      expect(() => compileRegex(p, "pod_regex")).toThrow(/^pod_regex: invalid regular expression /);
+    },
+  );
   it("matches a catastrophic-backtracking pattern in linear time", () => {
     // With a backtracking engine this never finishes; RE2 answers at once.
     expect(compileRegex("(a+)+b", "binary_regex").test("a".repeat(36))).toBe(false);

@@ -224,7 +224,7 @@ describe("GetEvents over a real server", () => {
     const client = createClient(FineGuidanceSensors, transportFor("grpc", t.url));
     const cases: GetEventsRequest[] = [
       request({ allowList: [{ binaryRegex: ["("] }] }),
-      request({ denyList: [{ celExpression: ["true"] }] }),
+      request({ denyList: [{ celExpression: ["1 + 1"] }] }),
       request({ fieldFilters: [{ fields: { paths: ["process.no_such_field"] } }] }),
     ];
     for (const req of cases) {
