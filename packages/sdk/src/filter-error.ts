@@ -13,3 +13,12 @@ export class FilterError extends Error {
     super(`${field}: ${message}`);
   }
 }
+
+/**
+ * A filter that has used up its share of evaluation time (see CEL_TIME_BUDGET_MS in cel.ts):
+ * the event is not evaluated and not delivered to that listener. Thrown per event, while the
+ * budget is exhausted; the server counts these as the listener's filter errors.
+ */
+export class FilterCostError extends Error {
+  override readonly name = "FilterCostError";
+}

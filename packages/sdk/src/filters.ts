@@ -1,5 +1,6 @@
 import { compileCelExpressions } from "./cel.js";
 import { eventAncestors, eventParent, eventPolicyName, eventProcess, eventType } from "./event-parts.js";
+import { governed } from "./filter-budget.js";
 import { FilterError } from "./filter-error.js";
 import type { CapabilitiesType } from "./gen/tetragon/capabilities_pb.js";
 import type { CapFilterSet, EventType, Filter, GetEventsResponse } from "./gen/tetragon/events_pb.js";
@@ -21,7 +22,31 @@ export function compileFilters(allowList: readonly Filter[], denyList: readonly 
   const allow = allowList.map(compileFilter);
   const deny = denyList.map(compileFilter);
   if (allow.length === 0 && deny.length === 0) return () => true;
-  return (event) => (allow.length === 0 || allow.some((p) => p(event))) && !deny.some((p) => p(event));
+  const predicate: EventPredicate = (event) =>
+    (allow.length === 0 || allow.some((p) => p(event))) && !deny.some((p) => p(event));
+  // Cheap filters (the usual few short regexes and exact fields) are not metered: the two
+  // clock reads would cost about as much as the filter.
+  return [...allowList, ...denyList].some(isCostly) ? governed(predicate) : predicate;
+}
+
+/** Patterns plus selectors longer than this, or any CEL, make a filter metered. */
+const COSTLY_PATTERN_CHARS = 1024;
+
+function isCostly(filter: Filter): boolean {
+  if (filter.celExpression.length > 0) return true;
+  const patterns = [
+    filter.binaryRegex,
+    filter.podRegex,
+    filter.argumentsRegex,
+    filter.labels,
+    filter.parentBinaryRegex,
+    filter.parentArgumentsRegex,
+    filter.containerId,
+    filter.ancestorBinaryRegex,
+    filter.containerNameRegex,
+    filter.namespaceRegex,
+  ].flat();
+  return patterns.reduce((n, p) => n + p.length + 16, 0) > COSTLY_PATTERN_CHARS;
 }
 
 /**

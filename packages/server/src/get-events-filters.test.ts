@@ -143,4 +143,43 @@ describe("a pathological filter cannot stall the server", () => {
     expect(t.hub.stats().perSubscriber.find((s) => s.filtered > 0)?.filtered).toBe(21);
     otherAbort.abort();
   });
+
+  it("a client whose CEL filter costs the most per event cannot stall a flood for others", async () => {
+    const { hostExec } = filterEvents();
+    const d10 = "[0,1,2,3,4,5,6,7,8,9]";
+    const worst = `${d10}.all(a, ${d10}.all(b, ${d10}.all(c, true))) && process_exec.process.pid > 0u`;
+    const evilAbort = new AbortController();
+    collect(
+      (signal) =>
+        createClient(FineGuidanceSensors, transportFor("grpc", t.url)).getEvents(
+          { allowList: [{ celExpression: [worst] }] },
+          { signal },
+        ),
+      evilAbort,
+    );
+    const otherAbort = new AbortController();
+    const other = collect(
+      (signal) => createClient(FineGuidanceSensors, transportFor("grpc", t.url)).getEvents({}, { signal }),
+      otherAbort,
+    );
+    await waitFor(() => t.hub.subscriberCount === 2, "both streams to subscribe");
+    // Unmetered, each of these events would cost the CEL client ~1 ms of the event loop
+    // (8 s in all); metered, its filter stops being evaluated after its share. (Fewer than the
+    // other client's queue holds, so none of its events is dropped.)
+    const FLOOD = 8000;
+    const start = performance.now();
+    for (let i = 0; i < FLOOD; i++) t.hub.publish(hostExec);
+    const publishMs = performance.now() - start;
+    const version = await createClient(FineGuidanceSensors, transportFor("grpc", t.url)).getVersion(
+      {},
+      { timeoutMs: 10_000 },
+    );
+    expect(version.version).toBe("v0.0.0-test");
+    await waitFor(() => other.events.length === FLOOD, "the other client to receive the flood", 30_000);
+    const evil = t.hub.stats().perSubscriber.find((s) => s.filterErrors > 0);
+    expect(evil?.filterErrors).toBeGreaterThan(0);
+    console.log(`published ${FLOOD} events to a worst-case CEL client and another in ${publishMs.toFixed(0)} ms`);
+    evilAbort.abort();
+    otherAbort.abort();
+  }, 60_000);
 });
