@@ -511,6 +511,19 @@ export const filterCases: FilterCase[] = [
     ],
   },
   {
+    name: "cel_expression matches() is linear too: (a+)+b on 36 a's",
+    filter: {
+      celExpression: [
+        'process_exec.process.binary.matches("(a+)+b")',
+        'process_exec.process.binary.matches("^a{36}$")',
+      ],
+    },
+    expect: [
+      ["aaaExec", true],
+      ["hostExec", false],
+    ],
+  },
+  {
     name: "cel_expression over its iteration budget does not match",
     filter: {
       celExpression: [
