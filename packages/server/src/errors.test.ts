@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { codeForError, toConnectError } from "./errors.js";
+import { codeForError, PermissionDeniedError, toConnectError } from "./errors.js";
 
 function named(name: string, message: string, extra: object = {}): Error {
   return Object.assign(new Error(message), { name }, extra);
@@ -8,6 +8,11 @@ function named(name: string, message: string, extra: object = {}): Error {
 
 describe("toConnectError", () => {
   it.each([
+    [
+      "PermissionDeniedError",
+      new PermissionDeniedError("AddTracingPolicy is refused for a plain TCP client (policy not found)"),
+      Code.PermissionDenied,
+    ],
     ["PolicyError", named("PolicyError", "spec.kprobes[0].selectors: bad"), Code.InvalidArgument],
     ["FilterError", named("FilterError", "binary_regex: bad"), Code.InvalidArgument],
     ["errno EPERM", named("BpfError", "load failed", { code: "EPERM" }), Code.PermissionDenied],

@@ -1,6 +1,17 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 
 /**
+ * A caller is not allowed to make this call (access.ts: a control RPC from a caller that may
+ * only read). Becomes PermissionDenied.
+ */
+export class PermissionDeniedError extends Error {
+  constructor(message: string) {
+    super(message);
+    Object.defineProperty(this, "name", { value: "PermissionDeniedError", enumerable: false, configurable: true });
+  }
+}
+
+/**
  * The one place where domain errors become Connect codes.
  *
  * Other packages throw their own error classes (`PolicyError` from @nsguard/policy, `BpfError`
@@ -49,6 +60,9 @@ function classify(reason: unknown): Code {
 function classifyOne(e: ErrorShape): Code {
   if (e instanceof ConnectError) {
     return e.code;
+  }
+  if (e instanceof PermissionDeniedError) {
+    return Code.PermissionDenied;
   }
   // PolicyError: bad policy YAML (@nsguard/policy); FilterError: bad GetEvents filter (@nsguard/sdk).
   if (e.name === "PolicyError" || e.name === "FilterError") {

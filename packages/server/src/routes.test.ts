@@ -29,7 +29,8 @@ describe("FineGuidanceSensors routes", () => {
   });
   async function clientFor(kind: TransportKind, deps: Partial<ServerDeps> = {}) {
     t = await startTestServer({ deps });
-    return createClient(FineGuidanceSensors, transportFor(kind, t.url));
+    // The unix socket: the policy RPCs are refused over plain TCP (access.test.ts).
+    return createClient(FineGuidanceSensors, transportFor(kind, "http://localhost", t.socketPath));
   }
 
   for (const kind of ["grpc", "connect-json", "grpc-web"] as const) {
