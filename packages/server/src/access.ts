@@ -116,7 +116,8 @@ export function unixSocketCaller(socket: net.Socket, control: UnixSocketControl)
     return { mayControl: false, description: "a unix socket caller whose credentials are unreadable" };
   }
   const inGroup =
-    control.gid !== undefined && (credentials.gid === control.gid || credentials.groups.includes(control.gid));
+    control.gid !== undefined &&
+    (credentials.gid === control.gid || credentials.groups.includes(control.gid));
   return {
     mayControl: credentials.uid === 0 || inGroup || (control.uids?.includes(credentials.uid) ?? false),
     description: `uid ${credentials.uid} (pid ${credentials.pid}) on the unix socket`,

@@ -7,7 +7,11 @@ import { Code, ConnectError } from "@connectrpc/connect";
 export class PermissionDeniedError extends Error {
   constructor(message: string) {
     super(message);
-    Object.defineProperty(this, "name", { value: "PermissionDeniedError", enumerable: false, configurable: true });
+    Object.defineProperty(this, "name", {
+      value: "PermissionDeniedError",
+      enumerable: false,
+      configurable: true,
+    });
   }
 }
 

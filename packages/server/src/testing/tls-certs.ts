@@ -100,7 +100,12 @@ export function makeTestPki(dir: string): TestPki {
   const ca = newSelfSigned("ca", "nsguard-test-ca", ["-addext", "basicConstraints=critical,CA:TRUE"]);
   return {
     ca,
-    server: signed("server", "localhost", ca, "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth"),
+    server: signed(
+      "server",
+      "localhost",
+      ca,
+      "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth",
+    ),
     client: signed("client", "nsguard-admin", ca, "extendedKeyUsage=clientAuth"),
     stranger: newSelfSigned("stranger", "intruder"),
   };
