@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { loadTracingPolicyFile } from "@nsguard/policy";
-import { bootClockOffsetNs, hostNamespaceInums, Sensor, trimMemory } from "@nsguard/sensor";
+import { bootClockOffsetNs, hostNamespaceInums, peerCredentials, Sensor, trimMemory } from "@nsguard/sensor";
 import {
   createFineGuidanceSensorsRoutes,
   EventHub,
@@ -38,6 +38,22 @@ export interface AgentOptions {
   serverAddress: string;
   /** gRPC unix socket path; "" disables the socket. */
   serverSocket: string;
+  /**
+   * The unix socket's group (gid): the socket becomes 0660 root:group instead of 0600, and
+   * the group's members may change policies through it, as root may.
+   */
+  serverSocketGroup?: number;
+  /**
+   * TLS on the TCP listener (Tetragon's --server-tls-* flags). A client certificate verified
+   * against `clientCaFiles` may change policies over TCP; `requireClientCert` refuses clients
+   * without one, reads included.
+   */
+  serverTls?: {
+    certFile: string;
+    keyFile: string;
+    clientCaFiles?: string[];
+    requireClientCert?: boolean;
+  };
   /** Node name stamped on events and exec_ids; default $HUBBLE_NODE_NAME, $NODE_NAME, hostname. */
   nodeName?: string;
   /** Per-listener event queue length. */
@@ -182,6 +198,15 @@ export async function startAgent(
       getEvents: { source: hub, queueSize: options.eventQueueSize, queueBytes: options.eventQueueBytes },
       tcpAddress: options.serverAddress,
       unixSocket: options.serverSocket,
+      // Who may change policies: the server's access control (packages/server/src/access.ts).
+      unixSocketGroup: options.serverSocketGroup,
+      unixSocketControl: { peerCredentials },
+      tls: options.serverTls && {
+        cert: readFileSync(options.serverTls.certFile),
+        key: readFileSync(options.serverTls.keyFile),
+        clientCa: options.serverTls.clientCaFiles?.map((file) => readFileSync(file)),
+        requireClientCert: options.serverTls.requireClientCert,
+      },
     });
     if (options.metricsServer) {
       const { sensor: s, policies: p } = { sensor, policies };

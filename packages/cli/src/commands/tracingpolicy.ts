@@ -7,7 +7,7 @@ import type { CliIo } from "../io.js";
 import { writeLine } from "../io.js";
 import { formatPolicyTable } from "../policy-table.js";
 import { describeRpcError } from "../rpc-error.js";
-import { defaultServerAddress } from "../server-address.js";
+import { defaultPolicyServerAddress } from "../server-address.js";
 import { UNARY_TIMEOUT_MS } from "../unary-timeout.js";
 
 interface CommonFlags {
@@ -25,8 +25,8 @@ export function registerTracingPolicy(
     cmd
       .option(
         "--server-address <address>",
-        "agent address (host:port or unix:///path)",
-        defaultServerAddress(io),
+        "agent address (host:port or unix:///path; default: the agent's unix socket when usable, else localhost:54321)",
+        defaultPolicyServerAddress(io),
       )
       .option("--domain <domain>", 'policy domain (the agent treats "" as "grpc")');
 
