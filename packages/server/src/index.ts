@@ -2,7 +2,7 @@
 // listener) written against small interfaces — no kernel, no native code, no agent internals.
 
 export { binaryShell, isBinaryContentType, splitTopLevelFields } from "./encoded-event.js";
-export { codeForError, toConnectError } from "./errors.js";
+export { codeForError, PolicyExistsError, PolicyNotFoundError, toConnectError } from "./errors.js";
 export {
   DEFAULT_EVENT_QUEUE_BYTES,
   DEFAULT_EVENT_QUEUE_SIZE,
