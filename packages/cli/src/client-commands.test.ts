@@ -14,7 +14,8 @@ import type { CaptureOptions } from "./testing/capture-io.js";
 import { captureIo } from "./testing/capture-io.js";
 import { hostExecEvent, setnsEvent } from "./testing/events.js";
 import type { TestAgent } from "./testing/test-agent.js";
-import { startTestAgent, TEST_AGENT_VERSION, unusedAddress } from "./testing/test-agent.js";
+import { startTestAgent, TEST_AGENT_VERSION } from "./testing/test-agent.js";
+import { unusedAddress } from "./testing/unused-address.js";
 
 // Every client command against the real @nsguard/server with the agent's real policy store.
 
@@ -55,7 +56,16 @@ describe("nsguard getevents", () => {
   it("prints compact lines with timestamps", async () => {
     const { result } = await agent.stream(
       () =>
-        run(["getevents", "-o", "compact", "--timestamps", "--server-address", agent.address, "--max-events", "2"]),
+        run([
+          "getevents",
+          "-o",
+          "compact",
+          "--timestamps",
+          "--server-address",
+          agent.address,
+          "--max-events",
+          "2",
+        ]),
       both,
     );
     expect(result.out).toBe(
@@ -133,7 +143,17 @@ describe("nsguard getevents", () => {
       agent.stream(
         () =>
           run(
-            ["getevents", "-o", "compact", "--color", color, "--server-address", agent.address, "--max-events", "1"],
+            [
+              "getevents",
+              "-o",
+              "compact",
+              "--color",
+              color,
+              "--server-address",
+              agent.address,
+              "--max-events",
+              "1",
+            ],
             io,
           ),
         [hostExecEvent],
@@ -154,7 +174,9 @@ describe("nsguard getevents", () => {
     const r = await run(["getevents", "--server-address", agent.address, "--processes", "("]);
     expect(r.code).toBe(1);
     expect(r.out).toBe("");
-    expect(r.err).toMatch(/^nsguard getevents: InvalidArgument: binary_regex: .+\n$/);
+    expect(r.err).toMatch(
+      /^nsguard getevents: InvalidArgument: .*binary_regex: invalid regular expression "\(".*\n$/,
+    );
   });
 
   it("reports an unreachable server in one line and exits 1", async () => {
@@ -224,7 +246,7 @@ describe("nsguard getevents", () => {
       out: `${hostCompact}\n`,
       err: "",
     });
-    const fields = await run(["getevents", "-F", "process,time", "--namespace", "default"], { stdin });
+    const fields = await run(["getevents", "-F", "process", "--namespace", "default"], { stdin });
     expect(JSON.parse(fields.out)).toEqual({
       process_kprobe: {
         function_name: "__x64_sys_setns",
@@ -233,10 +255,13 @@ describe("nsguard getevents", () => {
         policy_name: "namespace-access",
       },
       node_name: "tetragon-dev-control-plane",
+      time: "2026-01-30T18:15:20.001Z",
     });
     const bad = await run(["getevents", "--processes", "("], { stdin });
     expect(bad.code).toBe(1);
-    expect(bad.err).toMatch(/^nsguard getevents: InvalidArgument: binary_regex: .+\n$/);
+    expect(bad.err).toMatch(
+      /^nsguard getevents: InvalidArgument: .*binary_regex: invalid regular expression "\(".*\n$/,
+    );
   });
 
   it("rejects an unknown event type before connecting", async () => {
@@ -247,7 +272,9 @@ describe("nsguard getevents", () => {
 
   it("rejects an unknown output or colour mode as a usage error", async () => {
     expect((await run(["getevents", "-o", "yaml"])).err).toContain("argument 'yaml' is invalid");
-    expect((await run(["getevents", "--color", "sometimes"])).err).toContain("argument 'sometimes' is invalid");
+    expect((await run(["getevents", "--color", "sometimes"])).err).toContain(
+      "argument 'sometimes' is invalid",
+    );
   });
 });
 
@@ -286,7 +313,9 @@ describe("--timeout and --retries (tetra's root flags)", () => {
     try {
       const r = await run(["version", "--server-address", address, "--timeout", "200ms"]);
       expect(r.code).toBe(1);
-      expect(r.err).toMatch(new RegExp(`^nsguard version: the nsguard agent at ${address} did not answer in time`));
+      expect(r.err).toMatch(
+        new RegExp(`^nsguard version: the nsguard agent at ${address} did not answer in time`),
+      );
     } finally {
       for (const s of sockets) s.destroy();
       stuck.close();
@@ -299,25 +328,55 @@ describe("--timeout and --retries (tetra's root flags)", () => {
     expect(r.err).toContain("--timeout must be a duration such as 30s, 1m or 500ms");
   });
 
-  it("--retries retries an unavailable agent, and 0 does not", async () => {
-    // Every connection is reset: the RPC fails Unavailable each time.
-    let connections = 0;
-    const flaky = net.createServer((s) => {
-      connections++;
-      s.destroy();
-    });
-    await new Promise<void>((resolve) => flaky.listen(0, "127.0.0.1", resolve));
-    const address = `127.0.0.1:${(flaky.address() as AddressInfo).port}`;
+  it("--retries retries an agent answering Unavailable, and 0 does not", { timeout: 20_000 }, async () => {
+    // A gRPC server answering every call UNAVAILABLE (14), as an agent still starting up.
+    let calls = 0;
+    const starting = trackSessions(
+      http2.createServer((_req, res) => {
+        calls++;
+        res.writeHead(200, {
+          "content-type": "application/grpc",
+          "grpc-status": "14",
+          "grpc-message": "starting",
+        });
+        res.end();
+      }),
+    );
+    await new Promise<void>((resolve) => starting.listen(0, "127.0.0.1", resolve));
+    const address = `127.0.0.1:${(starting.address() as AddressInfo).port}`;
     try {
       expect((await run(["status", "--server-address", address, "--retries", "0"])).code).toBe(1);
-      expect(connections).toBe(1);
-      connections = 0;
+      expect(calls).toBe(1);
+      calls = 0;
       const r = await run(["status", "--server-address", address, "--retries", "2"]);
-      expect(r.code).toBe(1);
-      expect(r.err).toMatch(/cannot reach the nsguard agent/);
-      expect(connections).toBe(3);
+      expect(r).toEqual({
+        code: 1,
+        out: "",
+        err: `nsguard status: cannot reach the nsguard agent at ${address}: starting\n`,
+      });
+      expect(calls).toBe(3);
+      // Code other than Unavailable: no retry.
+      calls = 0;
+      const refused = trackSessions(
+        http2.createServer((_req, res) => {
+          calls++;
+          res.writeHead(200, {
+            "content-type": "application/grpc",
+            "grpc-status": "7",
+            "grpc-message": "no",
+          });
+          res.end();
+        }),
+      );
+      await new Promise<void>((resolve) => refused.listen(0, "127.0.0.1", resolve));
+      const other = `127.0.0.1:${(refused.address() as AddressInfo).port}`;
+      expect((await run(["status", "--server-address", other, "--retries", "3"])).err).toBe(
+        "nsguard status: PermissionDenied: no\n",
+      );
+      expect(calls).toBe(1);
+      closeNow(refused);
     } finally {
-      flaky.close();
+      closeNow(starting);
     }
   });
 });
@@ -326,28 +385,70 @@ describe("TLS flags (tetra's --tls-*)", () => {
   let tlsDir: string;
   let address: string;
   let server: http2.Http2SecureServer;
+  const sessions = new Set<http2.ServerHttp2Session>();
   beforeAll(async () => {
     tlsDir = mkdtempSync(join(tmpdir(), "nsguard-cli-tls-"));
     const ssl = (...args: string[]) => execFileSync("openssl", args, { cwd: tlsDir, stdio: "pipe" });
-    ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "1", "-subj", "/CN=nsguard-test-ca");
+    const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    ssl(
+      "req",
+      "-x509",
+      ...ec,
+      "-keyout",
+      "ca.key",
+      "-out",
+      "ca.pem",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=nsguard-test-ca",
+    );
     for (const name of ["server", "client"]) {
-      ssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=nsguard-${name}`);
+      ssl("req", ...ec, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=nsguard-${name}`);
       writeFileSync(join(tlsDir, `${name}.ext`), `subjectAltName=DNS:nsguard-${name}\n`);
-      ssl("x509", "-req", "-in", `${name}.csr`, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${name}.pem`, "-days", "1", "-extfile", `${name}.ext`);
+      ssl(
+        "x509",
+        "-req",
+        "-in",
+        `${name}.csr`,
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        `${name}.pem`,
+        "-days",
+        "1",
+        "-extfile",
+        `${name}.ext`,
+      );
     }
     const { readFileSync } = await import("node:fs");
     const file = (f: string) => readFileSync(join(tlsDir, f));
     // The real routes behind a TLS listener that demands a client certificate (mTLS).
     server = http2.createSecureServer(
-      { key: file("server.key"), cert: file("server.pem"), ca: file("ca.pem"), requestCert: true, rejectUnauthorized: true },
+      {
+        key: file("server.key"),
+        cert: file("server.pem"),
+        ca: file("ca.pem"),
+        requestCert: true,
+        rejectUnauthorized: true,
+      },
       connectNodeAdapter({
         routes: createFineGuidanceSensorsRoutes({ events: new EventHub(), version: TEST_AGENT_VERSION }),
       }),
     );
+    // close() waits for open sessions, and clients keep theirs alive.
+    server.on("session", (session) => {
+      sessions.add(session);
+      session.on("close", () => sessions.delete(session));
+    });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
-  });
+  }, 60_000);
   afterAll(async () => {
+    for (const session of sessions) session.destroy();
     await new Promise((resolve) => server.close(resolve));
     rmSync(tlsDir, { recursive: true, force: true });
   });
@@ -357,11 +458,28 @@ describe("TLS flags (tetra's --tls-*)", () => {
     "--tls-server-name",
     "nsguard-server",
   ];
-  const clientCert = () => ["--tls-cert-file", join(tlsDir, "client.pem"), "--tls-key-file", join(tlsDir, "client.key")];
+  const clientCert = () => [
+    "--tls-cert-file",
+    join(tlsDir, "client.pem"),
+    "--tls-key-file",
+    join(tlsDir, "client.key"),
+  ];
 
   it("mTLS with the CA, server name and client certificate", async () => {
-    const r = await run(["version", "--server-address", address, "--retries", "0", ...tlsArgs(), ...clientCert()]);
-    expect(r).toEqual({ code: 0, out: `cli version: 0.1.0\nserver version: ${TEST_AGENT_VERSION}\n`, err: "" });
+    const r = await run([
+      "version",
+      "--server-address",
+      address,
+      "--retries",
+      "0",
+      ...tlsArgs(),
+      ...clientCert(),
+    ]);
+    expect(r).toEqual({
+      code: 0,
+      out: `cli version: 0.1.0\nserver version: ${TEST_AGENT_VERSION}\n`,
+      err: "",
+    });
   });
 
   it("fails without a client certificate, with the wrong server name, and in plaintext", async () => {
@@ -370,15 +488,36 @@ describe("TLS flags (tetra's --tls-*)", () => {
       ["--tls-ca-cert-files", join(tlsDir, "ca.pem"), "--tls-server-name", "someone-else", ...clientCert()],
       [],
     ]) {
-      const r = await run(["version", "--server-address", address, "--retries", "0", "--timeout", "5s", ...args]);
+      const r = await run([
+        "version",
+        "--server-address",
+        address,
+        "--retries",
+        "0",
+        "--timeout",
+        "5s",
+        ...args,
+      ]);
       expect(r.code).toBe(1);
     }
   });
 
   it("refuses conflicting or unreadable TLS flags before dialing", async () => {
-    const half = await run(["status", "--server-address", address, "--tls-cert-file", join(tlsDir, "client.pem")]);
+    const half = await run([
+      "status",
+      "--server-address",
+      address,
+      "--tls-cert-file",
+      join(tlsDir, "client.pem"),
+    ]);
     expect(half.err).toBe("nsguard status: --tls-cert-file and --tls-key-file must be set together\n");
-    const missing = await run(["status", "--server-address", address, "--tls-ca-cert-files", join(tlsDir, "nope.pem")]);
+    const missing = await run([
+      "status",
+      "--server-address",
+      address,
+      "--tls-ca-cert-files",
+      join(tlsDir, "nope.pem"),
+    ]);
     expect(missing.err).toMatch(/^nsguard status: reading CA bundle ".*nope\.pem": ENOENT/);
   });
 });
@@ -476,15 +615,21 @@ describe("nsguard tracingpolicy", () => {
     const r = await tp("list");
     expect(r.code).toBe(0);
     const lines = r.out.trimEnd().split("\n");
-    expect(lines[0]).toMatch(/^ID\s+NAME\s+STATE\s+FILTERID\s+NAMESPACE\s+SENSORS\s+KERNELMEMORY\s+MODE\s+NPOST\s+NENFORCE\s+NMONITOR$/);
-    expect(lines[1]).toMatch(/^1\s+namespace-access\s+enabled\s+0\s+\(global\)\s+generic_kprobe\s+0 B\s+enforce\s+0\s+0\s+0$/);
+    expect(lines[0]).toMatch(
+      /^ID\s+NAME\s+STATE\s+FILTERID\s+NAMESPACE\s+SENSORS\s+KERNELMEMORY\s+MODE\s+NPOST\s+NENFORCE\s+NMONITOR$/,
+    );
+    expect(lines[1]).toMatch(
+      /^1\s+namespace-access\s+enabled\s+0\s+\(global\)\s+generic_kprobe\s+0 B\s+enforce\s+0\s+0\s+0$/,
+    );
     expect(lines.some((l) => /^\d+\s+monitored\s+enabled\s.*\smonitor\s/.test(l))).toBe(true);
     const json = JSON.parse((await tp("list", "-o", "json")).out);
     expect(json.policies[0]).toMatchObject({ id: "1", name: "namespace-access", state: "TP_STATE_ENABLED" });
   });
 
   it("disable, enable and set-mode go through ConfigureTracingPolicy", async () => {
-    expect((await tp("disable", "namespace-access")).out).toBe('tracing policy "namespace-access" disabled\n');
+    expect((await tp("disable", "namespace-access")).out).toBe(
+      'tracing policy "namespace-access" disabled\n',
+    );
     expect(agent.loaded.has("grpc//namespace-access")).toBe(false);
     expect((await tp("enable", "namespace-access")).out).toBe('tracing policy "namespace-access" enabled\n');
     expect(agent.loaded.has("grpc//namespace-access")).toBe(true);
@@ -507,6 +652,22 @@ describe("nsguard tracingpolicy", () => {
     expect(r.err).toMatch(/^nsguard tracingpolicy delete: NotFound: tracing policy nope not found/);
   });
 });
+
+/** Closes an http2 server without waiting for the sessions clients keep alive. */
+function closeNow(server: http2.Http2Server): void {
+  server.close();
+  for (const session of liveSessions.get(server) ?? []) session.destroy();
+}
+const liveSessions = new WeakMap<http2.Http2Server, Set<http2.ServerHttp2Session>>();
+function trackSessions<T extends http2.Http2Server>(server: T): T {
+  const sessions = new Set<http2.ServerHttp2Session>();
+  liveSessions.set(server, sessions);
+  server.on("session", (session) => {
+    sessions.add(session);
+    session.on("close", () => sessions.delete(session));
+  });
+  return server;
+}
 
 async function waitUntil(condition: () => boolean): Promise<void> {
   // Waits for the other side of a socket; the bound only turns a hang into a failure.

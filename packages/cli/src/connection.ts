@@ -39,7 +39,10 @@ export interface ConnectionFlags {
  */
 export function addConnectionOptions(cmd: Command): Command {
   return cmd
-    .option("--server-address <address>", "gRPC server address (default: the agent's info file, else localhost:54321)")
+    .option(
+      "--server-address <address>",
+      "gRPC server address (default: the agent's info file, else localhost:54321)",
+    )
     .addOption(
       new Option("--timeout <duration>", "Connection timeout (deadline of one-shot RPCs, e.g. 30s, 1m)")
         .argParser(parseGoDuration("--timeout"))
@@ -104,7 +107,8 @@ function createTransport(address: string, flags: ConnectionFlags): Transport {
     });
   }
   const httpsUrl = baseUrl.replace(/^http:/, "https:");
-  if (socketPath === undefined) return createGrpcTransport({ baseUrl: httpsUrl, ...common, nodeOptions: secure });
+  if (socketPath === undefined)
+    return createGrpcTransport({ baseUrl: httpsUrl, ...common, nodeOptions: secure });
   return createGrpcTransport({
     baseUrl: httpsUrl,
     ...common,

@@ -5,7 +5,7 @@ import { main } from "./main.js";
 import type { CaptureOptions } from "./testing/capture-io.js";
 import { captureIo } from "./testing/capture-io.js";
 import { setnsEvent } from "./testing/events.js";
-import { unusedAddress } from "./testing/test-agent.js";
+import { unusedAddress } from "./testing/unused-address.js";
 
 // The `nsguard agent` command with runAgent mocked; the client commands are tested against a
 // real server in client-commands.test.ts.

@@ -20,7 +20,9 @@ export function setPolicyYamlMode(yaml: string, mode: PolicyModeName): string {
   if (options === undefined || options === null) {
     spec.set("options", doc.createNode([entry]));
   } else if (isSeq(options)) {
-    options.items = options.items.filter((item) => !(item instanceof YAMLMap && item.get("name") === "policy-mode"));
+    options.items = options.items.filter(
+      (item) => !(item instanceof YAMLMap && item.get("name") === "policy-mode"),
+    );
     options.items.push(entry);
   } else {
     throw new CliUsageError("cannot set the mode: spec.options is not a list");

@@ -14,7 +14,11 @@ describe("toConnectError", () => {
     ["errno EACCES", Object.assign(new Error("open /sys/fs/bpf"), { code: "EACCES" }), Code.PermissionDenied],
     ["negative errno -1", named("BpfError", "load failed", { errno: -1 }), Code.PermissionDenied],
     ["PolicyNotFoundError", new PolicyNotFoundError('tracing policy "x" not found'), Code.NotFound],
-    ["PolicyExistsError", new PolicyExistsError("a policy with the key x already exists"), Code.AlreadyExists],
+    [
+      "PolicyExistsError",
+      new PolicyExistsError("a policy with the key x already exists"),
+      Code.AlreadyExists,
+    ],
     // Wording is never matched: only the type says what happened.
     ["a message saying not found", new Error('tracing policy "x" not found'), Code.Unknown],
     ["ENOENT", Object.assign(new Error("no such file"), { code: "ENOENT" }), Code.NotFound],

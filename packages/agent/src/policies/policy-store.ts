@@ -138,7 +138,9 @@ export class AgentPolicyStore implements PolicyStore {
   private require(name: string, namespace: string, domain: string): Entry {
     const entry = this.entries.get(policyKey(domain, namespace, name));
     if (!entry)
-      throw new PolicyNotFoundError(`tracing policy ${name} not found (namespace "${namespace}", domain "${domain}")`);
+      throw new PolicyNotFoundError(
+        `tracing policy ${name} not found (namespace "${namespace}", domain "${domain}")`,
+      );
     return entry;
   }
 

@@ -41,7 +41,9 @@ export function registerGetEvents(program: Command, io: CliIo, setExitCode: (cod
       new Option("-o, --output <format>", "output format").choices(["json", "compact"]).default("json"),
     )
     .addOption(
-      new Option("--color <when>", "Colorize compact output").choices(["auto", "always", "never"]).default("auto"),
+      new Option("--color <when>", "Colorize compact output")
+        .choices(["auto", "always", "never"])
+        .default("auto"),
     )
     .option("--timestamps", "prefix compact lines with the event time")
     .option("--host", "only host processes (no pod)")

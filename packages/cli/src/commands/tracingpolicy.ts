@@ -3,10 +3,10 @@ import { toJson } from "@bufbuild/protobuf";
 import { ListTracingPoliciesResponseSchema, TracingPolicyMode } from "@nsguard/sdk";
 import type { Command } from "commander";
 import { Option } from "commander";
-import type { CliIo } from "../io.js";
-import { writeLine } from "../io.js";
 import type { ConnectionFlags } from "../connection.js";
 import { addConnectionOptions, connect } from "../connection.js";
+import type { CliIo } from "../io.js";
+import { writeLine } from "../io.js";
 import { formatPolicyTable } from "../policy-table.js";
 import type { PolicyModeName } from "../policy-yaml-mode.js";
 import { setPolicyYamlMode } from "../policy-yaml-mode.js";
@@ -43,7 +43,10 @@ export function registerTracingPolicy(
 
   common(tp.command("add <file>").description("Add a tracing policy from a YAML file"))
     .addOption(
-      new Option("-m, --mode <mode>", "Tracing policy mode (enforce|monitor)").choices(["enforce", "monitor"]),
+      new Option("-m, --mode <mode>", "Tracing policy mode (enforce|monitor)").choices([
+        "enforce",
+        "monitor",
+      ]),
     )
     .action((file: string, flags: CommonFlags & { mode?: PolicyModeName }) =>
       run("add", flags, async () => {

@@ -1,6 +1,4 @@
 import { mkdtempSync, rmSync } from "node:fs";
-import type { AddressInfo } from "node:net";
-import * as net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AgentPolicyStore, type PolicyLoader } from "@nsguard/agent";
@@ -65,19 +63,23 @@ export async function startTestAgent(): Promise<TestAgent> {
     loaded,
     server,
     async stream(run, events) {
-      const before = hub.stats().perSubscriber.length;
+      // A previous test's stream may still be winding down on the server: wait for this one's.
+      const earlier = new Set(hub.stats().perSubscriber.map((s) => s.id));
+      const fresh = () => hub.stats().perSubscriber.find((s) => !earlier.has(s.id));
       const pending = run();
-      let failed = false;
-      pending.catch(() => {
-        failed = true;
-      });
-      while (hub.stats().perSubscriber.length <= before && !failed) {
-        await new Promise((r) => setTimeout(r, 2));
-      }
-      const subscriber = () => hub.stats().perSubscriber.at(-1);
-      const offeredBefore = subscriber()?.offered ?? 0;
+      let settled = false;
+      pending.then(
+        () => {
+          settled = true;
+        },
+        () => {
+          settled = true;
+        },
+      );
+      while (fresh() === undefined && !settled) await new Promise((r) => setTimeout(r, 2));
+      const id = fresh()?.id;
       for (const event of events) hub.publish(event);
-      const passed = (subscriber()?.offered ?? 0) - offeredBefore;
+      const passed = hub.stats().perSubscriber.find((s) => s.id === id)?.offered ?? 0;
       return { result: await pending, passed };
     },
     async close() {
@@ -85,13 +87,4 @@ export async function startTestAgent(): Promise<TestAgent> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-/** A port on 127.0.0.1 with nothing listening (bound, then released). */
-export async function unusedAddress(): Promise<string> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `127.0.0.1:${port}`;
 }
