@@ -297,19 +297,20 @@ function kprobeLine(node: string, k: ProcessKprobe, c: Colorer): string {
       return line("🧹", "close", cyan(sock(0)));
     case "tcp_sendmsg":
       return line("📤", "sendmsg", cyan(sock(0)), `bytes ${int(1)}`);
+    // Each detail only when the event carries that argument (tetra checks Get…Arg() != nil).
     case "bpf_check": {
       const a = arg(0);
       const b = a?.case === "bpfAttrArg" ? a.value : undefined;
       return line(
         "🐝",
         "bpf_load",
-        cyan(`${b?.ProgType ?? ""} ${b?.ProgName ?? ""} instruction count ${b?.InsnCnt ?? 0}`),
+        b === undefined ? "" : c.cyan(`${b.ProgType} ${b.ProgName} instruction count ${b.InsnCnt}`),
       );
     }
     case "security_perf_event_alloc": {
       const a = arg(0);
       const pe = a?.case === "perfEventArg" ? a.value : undefined;
-      return line("🐝", "perf_event_alloc", cyan(`${pe?.Type ?? ""} ${pe?.KprobeFunc ?? ""}`));
+      return line("🐝", "perf_event_alloc", pe === undefined ? "" : c.cyan(`${pe.Type} ${pe.KprobeFunc}`));
     }
     case "security_bpf_map_alloc":
     case "security_bpf_map_create": {
@@ -318,9 +319,11 @@ function kprobeLine(node: string, k: ProcessKprobe, c: Colorer): string {
       return line(
         "🗺",
         "bpf_map_create",
-        cyan(
-          `${m?.MapType ?? ""} ${m?.MapName ?? ""} key size ${m?.KeySize ?? 0} value size ${m?.ValueSize ?? 0} max entries ${m?.MaxEntries ?? 0}`,
-        ),
+        m === undefined
+          ? ""
+          : c.cyan(
+              `${m.MapType} ${m.MapName} key size ${m.KeySize} value size ${m.ValueSize} max entries ${m.MaxEntries}`,
+            ),
       );
     }
     case "security_file_permission": {
