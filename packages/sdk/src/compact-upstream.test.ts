@@ -311,3 +311,53 @@ describe("tetra's compact encoder escapes untrusted strings (TestCompactEncoder_
     expect(line).not.toContain(notContains);
   });
 });
+
+describe("tetra's colours (--color always, pkg/encoder/color.go)", () => {
+  const blue = (s: string) => `\x1b[34m${s}\x1b[0m`;
+  const green = (s: string) => `\x1b[32m${s}\x1b[0m`;
+  const yellow = (s: string) => `\x1b[33m${s}\x1b[0m`;
+  const magenta = (s: string) => `\x1b[35m${s}\x1b[0m`;
+  const cyan = (s: string) => `\x1b[36m${s}\x1b[0m`;
+  const red = (s: string) => `\x1b[31m${s}\x1b[0m`;
+  // tetra's CapTrailorPrinter sees a painted empty trailer as non-empty and pads to byte 120.
+  const padded = (line: string, trailer = magenta("")) =>
+    `${line} ${" ".repeat(Math.max(0, 120 - Buffer.byteLength(line) - [...trailer].length))}${trailer}`;
+
+  it("exit: label blue, pod green, binary magenta, arguments cyan, status red", () => {
+    const line = `${blue("💥 exit   ")} ${green("kube-system/tetragon")} ${magenta("/usr/bin/curl")} ${cyan("cilium.io")} ${red("SIGKILL")}`;
+    expect(
+      compact(
+        { event: { case: "processExit", value: { process: curl, signal: "SIGKILL" } } },
+        { color: true },
+      ),
+    ).toBe(padded(line));
+  });
+
+  it("write: the file and byte count cyan; throttle red START", () => {
+    const line = `${blue("📝 write  ")} ${green("kube-system/tetragon")} ${magenta("/usr/bin/curl")} ${cyan("/etc/password")} ${cyan("1234 bytes")}`;
+    expect(
+      compact(kprobe("__x64_sys_write", [file("/etc/password"), nil, size(1234n)]), { color: true }),
+    ).toBe(padded(line));
+    expect(
+      compact(
+        { event: { case: "processThrottle", value: { type: ThrottleType.THROTTLE_START, cgroup: "/k" } } },
+        { color: true },
+      ),
+    ).toBe(`${red("🧬 throttle")} ${red("START")} /k`);
+  });
+
+  it("stack traces: address green, symbol blue, offset yellow", () => {
+    const init = kprobe("unhandled_function");
+    Object.assign(init.event.value, {
+      kernelStackTrace: [{ address: 0xffffn, symbol: "do_sys", offset: 0x10n }],
+      userStackTrace: [{ address: 0xabn, symbol: "main", module: "/bin/x", offset: 0x2n }],
+    });
+    const lines = compact(init, { color: true, stackTraces: true }).split("\n").slice(1);
+    expect(lines).toEqual([
+      "Kernel:",
+      `${green("   0xffff:")}${blue(" do_sys")}+${yellow("0x10")}`,
+      "User:",
+      `${green("   0xab:")}${blue(" main")}${yellow(" (/bin/x+0x2)")}`,
+    ]);
+  });
+});
