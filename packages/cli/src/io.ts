@@ -9,12 +9,14 @@ export interface CliIo {
   stderr: NodeJS.WritableStream;
   env: Readonly<Record<string, string | undefined>>;
   /** Events piped in: `getevents` reads them instead of connecting, as tetra does. */
-  stdin: NodeJS.ReadableStream;
+  stdin(): NodeJS.ReadableStream;
   /**
    * stdin is a character device (a terminal, or /dev/null): tetra's test, `os.ModeCharDevice`,
-   * for "nothing is piped in".
+   * for "nothing is piped in". Both are functions so that only getevents looks at fd 0: done
+   * eagerly for every command, with a pipe on stdin, `nsguard agent`'s later imports failed to
+   * resolve (commander, node-fetch) on Node 20 here; the cause is not understood.
    */
-  stdinIsCharDevice: boolean;
+  stdinIsCharDevice(): boolean;
   /** stdout is a terminal: `--color auto` colours only then. */
   stdoutIsTerminal: boolean;
   /** The agent's info file (DEFAULT_INFO_FILE outside tests). */
@@ -26,8 +28,8 @@ export function processIo(): CliIo {
     stdout: process.stdout,
     stderr: process.stderr,
     env: process.env,
-    stdin: process.stdin,
-    stdinIsCharDevice: isCharDevice(0),
+    stdin: () => process.stdin,
+    stdinIsCharDevice: () => isCharDevice(0),
     stdoutIsTerminal: process.stdout.isTTY === true,
     infoFile: DEFAULT_INFO_FILE,
   };

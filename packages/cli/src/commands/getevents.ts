@@ -128,7 +128,7 @@ async function runGetEvents(flags: GetEventsFlags, io: CliIo): Promise<number> {
   try {
     // tetra's rule: events piped into stdin are read instead of connecting
     // (`tetra getevents -o compact < export.json`).
-    if (!io.stdinIsCharDevice) return await readStdin(request, io, print, stop.signal);
+    if (!io.stdinIsCharDevice()) return await readStdin(request, io, print, stop.signal);
     const { client, address } = connect(flags, io);
     for (;;) {
       try {
@@ -185,7 +185,7 @@ async function readStdin(
     await writeLine(io.stderr, `nsguard getevents: ${describeError(err, "stdin")}`);
     return 1;
   }
-  const lines = createInterface({ input: io.stdin, crlfDelay: Number.POSITIVE_INFINITY });
+  const lines = createInterface({ input: io.stdin(), crlfDelay: Number.POSITIVE_INFINITY });
   try {
     for await (const line of lines) {
       if (signal.aborted) break;
