@@ -14,6 +14,7 @@ import { startPodInfoSources } from "./container/pod-sources.js";
 import { EventCache } from "./event-cache.js";
 import { JsonExporter } from "./export/json-exporter.js";
 import { ThrottleMonitor } from "./flood/throttle-monitor.js";
+import { infoFileContent, removeInfoFile, writeInfoFile } from "./info-file.js";
 import { createMetricsRegistry, startMetricsServer } from "./metrics/metrics.js";
 import { resolveNodeName } from "./node-name.js";
 import { Observer } from "./observer.js";
@@ -91,6 +92,8 @@ export interface AgentOptions {
   enableProcessNs?: boolean;
   /** `cap` and `process_credentials` on every process (Tetragon's --enable-process-cred); default off. */
   enableProcessCred?: boolean;
+  /** Where to write the info file clients find the agent by (info-file.ts); unset: none. Removed on stop. */
+  infoFile?: string;
 }
 
 export interface RunningAgent {
@@ -222,6 +225,18 @@ export async function startAgent(
       });
       metrics = await startMetricsServer(registry, options.metricsServer);
     }
+    if (options.infoFile) {
+      const info = infoFileContent(server.addresses, {
+        metricsAddress: metrics?.url.replace(/^http:\/\/|\/metrics$/g, ""),
+        exportFilename: options.exportFilename,
+      });
+      // As in Tetragon, a missing info file costs clients their default address, not the agent.
+      try {
+        writeInfoFile(options.infoFile, info);
+      } catch (err) {
+        logger.warn({ err, infoFile: options.infoFile }, "cannot write the info file");
+      }
+    }
     logger.info({ addresses: server.addresses, metrics: metrics?.url, nodeName }, "nsguard agent running");
   } catch (err) {
     clearInterval(clockRefresh);
@@ -246,6 +261,7 @@ export async function startAgent(
     ...running,
     stop() {
       stopping ??= (async () => {
+        if (options.infoFile) removeInfoFile(options.infoFile);
         clearInterval(clockRefresh);
         clearInterval(throttlePoll);
         clearInterval(memoryTrim);

@@ -11,7 +11,13 @@ export {
   type UnixSocketControl,
 } from "./access.js";
 export { binaryShell, isBinaryContentType, splitTopLevelFields } from "./encoded-event.js";
-export { codeForError, PermissionDeniedError, toConnectError } from "./errors.js";
+export {
+  codeForError,
+  PermissionDeniedError,
+  PolicyExistsError,
+  PolicyNotFoundError,
+  toConnectError,
+} from "./errors.js";
 export {
   DEFAULT_EVENT_QUEUE_BYTES,
   DEFAULT_EVENT_QUEUE_SIZE,

@@ -8,6 +8,7 @@ import {
   TracingPolicyMode,
 } from "@nsguard/sdk";
 import { afterEach, describe, expect, it } from "vitest";
+import { PolicyNotFoundError } from "./errors.js";
 import type { ServerDeps } from "./interfaces.js";
 import { MemoryPolicyStore } from "./testing/memory-policy-store.js";
 import { startTestServer, type TestServer, type TransportKind, transportFor } from "./testing/test-server.js";
@@ -196,7 +197,7 @@ describe("FineGuidanceSensors routes", () => {
     const cases: [unknown, Code][] = [
       [policyError, Code.InvalidArgument],
       [eperm, Code.PermissionDenied],
-      [new Error("tracing policy x not found"), Code.NotFound],
+      [new PolicyNotFoundError("tracing policy x not found"), Code.NotFound],
       [bpf, Code.Unavailable],
       [new Error("disk on fire"), Code.Unknown],
     ];

@@ -4,7 +4,7 @@ import type { AgentOptions } from "@nsguard/agent";
 import type { Command } from "commander";
 import { Option } from "commander";
 import type { CliIo } from "../io.js";
-import { writeLine } from "../io.js";
+import { DEFAULT_INFO_FILE, writeLine } from "../io.js";
 import { collectList, collectRepeated, parseCount } from "../list-option.js";
 
 interface AgentModule {
@@ -126,6 +126,8 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
           logLevel: flags.logLevel,
           enableProcessNs: flags.enableProcessNs,
           enableProcessCred: flags.enableProcessCred,
+          // Client commands find the agent through it (server-address.ts).
+          infoFile: DEFAULT_INFO_FILE,
           ...(flags.nodeName !== undefined ? { nodeName: flags.nodeName } : {}),
           ...(flags.eventQueueBytes !== undefined ? { eventQueueBytes: flags.eventQueueBytes } : {}),
           ...(flags.exportFilename !== undefined ? { exportFilename: flags.exportFilename } : {}),

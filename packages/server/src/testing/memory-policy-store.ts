@@ -5,6 +5,7 @@ import {
   type TracingPolicyStatus,
   TracingPolicyStatusSchema,
 } from "@nsguard/sdk";
+import { PolicyNotFoundError } from "../errors.js";
 import type { ConfigureTracingPolicyOptions, PolicyStore } from "../interfaces.js";
 
 /**
@@ -39,7 +40,7 @@ export class MemoryPolicyStore implements PolicyStore {
   delete(name: string, namespace: string, domain: string): void {
     this.#record("delete", name, namespace, domain);
     if (!this.policies.delete(`${domain}/${name}`)) {
-      throw new Error(`tracing policy ${name} not found`);
+      throw new PolicyNotFoundError(`tracing policy ${name} not found`);
     }
   }
 
