@@ -99,42 +99,53 @@ export async function* streamEvents(
   request: MessageInitShape<typeof GetEventsRequestSchema> = {},
   options: StreamEventsOptions = {},
 ): AsyncGenerator<GetEventsResponse, void, undefined> {
-  const { signal } = options;
   const backoff: Required<BackoffOptions> | undefined =
     options.reconnect === false
       ? undefined
       : { ...DEFAULT_BACKOFF, ...(options.reconnect === true ? {} : options.reconnect) };
+  // The calls run under a signal of our own, aborted in `finally`: leaving the loop early
+  // must cancel the open call, or a fetch-based (web) transport keeps its connection and
+  // the process alive.
+  const ours = new AbortController();
+  const signal = ours.signal;
+  const abort = () => ours.abort(options.signal?.reason);
+  if (options.signal?.aborted) abort();
+  options.signal?.addEventListener("abort", abort, { once: true });
   let attempt = 0;
   let delayMs = backoff?.initialDelayMs ?? 0;
-
-  while (!signal?.aborted) {
-    let error: ConnectError | undefined;
-    try {
-      for await (const event of client.getEvents(request, { signal, headers: options.headers })) {
-        // A delivered event means the connection works: the next drop starts over.
-        attempt = 0;
-        delayMs = backoff?.initialDelayMs ?? 0;
-        yield event;
+  try {
+    while (!signal.aborted) {
+      let error: ConnectError | undefined;
+      try {
+        for await (const event of client.getEvents(request, { signal, headers: options.headers })) {
+          // A delivered event means the connection works: the next drop starts over.
+          attempt = 0;
+          delayMs = backoff?.initialDelayMs ?? 0;
+          yield event;
+        }
+      } catch (err) {
+        if (signal.aborted) return;
+        error = ConnectError.from(err);
+        if (backoff === undefined || !RETRYABLE_CODES.has(error.code)) throw error;
       }
-    } catch (err) {
-      if (signal?.aborted) return;
-      error = ConnectError.from(err);
-      if (backoff === undefined || !RETRYABLE_CODES.has(error.code)) throw error;
+      // The stream ended: with an error, or cleanly (the server shut down; GetEvents never
+      // ends on its own).
+      if (backoff === undefined) {
+        if (error !== undefined) throw error;
+        return;
+      }
+      attempt += 1;
+      if (attempt > backoff.maxAttempts) {
+        throw error ?? new ConnectError("GetEvents stream ended", Code.Unavailable);
+      }
+      const wait = jittered(delayMs, backoff.jitter);
+      options.onReconnect?.({ attempt, delayMs: wait, error });
+      await sleep(wait, signal);
+      delayMs = Math.min(delayMs * backoff.multiplier, backoff.maxDelayMs);
     }
-    // The stream ended: with an error, or cleanly (the server shut down; GetEvents never
-    // ends on its own).
-    if (backoff === undefined) {
-      if (error !== undefined) throw error;
-      return;
-    }
-    attempt += 1;
-    if (attempt > backoff.maxAttempts) {
-      throw error ?? new ConnectError("GetEvents stream ended", Code.Unavailable);
-    }
-    const wait = jittered(delayMs, backoff.jitter);
-    options.onReconnect?.({ attempt, delayMs: wait, error });
-    await sleep(wait, signal);
-    delayMs = Math.min(delayMs * backoff.multiplier, backoff.maxDelayMs);
+  } finally {
+    options.signal?.removeEventListener("abort", abort);
+    ours.abort();
   }
 }
 
@@ -143,17 +154,17 @@ function jittered(ms: number, jitter: number): number {
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts (the caller's loop then stops). */
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
+    if (signal.aborted) return resolve();
     const onAbort = () => {
       clearTimeout(timer);
       resolve();
     };
     const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
+      signal.removeEventListener("abort", onAbort);
       resolve();
     }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
+    signal.addEventListener("abort", onAbort, { once: true });
   });
 }
