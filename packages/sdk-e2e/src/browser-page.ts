@@ -2,13 +2,7 @@
 // package root: a browser bundler resolves it through the "browser" export condition to the
 // web entry. It streams over both browser protocols from its own origin and reports on window.
 import { createNsguardWebClient, EventType, filter, streamEvents } from "@nsguard/sdk";
-
-declare global {
-  interface Window {
-    nsguardReceived: { protocol: string; binary: string; pod: string }[];
-    nsguardErrors: string[];
-  }
-}
+import type {} from "./page-report.js";
 
 window.nsguardReceived = [];
 window.nsguardErrors = [];

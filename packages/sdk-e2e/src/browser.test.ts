@@ -1,9 +1,10 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
 import { fileURLToPath } from "node:url";
+import type { NodeHandlerFn } from "@nsguard/server";
 import { build } from "esbuild";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { kprobeEvent, startTestAgent, type TestAgent, waitFor } from "./agent.js";
+import type {} from "./page-report.js";
 
 // Debian's chromium (scripts/bootstrap.sh installs it); playwright-core brings no browser.
 const CHROMIUM = "/usr/bin/chromium";
@@ -25,9 +26,10 @@ describe("the browser entry in Chromium, over gRPC-Web and Connect", () => {
     const html = '<!doctype html><meta charset="utf-8"><script type="module" src="/page.js"></script>';
     // The page comes from the agent's own origin (the server's fallback for non-RPC paths),
     // so the RPCs are same-origin and need no CORS.
-    const fallback = (req: IncomingMessage, res: ServerResponse) => {
+    const fallback: NodeHandlerFn = (req, res) => {
       const [type, body] = req.url === "/page.js" ? ["text/javascript", script] : ["text/html", html];
-      res.writeHead(200, { "content-type": type }).end(body);
+      res.writeHead(200, { "content-type": type });
+      res.end(body);
     };
     agent = await startTestAgent({ fallback });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--headless=new"] });
