@@ -11,6 +11,8 @@ it("documents every export of both entries", () => {
     moduleResolution: ts.ModuleResolutionKind.NodeNext,
     target: ts.ScriptTarget.ES2022,
     noEmit: true,
+    skipLibCheck: true,
+    types: [],
   });
   const checker = program.getTypeChecker();
   const undocumented: string[] = [];
@@ -27,4 +29,4 @@ it("documents every export of both entries", () => {
     }
   }
   expect([...new Set(undocumented)].sort()).toEqual([]);
-});
+}, 60_000); // a type-checker program over the package: seconds on a busy machine
