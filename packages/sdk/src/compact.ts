@@ -16,6 +16,7 @@ import { maybeQuote } from "./go-quote.js";
 import { namespaceFlagNames, setnsNamespaceName } from "./namespace-flags.js";
 import { cutSyscallPrefix } from "./syscall-name.js";
 
+/** Options of {@link toCompact}, named after tetra getevents' flags. */
 export interface CompactOptions {
   /** Prefix each line with the event time, `2006-01-02T15:04:05.000000000Z` (tetra --timestamps). */
   timestamps?: boolean;
