@@ -32,6 +32,7 @@ export async function startTestServer(
     queueBytes?: number;
     deps?: Partial<ServerDeps>;
     adapterOptions?: StartServerOptions["adapterOptions"];
+    reflection?: boolean;
   } = {},
 ): Promise<TestServer> {
   const errors: TestServer["errors"] = [];
@@ -45,6 +46,7 @@ export async function startTestServer(
     tcpAddress: "127.0.0.1:0",
     unixSocket: socketPath,
     adapterOptions: options.adapterOptions,
+    reflection: options.reflection,
     onError: (error, rpc) => errors.push({ error, rpc }),
   });
   return {
