@@ -122,7 +122,7 @@ describe.each(versions)("grpc.reflection.$name ServerReflection", ({ service }) 
     expect(files(second).map((f) => f.name)).toEqual(["tetragon/events.proto"]);
   });
 
-  it("answers NotFound for unknown names, extensions and types, and goes on", async () => {
+  it("answers NotFound for unknown names, extensions and types, InvalidArgument for no question, and goes on", async () => {
     const answers = await ask(
       { case: "fileContainingSymbol", value: "tetragon.Nope" },
       { case: "fileByFilename", value: "nope.proto" },
@@ -136,6 +136,7 @@ describe.each(versions)("grpc.reflection.$name ServerReflection", ({ service }) 
       },
       { case: "allExtensionNumbersOfType", value: "tetragon.Nope" },
       { case: "allExtensionNumbersOfType", value: "tetragon.ProcessExec" },
+      { case: undefined },
       { case: "listServices", value: "" },
     );
     for (const a of answers.slice(0, 4)) {
@@ -147,7 +148,8 @@ describe.each(versions)("grpc.reflection.$name ServerReflection", ({ service }) 
       case: "allExtensionNumbersResponse",
       value: { baseTypeName: "tetragon.ProcessExec", extensionNumber: [] },
     });
-    expect(answers[5]?.case).toBe("listServicesResponse");
+    expect(answers[5]).toMatchObject({ case: "errorResponse", value: { errorCode: Code.InvalidArgument } });
+    expect(answers[6]?.case).toBe("listServicesResponse");
   });
 });
 

@@ -20,8 +20,8 @@ type Answer =
 
 /**
  * Route definitions that add gRPC server reflection (`grpc.reflection.v1.ServerReflection` and
- * the older `grpc.reflection.v1alpha.ServerReflection`, which `buf curl` falls back to and
- * grpcurl still asks first) to `routes`, describing every service `routes` registers and the
+ * the older `grpc.reflection.v1alpha.ServerReflection`, which `buf curl` and grpcurl fall back
+ * to and older clients ask for) to `routes`, describing every service `routes` registers and the
  * reflection services themselves, as grpc-go's reflection does. With it, `buf curl`, grpcurl
  * and Postman need no local copy of the schema.
  *
