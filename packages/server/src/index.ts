@@ -49,6 +49,7 @@ export {
   type RpcErrorReporter,
 } from "./node-handler.js";
 export { sniffHttpVersion } from "./protocol-sniff.js";
+export { withServerReflection } from "./reflection.js";
 export { createFineGuidanceSensorsImpl, createFineGuidanceSensorsRoutes, SERVER_NAME } from "./routes.js";
 export {
   type CloseOptions,

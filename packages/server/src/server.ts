@@ -20,6 +20,7 @@ import type { EventSource } from "./interfaces.js";
 import { parseTcpAddress, parseUnixSocketPath } from "./listen-address.js";
 import { createNodeHandler, type RpcErrorReporter } from "./node-handler.js";
 import { sniffHttpVersion } from "./protocol-sniff.js";
+import { withServerReflection } from "./reflection.js";
 
 /** The unix socket's file mode: root only, or root and `unixSocketGroup`. */
 const UNIX_SOCKET_MODE = 0o600;
@@ -65,6 +66,12 @@ export interface StartServerOptions {
    * routes' `events`.
    */
   getEvents?: { source: EventSource; queueSize?: number | undefined; queueBytes?: number | undefined };
+  /**
+   * Serve gRPC server reflection (grpc.reflection.v1 and v1alpha) for the services of `routes`,
+   * so `buf curl`, grpcurl and Postman need no copy of the schema. Default true. Reflection
+   * only describes the schema, which is public (proto/ and the published SDK carry it).
+   */
+  reflection?: boolean;
   /** Extra connect-node options (interceptors, limits, …); routes and shutdown are ours. */
   adapterOptions?: Omit<ConnectNodeAdapterOptions, "routes" | "shutdownSignal">;
   /**
@@ -114,7 +121,8 @@ export interface RunningServer {
  * prior knowledge (h2c — what gRPC clients, Tetragon's `tetra` and
  * `buf curl --http2-prior-knowledge` send) goes to an `http2` server, anything else to an
  * HTTP/1.1 server (Connect, gRPC-Web, browsers, curl). Node's `allowHTTP1` cannot do this: it
- * only works with TLS.
+ * only works with TLS. Every listener also serves gRPC server reflection (unless
+ * `reflection: false`).
  *
  * Access control (access.ts) is part of the listener, because only the connection knows who is
  * calling: every connection gets a {@link Caller} from its peer credentials or TLS client
@@ -147,7 +155,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     // The encode-once shells (encoded-event.ts) are carried as unknown fields; they must
     // be written. This is protobuf-es' default, stated here so nobody turns it off.
     binaryOptions: { ...options.adapterOptions?.binaryOptions, writeUnknownFields: true },
-    routes: options.routes,
+    routes: options.reflection === false ? options.routes : withServerReflection(options.routes),
     shutdownSignal: shutdown.signal,
   });
 

@@ -24,7 +24,7 @@ export class MemoryPolicyStore implements PolicyStore {
 
   add(yaml: string, domain: string): void {
     this.#record("add", yaml, domain);
-    const name = /name:\s*(\S+)/.exec(yaml)?.[1] ?? "unnamed";
+    const name = /name:\s*"?([^"\s]+)/.exec(yaml)?.[1] ?? "unnamed";
     this.policies.set(
       `${domain}/${name}`,
       create(TracingPolicyStatusSchema, {

@@ -38,6 +38,7 @@ export async function startTestServer(
     deps?: Partial<ServerDeps>;
     adapterOptions?: StartServerOptions["adapterOptions"];
     tls?: StartServerOptions["tls"];
+    reflection?: boolean;
   } = {},
 ): Promise<TestServer> {
   const errors: TestServer["errors"] = [];
@@ -53,6 +54,7 @@ export async function startTestServer(
     unixSocketControl: { peerCredentials, uids: [process.getuid?.() ?? 0] },
     tls: options.tls,
     adapterOptions: options.adapterOptions,
+    reflection: options.reflection,
     onError: (error, rpc) => errors.push({ error, rpc }),
   });
   return {
