@@ -11,7 +11,8 @@
         "src/bpf_object.cc",
         "src/maps.cc",
         "src/event_stream.cc",
-        "src/decode.cc"
+        "src/decode.cc",
+        "src/peer_credentials.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -11,8 +11,10 @@ PNPM_VERSION=10.34.9
 # python3-grpcio/python3-protobuf: examples/python-client (another language over gRPC), tested.
 # podman/runc/containerd/busybox-static: the root tier runs real containers (podman with runc, and
 # containerd's CRI; crun cannot run on these hybrid-cgroup hosts — shared/spec/container-runtimes.md).
+# chromium: packages/sdk-e2e drives it with playwright-core (which brings no browser) to test the
+# SDK's browser entry over gRPC-Web/Connect.
 APT_PACKAGES=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc g++ python3 util-linux python3-grpcio python3-protobuf
-  podman runc containerd busybox-static)
+  podman runc containerd busybox-static chromium)
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
 

@@ -18,8 +18,9 @@ check() {
 }
 
 generated_is_current() {
-  # Both templates: the public SDK (proto/) and the agent's CRI client (packages/agent/proto).
-  local gen="packages/sdk/src/gen packages/agent/src/gen"
+  # Every template: the public SDK (proto/), the agent's CRI client (packages/agent/proto) and
+  # the server's reflection service (packages/server/proto).
+  local gen="packages/sdk/src/gen packages/agent/src/gen packages/server/src/gen"
   pnpm -s run generate >/dev/null && git diff --quiet -- $gen \
     && [ -z "$(git status --porcelain -- $gen)" ]
 }

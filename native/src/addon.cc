@@ -21,6 +21,7 @@
 #include "decode.h"
 #include "errors.h"
 #include "event_stream.h"
+#include "peer_credentials.h"
 
 namespace nsguard {
 
@@ -221,6 +222,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("hostNamespaceInums",
               Napi::Function::New(env, HostNamespaceInums, "hostNamespaceInums"));
   exports.Set("bumpMemlock", Napi::Function::New(env, BumpMemlock, "bumpMemlock"));
+  exports.Set("peerCredentials", Napi::Function::New(env, PeerCredentials, "peerCredentials"));
   exports.Set("batchRecords", Napi::Function::New(env, BatchRecords, "batchRecords"));
   exports.Set("constants", MakeConstants(env));
   return exports;

@@ -182,6 +182,16 @@ export interface BpfObjectState {
   sharedMaps: string[];
 }
 
+/** A unix socket peer as the kernel recorded it at connect() (SO_PEERCRED, SO_PEERGROUPS). */
+export interface PeerCredentials {
+  pid: number;
+  uid: number;
+  /** Primary group. */
+  gid: number;
+  /** Supplementary groups. */
+  groups: number[];
+}
+
 export interface MemlockResult {
   /** True when RLIMIT_MEMLOCK is now unlimited. */
   ok: boolean;
@@ -354,6 +364,7 @@ export interface NativeBinding {
   libbpfVersion(): string;
   hostNamespaceInums(): RawNamespaces | undefined;
   bumpMemlock(): MemlockResult;
+  peerCredentials(fd: number): PeerCredentials;
   /** The reader's validation and batch layout applied to samples (see __openEventStream). */
   batchRecords(samples: readonly Uint8Array[]): { bytes: ArrayBuffer; count: number; malformed: number };
   constants: NativeConstants;

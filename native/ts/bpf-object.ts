@@ -8,6 +8,7 @@ import {
   type NativeBpfObject,
   type NativeEventStream,
   native,
+  type PeerCredentials,
   type ProgramInfo,
   type SeedProcess,
   type SyscallHooks,
@@ -299,6 +300,15 @@ export function trimMemory(): boolean {
  */
 export function hostNamespaceInums(): RawNamespaces | undefined {
   return native.hostNamespaceInums();
+}
+
+/**
+ * Who is on the other end of a connected unix socket `fd` (for a net.Socket: `socket._handle.fd`):
+ * pid, uid, gid and supplementary groups as they were at connect(). Throws BpfError (op
+ * "getsockopt", code "ENOTSOCK"/"EBADF"/…) for anything that is not a connected unix socket.
+ */
+export function peerCredentials(fd: number): PeerCredentials {
+  return native.peerCredentials(fd);
 }
 
 export function libbpfVersion(): string {

@@ -6,7 +6,15 @@
  */
 
 /** The operation that failed. */
-export type BpfOp = "open" | "load" | "attach" | "detach" | "map_update" | "map_lookup" | "ringbuf";
+export type BpfOp =
+  | "open"
+  | "load"
+  | "attach"
+  | "detach"
+  | "map_update"
+  | "map_lookup"
+  | "ringbuf"
+  | "getsockopt";
 
 export interface BpfErrorDetails {
   /** errno name, e.g. "EPERM", "ENOENT" (kernel-internal ones too: "ENOTSUPP"). */

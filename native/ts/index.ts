@@ -18,6 +18,7 @@ export type {
   MemlockResult,
   NamespaceCall,
   NativeConstants,
+  PeerCredentials,
   ProgramInfo,
   RecordLayout,
   SeedProcess,
@@ -34,6 +35,7 @@ export {
   hostNamespaceInums,
   libbpfVersion,
   nativeConstants,
+  peerCredentials,
   throttleConstants,
   trimMemory,
 } from "./bpf-object.js";

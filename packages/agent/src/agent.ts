@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { loadTracingPolicyFile } from "@nsguard/policy";
-import { bootClockOffsetNs, hostNamespaceInums, Sensor, trimMemory } from "@nsguard/sensor";
+import { bootClockOffsetNs, hostNamespaceInums, peerCredentials, Sensor, trimMemory } from "@nsguard/sensor";
 import {
   createFineGuidanceSensorsRoutes,
   EventHub,
@@ -14,6 +14,7 @@ import { startPodInfoSources } from "./container/pod-sources.js";
 import { EventCache } from "./event-cache.js";
 import { JsonExporter } from "./export/json-exporter.js";
 import { ThrottleMonitor } from "./flood/throttle-monitor.js";
+import { infoFileContent, removeInfoFile, writeInfoFile } from "./info-file.js";
 import { createMetricsRegistry, startMetricsServer } from "./metrics/metrics.js";
 import { resolveNodeName } from "./node-name.js";
 import { Observer } from "./observer.js";
@@ -38,6 +39,22 @@ export interface AgentOptions {
   serverAddress: string;
   /** gRPC unix socket path; "" disables the socket. */
   serverSocket: string;
+  /**
+   * The unix socket's group (gid): the socket becomes 0660 root:group instead of 0600, and
+   * the group's members may change policies through it, as root may.
+   */
+  serverSocketGroup?: number;
+  /**
+   * TLS on the TCP listener (Tetragon's --server-tls-* flags). A client certificate verified
+   * against `clientCaFiles` may change policies over TCP; `requireClientCert` refuses clients
+   * without one, reads included.
+   */
+  serverTls?: {
+    certFile: string;
+    keyFile: string;
+    clientCaFiles?: string[];
+    requireClientCert?: boolean;
+  };
   /** Node name stamped on events and exec_ids; default $HUBBLE_NODE_NAME, $NODE_NAME, hostname. */
   nodeName?: string;
   /** Per-listener event queue length. */
@@ -75,6 +92,8 @@ export interface AgentOptions {
   enableProcessNs?: boolean;
   /** `cap` and `process_credentials` on every process (Tetragon's --enable-process-cred); default off. */
   enableProcessCred?: boolean;
+  /** Where to write the info file clients find the agent by (info-file.ts); unset: none. Removed on stop. */
+  infoFile?: string;
 }
 
 export interface RunningAgent {
@@ -182,6 +201,15 @@ export async function startAgent(
       getEvents: { source: hub, queueSize: options.eventQueueSize, queueBytes: options.eventQueueBytes },
       tcpAddress: options.serverAddress,
       unixSocket: options.serverSocket,
+      // Who may change policies: the server's access control (packages/server/src/access.ts).
+      unixSocketGroup: options.serverSocketGroup,
+      unixSocketControl: { peerCredentials },
+      tls: options.serverTls && {
+        cert: readFileSync(options.serverTls.certFile),
+        key: readFileSync(options.serverTls.keyFile),
+        clientCa: options.serverTls.clientCaFiles?.map((file) => readFileSync(file)),
+        requireClientCert: options.serverTls.requireClientCert,
+      },
     });
     if (options.metricsServer) {
       const { sensor: s, policies: p } = { sensor, policies };
@@ -196,6 +224,18 @@ export async function startAgent(
         policies: () => p.list().length,
       });
       metrics = await startMetricsServer(registry, options.metricsServer);
+    }
+    if (options.infoFile) {
+      const info = infoFileContent(server.addresses, {
+        metricsAddress: metrics?.url.replace(/^http:\/\/|\/metrics$/g, ""),
+        exportFilename: options.exportFilename,
+      });
+      // As in Tetragon, a missing info file costs clients their default address, not the agent.
+      try {
+        writeInfoFile(options.infoFile, info);
+      } catch (err) {
+        logger.warn({ err, infoFile: options.infoFile }, "cannot write the info file");
+      }
     }
     logger.info({ addresses: server.addresses, metrics: metrics?.url, nodeName }, "nsguard agent running");
   } catch (err) {
@@ -221,6 +261,7 @@ export async function startAgent(
     ...running,
     stop() {
       stopping ??= (async () => {
+        if (options.infoFile) removeInfoFile(options.infoFile);
         clearInterval(clockRefresh);
         clearInterval(throttlePoll);
         clearInterval(memoryTrim);

@@ -11,6 +11,8 @@ export interface GetEventsFilterFlags {
   processes?: string[];
   containers?: string[];
   policyNames?: string[];
+  /** Sent as Filter.cel_expression; the agent evaluates it. */
+  celExpression?: string[];
   eventTypes?: string[];
   includeFields?: string[];
   excludeFields?: string[];
@@ -30,6 +32,7 @@ export function buildGetEventsRequest(flags: GetEventsFilterFlags): GetEventsReq
     binaryRegex: flags.processes ?? [],
     containerNameRegex: flags.containers ?? [],
     policyNames: flags.policyNames ?? [],
+    celExpression: flags.celExpression ?? [],
     eventSet: (flags.eventTypes ?? []).map(parseEventType),
   });
   const hasFilter = Object.values(filter).some((v) => Array.isArray(v) && v.length > 0);

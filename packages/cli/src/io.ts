@@ -1,12 +1,47 @@
-/** Where the CLI reads its environment and writes its output; tests pass their own. */
+import { fstatSync } from "node:fs";
+
+/** Where the agent writes its info file and the CLI looks for the agent's address (tetra: /var/run/tetragon/tetragon-info.json). */
+export const DEFAULT_INFO_FILE = "/var/run/nsguard/nsguard-info.json";
+
+/** Where the CLI reads its environment and input and writes its output; tests pass their own. */
 export interface CliIo {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
   env: Readonly<Record<string, string | undefined>>;
+  /** Events piped in: `getevents` reads them instead of connecting, as tetra does. */
+  stdin(): NodeJS.ReadableStream;
+  /**
+   * stdin is a character device (a terminal, or /dev/null): tetra's test, `os.ModeCharDevice`,
+   * for "nothing is piped in". Both are functions so that only getevents looks at fd 0: done
+   * eagerly for every command, with a pipe on stdin, `nsguard agent`'s later imports failed to
+   * resolve (commander, node-fetch) on Node 20 here; the cause is not understood.
+   */
+  stdinIsCharDevice(): boolean;
+  /** stdout is a terminal: `--color auto` colours only then. */
+  stdoutIsTerminal: boolean;
+  /** The agent's info file (DEFAULT_INFO_FILE outside tests). */
+  infoFile: string;
 }
 
 export function processIo(): CliIo {
-  return { stdout: process.stdout, stderr: process.stderr, env: process.env };
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    stdin: () => process.stdin,
+    stdinIsCharDevice: () => isCharDevice(0),
+    stdoutIsTerminal: process.stdout.isTTY === true,
+    infoFile: DEFAULT_INFO_FILE,
+  };
+}
+
+function isCharDevice(fd: number): boolean {
+  try {
+    return fstatSync(fd).isCharacterDevice();
+  } catch {
+    // A closed stdin cannot be read from: treat it like a terminal, i.e. connect.
+    return true;
+  }
 }
 
 /**

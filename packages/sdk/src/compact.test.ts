@@ -182,7 +182,7 @@ describe("toCompact — other event kinds", () => {
       toCompact(
         ev({ event: { case: "processExit", value: { process: hostSh, status: 2 } }, nodeName: "n1" }),
       ),
-    ).toBe("💥 exit    n1 /bin/sh -c true 2");
+    ).toBe('💥 exit    n1 /bin/sh "-c true" 2');
   });
   it("exec without arguments keeps tetra's trailing space", () => {
     expect(

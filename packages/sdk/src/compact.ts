@@ -12,10 +12,11 @@ import {
   type ProcessKprobe,
   type ProcessTracepoint,
 } from "./gen/tetragon/tetragon_pb.js";
-import { maybeQuote, quoteIfNonPrintable } from "./go-quote.js";
+import { maybeQuote } from "./go-quote.js";
 import { namespaceFlagNames, setnsNamespaceName } from "./namespace-flags.js";
 import { cutSyscallPrefix } from "./syscall-name.js";
 
+/** Options of {@link toCompact}, named after tetra getevents' flags. */
 export interface CompactOptions {
   /** Prefix each line with the event time, `2006-01-02T15:04:05.000000000Z` (tetra --timestamps). */
   timestamps?: boolean;
@@ -23,7 +24,37 @@ export interface CompactOptions {
   stackTraces?: boolean;
   /** Append `   <path> <hash>` for LSM events that carry an IMA hash (tetra's default is on). */
   imaHash?: boolean;
+  /**
+   * ANSI colours as tetra's `--color always` prints them (pkg/encoder/color.go); the caller
+   * decides "auto". Default off (`--color never`).
+   */
+  color?: boolean;
 }
+
+/**
+ * tetra's Colorer: fatih/color wraps every Sprint in `ESC[<n>m … ESC[0m`, empty strings too.
+ * Without colour each one is the identity.
+ */
+interface Colorer {
+  readonly on: boolean;
+  red(s: string): string;
+  green(s: string): string;
+  blue(s: string): string;
+  cyan(s: string): string;
+  magenta(s: string): string;
+  yellow(s: string): string;
+}
+
+const sgr = (on: boolean, code: number) => (s: string) => (on ? `\x1b[${code}m${s}\x1b[0m` : s);
+const colorer = (on: boolean): Colorer => ({
+  on,
+  red: sgr(on, 31),
+  green: sgr(on, 32),
+  yellow: sgr(on, 33),
+  blue: sgr(on, 34),
+  magenta: sgr(on, 35),
+  cyan: sgr(on, 36),
+});
 
 /** The event cannot be shown in compact form (tetra reports the same two cases as errors). */
 export class CompactEncodeError extends Error {
@@ -31,21 +62,22 @@ export class CompactEncodeError extends Error {
 }
 
 /**
- * Encodes one event the way `tetra getevents -o compact --color never` does
+ * Encodes one event the way `tetra getevents -o compact` does
  * (pkg/encoder/encoder.go): `<emoji> <label padded to 7> <source> <binary> <details>`,
  * where source is `<namespace>/<pod>` or the node name. Returns the text without a final
  * newline; optional stack-trace or IMA lines follow the main line, separated by "\n".
  */
 export function toCompact(event: GetEventsResponse, options: CompactOptions = {}): string {
-  let line = eventLine(event);
+  const c = colorer(options.color === true);
+  let line = eventLine(event, c);
   if (options.timestamps) line = `${formatCompactTime(event.time)} ${line}`;
   const extra: string[] = [];
   if (options.stackTraces && event.event.case === "processKprobe")
-    extra.push(...stackTraceLines(event.event.value));
+    extra.push(...stackTraceLines(event.event.value, c));
   if (options.imaHash && event.event.case === "processLsm") {
     const lsm = event.event.value;
     const path = imaPath(lsm.functionName, lsm.args[0]);
-    if (lsm.imaHash !== "" && path !== "") extra.push(`   ${path} ${lsm.imaHash}`);
+    if (lsm.imaHash !== "" && path !== "") extra.push(`${c.green(`   ${path}`)}${c.blue(` ${lsm.imaHash}`)}`);
   }
   return [line, ...extra].join("\n");
 }
@@ -58,9 +90,10 @@ export function formatCompactTime(ts: Timestamp | undefined): string {
   return `${base}.${String(nanos).padStart(9, "0")}Z`;
 }
 
-const label = (emoji: string, name: string): string => `${emoji} ${name.padEnd(7)}`;
+const label = (emoji: string, name: string, paint: (s: string) => string): string =>
+  paint(`${emoji} ${name.padEnd(7)}`);
 
-function eventLine(event: GetEventsResponse): string {
+function eventLine(event: GetEventsResponse, c: Colorer): string {
   const e = event.event;
   const node = event.nodeName;
   switch (e.case) {
@@ -69,58 +102,67 @@ function eventLine(event: GetEventsResponse): string {
     case "processExec": {
       const p = need(e.value.process);
       return withCaps(
-        `${label("🚀", "process")} ${processInfo(node, p)} ${quoteIfNonPrintable(p.arguments)}`,
+        `${label("🚀", "process", c.blue)} ${processInfo(node, p, c)} ${c.cyan(maybeQuote(p.arguments))}`,
         p.cap,
+        c,
       );
     }
     case "processExit": {
       const p = need(e.value.process);
-      const status = e.value.signal !== "" ? e.value.signal : String(e.value.status);
+      const status = c.red(e.value.signal !== "" ? e.value.signal : String(e.value.status));
       return withCaps(
-        `${label("💥", "exit")} ${processInfo(node, p)} ${quoteIfNonPrintable(p.arguments)} ${status}`,
+        `${label("💥", "exit", c.blue)} ${processInfo(node, p, c)} ${c.cyan(maybeQuote(p.arguments))} ${status}`,
         p.cap,
+        c,
       );
     }
     case "processThrottle": {
       const t = e.value;
       const kind =
         t.type === ThrottleType.THROTTLE_START
-          ? "START"
+          ? c.red("START")
           : t.type === ThrottleType.THROTTLE_STOP
-            ? "STOP "
+            ? c.green("STOP ")
             : "";
-      return `${label("🧬", "throttle")} ${kind} ${maybeQuote(t.cgroup)}`;
+      return `${label("🧬", "throttle", c.red)} ${kind} ${maybeQuote(t.cgroup)}`;
     }
     case "processLoader": {
       const p = need(e.value.process);
       const buildId = e.value.buildid.length > 0 ? `${Buffer.from(e.value.buildid).toString("hex")} ` : "";
       return withCaps(
-        `${label("🧬", "loader")} ${processInfo(node, p)} ${buildId}${maybeQuote(e.value.path)}`,
+        `${label("🧬", "loader", c.blue)} ${processInfo(node, p, c)} ${buildId}${c.yellow(maybeQuote(e.value.path))}`,
         p.cap,
+        c,
       );
     }
     case "processKprobe":
-      return kprobeLine(node, e.value);
+      return kprobeLine(node, e.value, c);
     case "processTracepoint":
-      return tracepointLine(node, e.value);
+      return tracepointLine(node, e.value, c);
     case "processUprobe": {
       const u = e.value;
       const p = need(u.process);
       return withCaps(
-        `${label("🕵️", "uprobe")} ${processInfo(node, p)} ${maybeQuote(u.path)} ${u.symbol}`,
+        `${label("🕵️", "uprobe", c.blue)} ${processInfo(node, p, c)} ${maybeQuote(u.path)} ${maybeQuote(u.symbol)}`,
         p.cap,
+        c,
       );
     }
     case "processLsm": {
       const p = need(e.value.process);
-      return withCaps(`${label("🔒", "LSM")} ${processInfo(node, p)} ${e.value.functionName}`, p.cap);
+      return withCaps(
+        `${label("🔒", "LSM", c.blue)} ${processInfo(node, p, c)} ${e.value.functionName}`,
+        p.cap,
+        c,
+      );
     }
     case "processUsdt": {
       const u = e.value;
       const p = need(u.process);
       return withCaps(
-        `${label("🕵️", "usdt")} ${processInfo(node, p)} ${maybeQuote(u.path)} ${u.provider} ${u.name}`,
+        `${label("🕵️", "usdt", c.blue)} ${processInfo(node, p, c)} ${maybeQuote(u.path)} ${maybeQuote(u.provider)} ${maybeQuote(u.name)}`,
         p.cap,
+        c,
       );
     }
     default:
@@ -184,9 +226,11 @@ export function namespaceChangesText(changes: NamespaceChanges): string {
   return [...groups].map(([direction, kinds]) => DIRECTION_TEXT[direction](kinds.join(","))).join(", ");
 }
 
-function kprobeLine(node: string, k: ProcessKprobe): string {
+function kprobeLine(node: string, k: ProcessKprobe, c: Colorer): string {
   const p = need(k.process);
-  const info = processInfo(node, p);
+  const info = processInfo(node, p, c);
+  // tetra paints an argument cyan only when the event has it.
+  const cyan = (s: string) => (s === "" ? s : c.cyan(s));
   const arg = (i: number): KprobeArgument["arg"] | undefined => k.args[i]?.arg;
   const filePath = (i: number): string => {
     const a = arg(i);
@@ -210,27 +254,27 @@ function kprobeLine(node: string, k: ProcessKprobe): string {
     return k.args.length > 2 ? `${a?.case === "sizeArg" ? a.value : 0n} bytes` : "";
   };
   const line = (emoji: string, name: string, ...details: string[]): string =>
-    withCaps([`${label(emoji, name)} ${info}`, ...details].join(" "), p.cap);
+    withCaps([`${label(emoji, name, c.blue)} ${info}`, ...details].join(" "), p.cap, c);
 
   switch (cutSyscallPrefix(k.functionName)) {
     case "sys_write":
-      return line("📝", "write", filePath(0), byteCount());
+      return line("📝", "write", cyan(filePath(0)), cyan(byteCount()));
     case "sys_read":
-      return line("📚", "read", filePath(0), byteCount());
+      return line("📚", "read", cyan(filePath(0)), cyan(byteCount()));
     case "fd_install":
-      return line("📬", "open", filePath(1));
+      return line("📬", "open", cyan(filePath(1)));
     case "sys_openat":
-      return line("📬️", "openat", str(1));
+      return line("📬️", "openat", cyan(str(1)));
     case "sys_open":
-      return line("📬️", "open", str(1));
+      return line("📬️", "open", cyan(str(1)));
     case "sys_close":
-      return line("📪", "close", filePath(0));
+      return line("📪", "close", cyan(filePath(0)));
     case "sys_mount":
-      return line("💾", "mount", str(0), str(1));
+      return line("💾", "mount", cyan(str(0)), cyan(str(1)));
     case "sys_pivot_root":
-      return line("💾", "pivot_root", str(0), str(1));
+      return line("💾", "pivot_root", cyan(str(0)), cyan(str(1)));
     case "sys_setuid":
-      return line("🔑", "setuid", k.args.length > 0 ? String(int(0)) : "");
+      return line("🔑", "setuid", k.args.length > 0 ? cyan(String(int(0))) : "");
     case "sys_clock_settime":
       return line("⏰", "clock_settime");
     case "proc_exec_connector":
@@ -238,35 +282,36 @@ function kprobeLine(node: string, k: ProcessKprobe): string {
     // nsguard: with the kernel's namespace verdict (namespace_changes) the line says where each
     // kind went (`net → host`); without it, what tetra prints.
     case "sys_setns":
-      if (k.namespaceChanges) return line("🔧", "setns", namespaceChangesText(k.namespaceChanges));
+      if (k.namespaceChanges) return line("🔧", "setns", cyan(namespaceChangesText(k.namespaceChanges)));
       return line("🔧", "setns", k.args.length > 1 ? setnsNamespaceName(int(1)) : "");
     // nsguard additions: the other namespace hooks, in the same shape as setns.
     case "sys_unshare":
-      if (k.namespaceChanges) return line("🔧", "unshare", namespaceChangesText(k.namespaceChanges));
-      return line("🔧", "unshare", namespaceFlagNames(flagsArg(arg(0))).join(","));
+      if (k.namespaceChanges) return line("🔧", "unshare", cyan(namespaceChangesText(k.namespaceChanges)));
+      return line("🔧", "unshare", cyan(namespaceFlagNames(flagsArg(arg(0))).join(",")));
     case "sys_clone":
     case "sys_clone3":
-      if (k.namespaceChanges) return line("🔧", "clone", namespaceChangesText(k.namespaceChanges));
-      return line("🔧", "clone", namespaceFlagNames(flagsArg(arg(0))).join(","));
+      if (k.namespaceChanges) return line("🔧", "clone", cyan(namespaceChangesText(k.namespaceChanges)));
+      return line("🔧", "clone", cyan(namespaceFlagNames(flagsArg(arg(0))).join(",")));
     case "tcp_connect":
-      return line("🔌", "connect", sock(0));
+      return line("🔌", "connect", cyan(sock(0)));
     case "tcp_close":
-      return line("🧹", "close", sock(0));
+      return line("🧹", "close", cyan(sock(0)));
     case "tcp_sendmsg":
-      return line("📤", "sendmsg", sock(0), `bytes ${int(1)}`);
+      return line("📤", "sendmsg", cyan(sock(0)), `bytes ${int(1)}`);
+    // Each detail only when the event carries that argument (tetra checks Get…Arg() != nil).
     case "bpf_check": {
       const a = arg(0);
       const b = a?.case === "bpfAttrArg" ? a.value : undefined;
       return line(
         "🐝",
         "bpf_load",
-        `${b?.ProgType ?? ""} ${b?.ProgName ?? ""} instruction count ${b?.InsnCnt ?? 0}`,
+        b === undefined ? "" : c.cyan(`${b.ProgType} ${b.ProgName} instruction count ${b.InsnCnt}`),
       );
     }
     case "security_perf_event_alloc": {
       const a = arg(0);
       const pe = a?.case === "perfEventArg" ? a.value : undefined;
-      return line("🐝", "perf_event_alloc", `${pe?.Type ?? ""} ${pe?.KprobeFunc ?? ""}`);
+      return line("🐝", "perf_event_alloc", pe === undefined ? "" : c.cyan(`${pe.Type} ${pe.KprobeFunc}`));
     }
     case "security_bpf_map_alloc":
     case "security_bpf_map_create": {
@@ -275,13 +320,17 @@ function kprobeLine(node: string, k: ProcessKprobe): string {
       return line(
         "🗺",
         "bpf_map_create",
-        `${m?.MapType ?? ""} ${m?.MapName ?? ""} key size ${m?.KeySize ?? 0} value size ${m?.ValueSize ?? 0} max entries ${m?.MaxEntries ?? 0}`,
+        m === undefined
+          ? ""
+          : c.cyan(
+              `${m.MapType} ${m.MapName} key size ${m.KeySize} value size ${m.ValueSize} max entries ${m.MaxEntries}`,
+            ),
       );
     }
     case "security_file_permission": {
       if (k.args.length < 2) return line("❓", "security_file_permission", "");
       const mask = int(1);
-      const path = filePath(0);
+      const path = cyan(filePath(0));
       if (mask === 0x02) return line("📝", "write", path);
       if (mask === 0x04) return line("📚", "read", path);
       return line("❓", "security_file_permission", path);
@@ -291,16 +340,16 @@ function kprobeLine(node: string, k: ProcessKprobe): string {
       const a = arg(1);
       const prot = a?.case === "uintArg" ? a.value : 0;
       const tag = `mmap-${prot & 1 ? "r" : ""}${prot & 2 ? "w" : ""}${prot & 4 ? "x" : ""}`;
-      return line("📝", tag, filePath(0));
+      return line("📝", tag, cyan(filePath(0)));
     }
     case "security_path_truncate": {
       if (k.args.length < 1) return line("❓", "security_path_truncate", "");
       const a = arg(0);
-      return line("📝", "truncate", a?.case === "pathArg" ? maybeQuote(a.value.path) : "");
+      return line("📝", "truncate", cyan(a?.case === "pathArg" ? maybeQuote(a.value.path) : ""));
     }
     case "security_file_truncate":
       if (k.args.length < 1) return line("❓", "security_file_truncate", "");
-      return line("📝", "truncate", filePath(0));
+      return line("📝", "truncate", cyan(filePath(0)));
     default:
       return line("❓", "syscall", k.functionName);
   }
@@ -320,9 +369,9 @@ function flagsArg(a: KprobeArgument["arg"] | undefined): number | bigint {
   }
 }
 
-function tracepointLine(node: string, tp: ProcessTracepoint): string {
+function tracepointLine(node: string, tp: ProcessTracepoint, c: Colorer): string {
   const p = need(tp.process);
-  const info = processInfo(node, p);
+  const info = processInfo(node, p, c);
   if (tp.subsys === "raw_syscalls" && tp.event === "sys_enter") {
     // tetra resolves the id through a per-arch syscall table; nsguard prints the number.
     const a = tp.args[0]?.arg;
@@ -330,9 +379,9 @@ function tracepointLine(node: string, tp: ProcessTracepoint): string {
       a?.case === "longArg" || a?.case === "sizeArg" || a?.case === "intArg" || a?.case === "uintArg"
         ? String(a.value)
         : "";
-    return withCaps(`${label("☎ ", "syscall")} ${info} ${id}`, p.cap);
+    return withCaps(`${label("☎ ", "syscall", c.blue)} ${info} ${id}`, p.cap, c);
   }
-  return withCaps(`${label("⁉️", "tracepoint")} ${info} ${tp.subsys} ${tp.event}`, p.cap);
+  return withCaps(`${label("⁉️", "tracepoint", c.blue)} ${info} ${tp.subsys} ${tp.event}`, p.cap, c);
 }
 
 function need(p: Process | undefined): Process {
@@ -340,34 +389,48 @@ function need(p: Process | undefined): Process {
   return p;
 }
 
-function processInfo(node: string, p: Process): string {
-  const source = p.pod !== undefined ? `${p.pod.namespace}/${p.pod.name}` : node;
-  return `${maybeQuote(source)} ${maybeQuote(p.binary)}`;
+// tetra's Colorer.ProcessInfo: the node name is quoted when it needs it, namespace/pod are
+// Kubernetes names and printed as they are.
+function processInfo(node: string, p: Process, c: Colorer): string {
+  const source = p.pod !== undefined ? `${p.pod.namespace}/${p.pod.name}` : maybeQuote(node);
+  return `${c.green(source)} ${c.magenta(maybeQuote(p.binary))}`;
 }
 
 const capsColumn = 120;
 
-// tetra appends "🛑 CAP_SYS_ADMIN" right-aligned so that it ends at byte column 120.
-function withCaps(line: string, caps: Capabilities | undefined): string {
-  if (caps === undefined || !caps.effective.includes(CapabilitiesType.CAP_SYS_ADMIN)) return line;
-  const trailer = "🛑 CAP_SYS_ADMIN";
+/**
+ * tetra's CapTrailorPrinter: "🛑 CAP_SYS_ADMIN" right-aligned so that it ends at byte column 120
+ * (Go's len counts bytes, colour codes included; `%*s` pads by runes). In colour the trailer is
+ * never empty, since an empty string painted magenta still has its codes: tetra pads every such
+ * line then, and so does this.
+ */
+function withCaps(line: string, caps: Capabilities | undefined, c: Colorer): string {
+  const sysAdmin = caps?.effective.includes(CapabilitiesType.CAP_SYS_ADMIN) === true;
+  if (!sysAdmin && !c.on) return line;
+  const trailer = c.magenta(sysAdmin ? "🛑 CAP_SYS_ADMIN" : "");
   const width = Math.max(0, capsColumn - Buffer.byteLength(line));
   const pad = Math.max(0, width - [...trailer].length);
   return `${line} ${" ".repeat(pad)}${trailer}`;
 }
 
-function stackTraceLines(k: ProcessKprobe): string[] {
+// tetra's HumanStackTrace. In colour tetra's yellow span also holds the line's "\n"; here the
+// reset comes before it, which looks the same and keeps every line whole.
+function stackTraceLines(k: ProcessKprobe, c: Colorer): string[] {
   const out: string[] = [];
   if (k.kernelStackTrace.length > 0) {
     out.push("Kernel:");
     for (const s of k.kernelStackTrace)
-      out.push(`   0x${s.address.toString(16)}: ${s.symbol}+0x${s.offset.toString(16)}`);
+      out.push(
+        `${c.green(`   0x${s.address.toString(16)}:`)}${c.blue(` ${maybeQuote(s.symbol)}`)}+${c.yellow(`0x${s.offset.toString(16)}`)}`,
+      );
   }
   if (k.userStackTrace.length > 0) {
     out.push("User:");
     for (const s of k.userStackTrace) {
-      const symbol = s.symbol !== "" ? ` ${s.symbol}` : "";
-      out.push(`   0x${s.address.toString(16)}:${symbol} (${s.module}+0x${s.offset.toString(16)})`);
+      const symbol = s.symbol !== "" ? c.blue(` ${maybeQuote(s.symbol)}`) : "";
+      out.push(
+        `${c.green(`   0x${s.address.toString(16)}:`)}${symbol}${c.yellow(` (${maybeQuote(s.module)}+0x${s.offset.toString(16)})`)}`,
+      );
     }
   }
   return out;

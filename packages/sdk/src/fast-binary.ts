@@ -16,6 +16,7 @@ type Write = (writer: WireWriter, message: Record<string, unknown>) => void;
 
 const IMPLICIT = 2; // google.protobuf.FeatureSet.FieldPresence.IMPLICIT
 
+/** Options of {@link createBinaryEncoder}. */
 export interface BinaryEncoderOptions {
   /**
    * Message types whose encoded bodies are cached per object (a WeakMap keyed by the message
@@ -32,6 +33,7 @@ interface Compilation {
   memoize: ReadonlySet<string>;
 }
 
+/** Compiles a {@link BinaryEncoder} for `schema` (see BinaryEncoder for why it exists). */
 export function createBinaryEncoder<Desc extends DescMessage>(
   schema: Desc,
   options: BinaryEncoderOptions = {},

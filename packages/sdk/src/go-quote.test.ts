@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { goQuote, maybeQuote, quoteIfNonPrintable } from "./go-quote.js";
+import { goQuote, maybeQuote } from "./go-quote.js";
 
 describe("goQuote (Go strconv.Quote)", () => {
   it.each([
@@ -20,18 +20,16 @@ describe("goQuote (Go strconv.Quote)", () => {
   });
 });
 
-describe("maybeQuote / quoteIfNonPrintable", () => {
+describe("maybeQuote (tetra's encoder)", () => {
   it("leaves plain strings alone", () => {
     expect(maybeQuote("/usr/bin/nsenter")).toBe("/usr/bin/nsenter");
-    expect(quoteIfNonPrintable("-t 1 -m")).toBe("-t 1 -m");
   });
-  it("quotes spaces only in maybeQuote", () => {
+  it("quotes spaces, as tetra does for arguments too", () => {
     expect(maybeQuote("/a b")).toBe('"/a b"');
-    expect(quoteIfNonPrintable("/a b")).toBe("/a b");
+    expect(maybeQuote("-t 1 -m")).toBe('"-t 1 -m"');
   });
-  it("quotes non-printables in both", () => {
+  it("quotes non-printables", () => {
     expect(maybeQuote("x\ny")).toBe('"x\\ny"');
-    expect(quoteIfNonPrintable("x y\n")).toBe('"x y\\n"');
   });
 });
 

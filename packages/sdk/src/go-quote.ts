@@ -41,11 +41,3 @@ export function maybeQuote(s: string): string {
   }
   return s;
 }
-
-/** Escapes non-printable characters but keeps spaces bare, for space-separated fields such as process arguments. */
-export function quoteIfNonPrintable(s: string): string {
-  for (const ch of s) {
-    if (!printable.test(ch)) return goQuote(s);
-  }
-  return s;
-}

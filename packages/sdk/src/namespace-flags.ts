@@ -1,12 +1,20 @@
 // CLONE_NEW* flags (include/uapi/linux/sched.h); setns(2)'s nstype and the flags of
 // unshare(2)/clone(2)/clone3(2) share these values.
+/** The time namespace flag. */
 export const CLONE_NEWTIME = 0x80;
+/** The mount namespace flag. */
 export const CLONE_NEWNS = 0x20000;
+/** The cgroup namespace flag. */
 export const CLONE_NEWCGROUP = 0x2000000;
+/** The UTS (host and domain name) namespace flag. */
 export const CLONE_NEWUTS = 0x4000000;
+/** The IPC namespace flag. */
 export const CLONE_NEWIPC = 0x8000000;
+/** The user namespace flag. */
 export const CLONE_NEWUSER = 0x10000000;
+/** The PID namespace flag. */
 export const CLONE_NEWPID = 0x20000000;
+/** The network namespace flag. */
 export const CLONE_NEWNET = 0x40000000;
 
 // Sorted by name so that multi-namespace lines read the same whatever the bit order.

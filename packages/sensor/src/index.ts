@@ -2,6 +2,7 @@ export {
   bootClockOffsetNs,
   hostNamespaceInums,
   nativeConstants,
+  peerCredentials,
   type RawCloneEvent,
   type RawCreds,
   type RawEvent,

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { equals, fromJson, type JsonValue } from "@bufbuild/protobuf";
-import { type GetEventsResponse, GetEventsResponseSchema } from "@nsguard/sdk";
+import { FineGuidanceSensors, type GetEventsResponse, GetEventsResponseSchema } from "@nsguard/sdk";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { sampleExecEvent, sampleKprobeEvent } from "./testing/events.js";
 import { startTestServer, type TestServer } from "./testing/test-server.js";
@@ -23,8 +23,10 @@ interface Curl {
   exited: Promise<number | null>;
 }
 
-function bufCurl(args: string[]): Curl {
-  const child = spawn(buf, ["curl", "--schema", schema, ...args], {
+/** `reflect`: no --schema, buf curl asks the server's reflection service with this protocol. */
+function bufCurl(args: string[], reflect?: "grpc-v1" | "grpc-v1alpha"): Curl {
+  const schemaArgs = reflect === undefined ? ["--schema", schema] : ["--reflect-protocol", reflect];
+  const child = spawn(buf, ["curl", ...schemaArgs, ...args], {
     cwd: repoRoot,
     stdio: ["ignore", "pipe", "pipe"],
     detached: true, // its own process group, so stop() reaches the Go process too
@@ -150,5 +152,92 @@ describe.skipIf(!existsSync(buf))("buf curl against a running server", () => {
       expect(await curl.exited).toBe(0);
       expect(JSON.parse(curl.stdout())).toEqual({ version: "v0.0.0-test" });
     }
+  });
+});
+
+describe.skipIf(!existsSync(buf))("buf curl with server reflection (no --schema)", () => {
+  let t: TestServer;
+  const curls: Curl[] = [];
+  beforeEach(async () => {
+    t = await startTestServer();
+  });
+  afterEach(async () => {
+    for (const c of curls.splice(0)) c.stop();
+    await t.close();
+  });
+  const h2c = ["--protocol", "grpc", "--http2-prior-knowledge"];
+
+  for (const reflect of ["grpc-v1", "grpc-v1alpha"] as const) {
+    it(`lists services and methods over ${reflect}`, async () => {
+      const services = bufCurl([...h2c, "--list-services", t.url], reflect);
+      curls.push(services);
+      expect(await services.exited).toBe(0);
+      expect(services.stdout().trim().split("\n")).toEqual([
+        "grpc.reflection.v1.ServerReflection",
+        "grpc.reflection.v1alpha.ServerReflection",
+        "tetragon.FineGuidanceSensors",
+      ]);
+      const methods = bufCurl([...h2c, "--list-methods", t.url], reflect);
+      curls.push(methods);
+      expect(await methods.exited).toBe(0);
+      expect(methods.stdout().trim().split("\n").sort()).toEqual(
+        [
+          "grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+          "grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+          ...FineGuidanceSensors.methods.map((m) => `tetragon.FineGuidanceSensors/${m.name}`),
+        ].sort(),
+      );
+    });
+
+    it(`calls GetVersion and streams GetEvents over ${reflect}, over TCP and the unix socket`, async () => {
+      const version = bufCurl(
+        [...h2c, "-d", "{}", `${t.url}/tetragon.FineGuidanceSensors/GetVersion`],
+        reflect,
+      );
+      curls.push(version);
+      expect(await version.exited).toBe(0);
+      expect(JSON.parse(version.stdout())).toEqual({ version: "v0.0.0-test" });
+
+      const stream = bufCurl(
+        [
+          ...h2c,
+          "--unix-socket",
+          t.socketPath,
+          "-d",
+          JSON.stringify({ allow_list: [{ namespace: ["prod"] }] }),
+          "http://localhost/tetragon.FineGuidanceSensors/GetEvents",
+        ],
+        reflect,
+      );
+      curls.push(stream);
+      await waitFor(
+        () => t.hub.subscriberCount === 1 || stream.child.exitCode !== null,
+        "buf curl to subscribe",
+      );
+      expect(stream.stderr()).toBe("");
+      const wanted = [
+        sampleKprobeEvent(1, { namespace: "prod" }),
+        sampleKprobeEvent(2, { namespace: "prod" }),
+      ];
+      t.hub.publish(sampleExecEvent(3));
+      for (const e of wanted) t.hub.publish(e);
+      await waitFor(() => completeObjects(stream.stdout()) >= wanted.length, "buf curl to print the events");
+      stream.stop();
+      await stream.exited;
+      const printed = jsonObjects(stream.stdout()).map((j) => fromJson(GetEventsResponseSchema, j));
+      expect(printed).toHaveLength(2);
+      printed.forEach((p, i) => {
+        expect(equals(GetEventsResponseSchema, p, wanted[i] as GetEventsResponse)).toBe(true);
+      });
+    });
+  }
+
+  it("fails once reflection is off: buf curl needs a schema again", async () => {
+    await t.close();
+    t = await startTestServer({ reflection: false });
+    const curl = bufCurl([...h2c, "-d", "{}", `${t.url}/tetragon.FineGuidanceSensors/GetVersion`], "grpc-v1");
+    curls.push(curl);
+    expect(await curl.exited).not.toBe(0);
+    expect(curl.stderr()).toMatch(/failed to find service named "tetragon.FineGuidanceSensors"/);
   });
 });

@@ -1,6 +1,12 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { codeForError, toConnectError } from "./errors.js";
+import {
+  codeForError,
+  PermissionDeniedError,
+  PolicyExistsError,
+  PolicyNotFoundError,
+  toConnectError,
+} from "./errors.js";
 
 function named(name: string, message: string, extra: object = {}): Error {
   return Object.assign(new Error(message), { name }, extra);
@@ -8,15 +14,28 @@ function named(name: string, message: string, extra: object = {}): Error {
 
 describe("toConnectError", () => {
   it.each([
+    [
+      "PermissionDeniedError",
+      new PermissionDeniedError("AddTracingPolicy is refused for a plain TCP client (policy not found)"),
+      Code.PermissionDenied,
+    ],
     ["PolicyError", named("PolicyError", "spec.kprobes[0].selectors: bad"), Code.InvalidArgument],
     ["FilterError", named("FilterError", "binary_regex: bad"), Code.InvalidArgument],
     ["errno EPERM", named("BpfError", "load failed", { code: "EPERM" }), Code.PermissionDenied],
     ["errno EACCES", Object.assign(new Error("open /sys/fs/bpf"), { code: "EACCES" }), Code.PermissionDenied],
     ["negative errno -1", named("BpfError", "load failed", { errno: -1 }), Code.PermissionDenied],
-    ["not found", new Error('tracing policy "x" not found'), Code.NotFound],
+    ["PolicyNotFoundError", new PolicyNotFoundError('tracing policy "x" not found'), Code.NotFound],
+    [
+      "PolicyExistsError",
+      new PolicyExistsError("a policy with the key x already exists"),
+      Code.AlreadyExists,
+    ],
+    // Wording is never matched: only the type says what happened.
+    ["a message saying not found", new Error('tracing policy "x" not found'), Code.Unknown],
     ["ENOENT", Object.assign(new Error("no such file"), { code: "ENOENT" }), Code.NotFound],
     ["BpfError", named("BpfError", "attach: invalid argument", { code: "EINVAL" }), Code.Unavailable],
-    ["unavailable", new Error("sensor manager unavailable"), Code.Unavailable],
+    ["unavailable code", Object.assign(new Error("runtime down"), { code: "unavailable" }), Code.Unavailable],
+    ["a message saying unavailable", new Error("sensor manager unavailable"), Code.Unknown],
     ["anything else", new Error("boom"), Code.Unknown],
     ["a non-error", "just a string", Code.Unknown],
   ])("%s", (_, reason, code) => {

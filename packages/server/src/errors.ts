@@ -1,12 +1,28 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 
 /**
+ * A caller is not allowed to make this call (access.ts: a control RPC from a caller that may
+ * only read). Becomes PermissionDenied.
+ */
+export class PermissionDeniedError extends Error {
+  constructor(message: string) {
+    super(message);
+    Object.defineProperty(this, "name", {
+      value: "PermissionDeniedError",
+      enumerable: false,
+      configurable: true,
+    });
+  }
+}
+
+/**
  * The one place where domain errors become Connect codes.
  *
- * Other packages throw their own error classes (`PolicyError` from @nsguard/policy, `BpfError`
- * from the native addon); the server never imports them, so they are recognised by shape:
- * `name`, errno `code`, message. The original error is always kept as `cause`, so logs and
- * interceptors still see the field path, errno and verifier log.
+ * Policy stores throw the classes below for their own conditions. Other packages throw their
+ * own error classes (`PolicyError` from @nsguard/policy, `BpfError` from the native addon); the
+ * server never imports them, so they are recognised by their `name` and errno `code`. Messages
+ * are never matched: wording is for people. The original error is always kept as `cause`, so
+ * logs and interceptors still see the field path, errno and verifier log.
  */
 export function toConnectError(reason: unknown): ConnectError {
   if (reason instanceof ConnectError) {
@@ -19,6 +35,16 @@ export function toConnectError(reason: unknown): ConnectError {
 /** The Connect code for a thrown value, looking through its `cause` chain. */
 export function codeForError(reason: unknown): Code {
   return reason instanceof ConnectError ? reason.code : classify(reason);
+}
+
+/** No policy with this name, namespace and domain: NotFound. */
+export class PolicyNotFoundError extends Error {
+  override readonly name = "PolicyNotFoundError";
+}
+
+/** A policy with the same key is already loaded: AlreadyExists (Tetragon's collection refuses it). */
+export class PolicyExistsError extends Error {
+  override readonly name = "PolicyExistsError";
 }
 
 interface ErrorShape {
@@ -50,6 +76,15 @@ function classifyOne(e: ErrorShape): Code {
   if (e instanceof ConnectError) {
     return e.code;
   }
+  if (e instanceof PermissionDeniedError) {
+    return Code.PermissionDenied;
+  }
+  if (e instanceof PolicyNotFoundError) {
+    return Code.NotFound;
+  }
+  if (e instanceof PolicyExistsError) {
+    return Code.AlreadyExists;
+  }
   // PolicyError: bad policy YAML (@nsguard/policy); FilterError: bad GetEvents filter (@nsguard/sdk).
   if (e.name === "PolicyError" || e.name === "FilterError") {
     return Code.InvalidArgument;
@@ -59,11 +94,10 @@ function classifyOne(e: ErrorShape): Code {
   if (isPermissionErrno(e.code) || isPermissionErrno(e.errno)) {
     return Code.PermissionDenied;
   }
-  const message = typeof e.message === "string" ? e.message.toLowerCase() : "";
-  if (e.code === "ENOENT" || message.includes("not found")) {
+  if (e.code === "ENOENT") {
     return Code.NotFound;
   }
-  if (e.name === "BpfError" || e.code === "unavailable" || message.includes("unavailable")) {
+  if (e.name === "BpfError" || e.code === "unavailable") {
     return Code.Unavailable;
   }
   return Code.Unknown;

@@ -1,8 +1,23 @@
 // @nsguard/server: the tetragon.FineGuidanceSensors API (gRPC, gRPC-Web and Connect on one
 // listener) written against small interfaces — no kernel, no native code, no agent internals.
 
+export {
+  accessControlInterceptor,
+  type Caller,
+  callerKey,
+  type PeerCredentials,
+  type PeerCredentialsFn,
+  READ_ONLY_RPCS,
+  type UnixSocketControl,
+} from "./access.js";
 export { binaryShell, isBinaryContentType, splitTopLevelFields } from "./encoded-event.js";
-export { codeForError, toConnectError } from "./errors.js";
+export {
+  codeForError,
+  PermissionDeniedError,
+  PolicyExistsError,
+  PolicyNotFoundError,
+  toConnectError,
+} from "./errors.js";
 export {
   DEFAULT_EVENT_QUEUE_BYTES,
   DEFAULT_EVENT_QUEUE_SIZE,
@@ -34,13 +49,14 @@ export {
   type RpcErrorReporter,
 } from "./node-handler.js";
 export { sniffHttpVersion } from "./protocol-sniff.js";
+export { withServerReflection } from "./reflection.js";
 export { createFineGuidanceSensorsImpl, createFineGuidanceSensorsRoutes, SERVER_NAME } from "./routes.js";
 export {
   type CloseOptions,
   DEFAULT_CLOSE_GRACE_MS,
-  DEFAULT_UNIX_SOCKET_MODE,
   type RunningServer,
   type ServerAddresses,
+  type ServerTlsOptions,
   type StartServerOptions,
   startServer,
 } from "./server.js";

@@ -55,8 +55,8 @@ export interface ConfigureTracingPolicyOptions {
  * Tracing-policy management behind Add/Delete/List/ConfigureTracingPolicy. The server applies
  * Tetragon's request defaults before calling (an empty domain becomes "grpc" for every
  * mutating call; `list` gets undefined for "all domains"). Throw `PolicyError` for bad YAML,
- * an errno-carrying error for kernel failures, an error whose message says "not found" for
- * unknown policies: `errors.ts` maps them to Connect codes.
+ * an errno-carrying error for kernel failures, `PolicyNotFoundError` for unknown policies and
+ * `PolicyExistsError` for a duplicate: `errors.ts` maps them to Connect codes by type.
  */
 export interface PolicyStore {
   add(yaml: string, domain: string): Promise<void> | void;

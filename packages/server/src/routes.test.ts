@@ -8,6 +8,7 @@ import {
   TracingPolicyMode,
 } from "@nsguard/sdk";
 import { afterEach, describe, expect, it } from "vitest";
+import { PolicyNotFoundError } from "./errors.js";
 import type { ServerDeps } from "./interfaces.js";
 import { MemoryPolicyStore } from "./testing/memory-policy-store.js";
 import { startTestServer, type TestServer, type TransportKind, transportFor } from "./testing/test-server.js";
@@ -29,7 +30,8 @@ describe("FineGuidanceSensors routes", () => {
   });
   async function clientFor(kind: TransportKind, deps: Partial<ServerDeps> = {}) {
     t = await startTestServer({ deps });
-    return createClient(FineGuidanceSensors, transportFor(kind, t.url));
+    // The unix socket: the policy RPCs are refused over plain TCP (access.test.ts).
+    return createClient(FineGuidanceSensors, transportFor(kind, "http://localhost", t.socketPath));
   }
 
   for (const kind of ["grpc", "connect-json", "grpc-web"] as const) {
@@ -195,7 +197,7 @@ describe("FineGuidanceSensors routes", () => {
     const cases: [unknown, Code][] = [
       [policyError, Code.InvalidArgument],
       [eperm, Code.PermissionDenied],
-      [new Error("tracing policy x not found"), Code.NotFound],
+      [new PolicyNotFoundError("tracing policy x not found"), Code.NotFound],
       [bpf, Code.Unavailable],
       [new Error("disk on fire"), Code.Unknown],
     ];

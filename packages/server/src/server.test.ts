@@ -86,10 +86,13 @@ describe("startServer", () => {
     }
   });
 
-  it("serves a unix socket: creates its directory, sets 0660, replaces a stale socket, removes it on close", async () => {
+  it("serves a unix socket: creates its directory 0700, the socket 0600, replaces a stale socket, removes it on close", async () => {
     const path = join(dir, "nested", "run", "nsguard.sock");
     // First run: the directories do not exist yet.
     await startServer({ routes: routes(), unixSocket: path }).then((s) => s.close());
+    // Root only: nobody else can even look for the socket.
+    expect((await stat(join(dir, "nested"))).mode & 0o777).toBe(0o700);
+    expect((await stat(join(dir, "nested", "run"))).mode & 0o777).toBe(0o700);
 
     // A stale socket file, as left by an agent that was killed: a process that binds and
     // SIGKILLs itself (closing a listener in-process would unlink the file).
@@ -104,7 +107,7 @@ describe("startServer", () => {
       expect(server.addresses).toEqual({ unix: path });
       const info = await stat(path);
       expect(info.isSocket()).toBe(true);
-      expect(info.mode & 0o777).toBe(0o660);
+      expect(info.mode & 0o777).toBe(0o600);
       for (const kind of transportKinds) {
         const client = createClient(FineGuidanceSensors, transportFor(kind, "http://localhost", path));
         expect((await client.getVersion({})).version).toBe("v-test");

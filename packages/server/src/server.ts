@@ -1,19 +1,33 @@
 import { setMaxListeners } from "node:events";
-import { chmod, lstat, mkdir, unlink } from "node:fs/promises";
+import { chmod, chown, lstat, mkdir, unlink } from "node:fs/promises";
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import { dirname } from "node:path";
-import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
+import * as tls from "node:tls";
+import { Code, ConnectError, type ConnectRouter, createContextValues } from "@connectrpc/connect";
 import type { ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
+import {
+  accessControlInterceptor,
+  type Caller,
+  callerKey,
+  tcpCaller,
+  type UnixSocketControl,
+  unixSocketCaller,
+} from "./access.js";
 import { isGrpcGetEvents, serveGrpcGetEvents } from "./grpc-get-events.js";
 import type { EventSource } from "./interfaces.js";
 import { parseTcpAddress, parseUnixSocketPath } from "./listen-address.js";
 import { createNodeHandler, type RpcErrorReporter } from "./node-handler.js";
 import { sniffHttpVersion } from "./protocol-sniff.js";
+import { withServerReflection } from "./reflection.js";
 
-/** Tetragon's unix socket is group-accessible so a `tetragon` group can run `tetra`. */
-export const DEFAULT_UNIX_SOCKET_MODE = 0o660;
+/** The unix socket's file mode: root only, or root and `unixSocketGroup`. */
+const UNIX_SOCKET_MODE = 0o600;
+const UNIX_SOCKET_GROUP_MODE = 0o660;
+/** A socket directory we create: root only, or root and the group (which needs search access). */
+const UNIX_SOCKET_DIR_MODE = 0o700;
+const UNIX_SOCKET_GROUP_DIR_MODE = 0o750;
 /** How long `close()` lets streams finish before it destroys what is left. */
 export const DEFAULT_CLOSE_GRACE_MS = 1000;
 const TCP_KEEPALIVE_MS = 60_000;
@@ -28,14 +42,36 @@ export interface StartServerOptions {
   tcpAddress?: string;
   /** A socket path or "unix:///path"; empty or undefined: no unix socket. */
   unixSocket?: string;
-  /** Permission bits for the unix socket file. Default 0o660. */
-  unixSocketMode?: number;
+  /**
+   * The unix socket's group: the socket file becomes 0660 root:group (default 0600), and the
+   * group's members may call control RPCs (see `unixSocketControl`).
+   */
+  unixSocketGroup?: number;
+  /**
+   * Who may call control RPCs (policy changes) through the unix socket, checked per connection
+   * from its peer credentials: root always, plus `unixSocketGroup`'s members and `uids`.
+   * Without `peerCredentials` nobody can (no caller can be identified).
+   */
+  unixSocketControl?: Omit<UnixSocketControl, "gid">;
+  /**
+   * TLS on the TCP listener. With `clientCa`, clients may present a certificate; one verified
+   * against it may call control RPCs (the only way to control the agent over TCP). With
+   * `requireClientCert`, a client without one is refused at the handshake, so even read-only
+   * RPCs need a certificate.
+   */
+  tls?: ServerTlsOptions;
   /**
    * Serve GetEvents over gRPC from this source with batched writes (grpc-get-events.ts) instead
    * of through connect; other protocols and RPCs are unaffected. Pass the same source as the
    * routes' `events`.
    */
   getEvents?: { source: EventSource; queueSize?: number | undefined; queueBytes?: number | undefined };
+  /**
+   * Serve gRPC server reflection (grpc.reflection.v1 and v1alpha) for the services of `routes`,
+   * so `buf curl`, grpcurl and Postman need no copy of the schema. Default true. Reflection
+   * only describes the schema, which is public (proto/ and the published SDK carry it).
+   */
+  reflection?: boolean;
   /** Extra connect-node options (interceptors, limits, …); routes and shutdown are ours. */
   adapterOptions?: Omit<ConnectNodeAdapterOptions, "routes" | "shutdownSignal">;
   /**
@@ -45,8 +81,19 @@ export interface StartServerOptions {
   onError?: RpcErrorReporter;
 }
 
+export interface ServerTlsOptions {
+  /** PEM server certificate (chain). */
+  cert: string | Buffer;
+  /** PEM private key of `cert`. */
+  key: string | Buffer;
+  /** PEM CA certificates that client certificates are verified against. */
+  clientCa?: (string | Buffer)[];
+  /** Refuse clients without a verified certificate at the handshake. Needs `clientCa`. */
+  requireClientCert?: boolean;
+}
+
 export interface ServerAddresses {
-  /** The bound TCP address; `url` is ready for a transport's `baseUrl`. */
+  /** The bound TCP address; `url` is ready for a transport's `baseUrl` (https with TLS). */
   readonly tcp?: { readonly host: string; readonly port: number; readonly url: string };
   /** The unix socket path. */
   readonly unix?: string;
@@ -74,7 +121,13 @@ export interface RunningServer {
  * prior knowledge (h2c — what gRPC clients, Tetragon's `tetra` and
  * `buf curl --http2-prior-knowledge` send) goes to an `http2` server, anything else to an
  * HTTP/1.1 server (Connect, gRPC-Web, browsers, curl). Node's `allowHTTP1` cannot do this: it
- * only works with TLS.
+ * only works with TLS. Every listener also serves gRPC server reflection (unless
+ * `reflection: false`).
+ *
+ * Access control (access.ts) is part of the listener, because only the connection knows who is
+ * calling: every connection gets a {@link Caller} from its peer credentials or TLS client
+ * certificate, and control RPCs from callers that may only read are refused with
+ * PermissionDenied. Routes mounted on another server integration get none of this.
  */
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
   const tcp = parseTcpAddress(options.tcpAddress);
@@ -82,17 +135,27 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   if (tcp === undefined && unixPath === undefined) {
     throw new Error("startServer needs a tcpAddress or a unixSocket");
   }
+  const tlsOptions = options.tls;
+  if (tlsOptions?.requireClientCert && !tlsOptions.clientCa?.length) {
+    throw new Error("requiring TLS client certificates needs client CA certificates to verify them");
+  }
+  const unixControl: UnixSocketControl = { ...options.unixSocketControl, gid: options.unixSocketGroup };
 
   const shutdown = new AbortController();
   // Every open stream listens for shutdown: as many listeners as streams is expected.
   setMaxListeners(Number.POSITIVE_INFINITY, shutdown.signal);
+  const adapterOptions = options.adapterOptions;
   const handler = createNodeHandler({
-    ...options.adapterOptions,
+    ...adapterOptions,
+    // First, so nothing else runs for a refused call.
+    interceptors: [accessControlInterceptor, ...(adapterOptions?.interceptors ?? [])],
+    contextValues: (req) =>
+      (adapterOptions?.contextValues?.(req) ?? createContextValues()).set(callerKey, callerOf(req.socket)),
     onError: options.onError,
     // The encode-once shells (encoded-event.ts) are carried as unknown fields; they must
     // be written. This is protobuf-es' default, stated here so nobody turns it off.
     binaryOptions: { ...options.adapterOptions?.binaryOptions, writeUnknownFields: true },
-    routes: options.routes,
+    routes: options.reflection === false ? options.routes : withServerReflection(options.routes),
     shutdownSignal: shutdown.signal,
   });
 
@@ -102,6 +165,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
 
   const getEvents = options.getEvents;
   const h2 = http2.createServer((req, res) => {
+    // GetEvents is read-only (access.ts): this fast path needs no access check.
     if (getEvents && isGrpcGetEvents(req)) {
       void serveGrpcGetEvents(req, res, getEvents.source, shutdown.signal, {
         queueSize: getEvents.queueSize,
@@ -150,11 +214,14 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     }
   };
 
-  const onConnection = (socket: net.Socket) => {
+  const onConnection = (socket: net.Socket, caller: Caller) => {
     if (closing) {
       socket.destroy();
       return;
     }
+    // Read back through req.socket, which for HTTP/2 is a proxy that forwards property reads
+    // to this socket.
+    Object.defineProperty(socket, CALLER, { value: caller });
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     // A peer resetting the connection must never become an uncaught 'error'; the http
@@ -184,22 +251,31 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   let addresses: ServerAddresses = {};
   try {
     if (tcp !== undefined) {
-      const server = net.createServer(onConnection);
+      const server =
+        tlsOptions === undefined
+          ? net.createServer((s) => onConnection(s, tcpCaller(s, false)))
+          : createTlsServer(tlsOptions, (s) => onConnection(s, tcpCaller(s, true)));
       listeners.push(server);
       await listen(server, (cb) => server.listen(tcp.port, tcp.host, cb));
       const bound = server.address() as net.AddressInfo;
       const hostForUrl = bound.family === "IPv6" ? `[${bound.address}]` : bound.address;
+      const scheme = tlsOptions === undefined ? "http" : "https";
       addresses = {
         ...addresses,
-        tcp: { host: bound.address, port: bound.port, url: `http://${hostForUrl}:${bound.port}` },
+        tcp: { host: bound.address, port: bound.port, url: `${scheme}://${hostForUrl}:${bound.port}` },
       };
     }
     if (unixPath !== undefined) {
-      await prepareUnixSocketPath(unixPath);
-      const server = net.createServer(onConnection);
+      const group = options.unixSocketGroup;
+      await prepareUnixSocketPath(unixPath, group);
+      const server = net.createServer((s) => onConnection(s, unixSocketCaller(s, unixControl)));
       listeners.push(server);
+      // The socket exists with the umask's mode until chmod; connecting needs write access,
+      // which the usual umask (022) gives nobody else, a directory we created is root-only, and
+      // every connection's credentials are checked anyway.
       await listen(server, (cb) => server.listen(unixPath, cb));
-      await chmod(unixPath, options.unixSocketMode ?? DEFAULT_UNIX_SOCKET_MODE);
+      if (group !== undefined) await chown(unixPath, process.getuid?.() ?? 0, group);
+      await chmod(unixPath, group === undefined ? UNIX_SOCKET_MODE : UNIX_SOCKET_GROUP_MODE);
       addresses = { ...addresses, unix: unixPath };
     }
   } catch (e) {
@@ -237,6 +313,34 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   return { addresses, close };
 }
 
+const CALLER = Symbol("nsguard.caller");
+
+/** The caller recorded on a request's connection; none recorded may not control anything. */
+function callerOf(socket: net.Socket): Caller {
+  return (socket as net.Socket & { [CALLER]?: Caller })[CALLER] ?? callerKey.defaultValue;
+}
+
+/**
+ * A TLS listener handing decrypted sockets on; the protocol sniffing works on them as on plain
+ * ones (gRPC clients negotiate "h2" by ALPN and then send the preface).
+ */
+function createTlsServer(options: ServerTlsOptions, onSecure: (socket: tls.TLSSocket) => void): tls.Server {
+  const server = tls.createServer(
+    {
+      cert: options.cert,
+      key: options.key,
+      ca: options.clientCa,
+      requestCert: (options.clientCa?.length ?? 0) > 0,
+      rejectUnauthorized: options.requireClientCert ?? false,
+      ALPNProtocols: ["h2", "http/1.1"],
+    },
+    onSecure,
+  );
+  // A failed handshake (plain-text client, unknown certificate) concerns that client only.
+  server.on("tlsClientError", (_err, socket) => socket.destroy());
+  return server;
+}
+
 function listen(server: net.Server, start: (cb: () => void) => void): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once("error", reject);
@@ -258,13 +362,25 @@ function closeListener(server: net.Server): Promise<void> {
 }
 
 /**
- * Creates the socket's directory and removes a stale socket left by a previous run (bind
- * fails with EADDRINUSE otherwise). A socket something still answers on is another running
+ * Creates the socket's directory (root only, or root and `group`) and removes a stale socket
+ * left by a previous run (bind fails with EADDRINUSE otherwise). A directory that already
+ * exists is left as it is: it may be shared (/tmp in tests), and the socket's own mode and the
+ * credentials check protect the socket. A socket something still answers on is another running
  * server, and a regular file or directory in the way is not ours: both are errors, not
  * things to delete.
  */
-async function prepareUnixSocketPath(path: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
+async function prepareUnixSocketPath(path: string, group: number | undefined): Promise<void> {
+  const dir = dirname(path);
+  const created = await mkdir(dir, {
+    recursive: true,
+    mode: group === undefined ? UNIX_SOCKET_DIR_MODE : UNIX_SOCKET_GROUP_DIR_MODE,
+  });
+  if (created !== undefined && group !== undefined) {
+    // Every directory created on the way needs the group's search access.
+    for (let d = dir; d.length >= created.length; d = dirname(d)) {
+      await chown(d, process.getuid?.() ?? 0, group);
+    }
+  }
   const existing = await lstat(path).catch((e: NodeJS.ErrnoException) => {
     if (e.code === "ENOENT") {
       return undefined;

@@ -1,20 +1,25 @@
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createNsguardClient, TracingPolicyMode, TracingPolicyState } from "@nsguard/sdk";
-import { describe, expect } from "vitest";
+import { afterAll, describe, expect } from "vitest";
 import { SimulatedContainer, startHostAnchor } from "../sim/simulated-container.js";
 import { EXAMPLES, isRoot, randomContainerId, rootIt, startExampleAgent, waitFor } from "./root-tier.js";
 
 // The tracing-policy RPCs against a real agent and kernel: what `nsguard tracingpolicy …` and
 // `tetra tracingpolicy …` call.
 const deny = readFileSync(join(EXAMPLES, "deny-namespace-access.yaml"), "utf8");
+const dir = mkdtempSync(join(tmpdir(), "nsguard-policies-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe.runIf(isRoot || process.env.CI)("tracing policies over gRPC (root tier)", () => {
   rootIt("add, list with counters, monitor mode, delete; bad input changes nothing", async () => {
-    const agent = await startExampleAgent("namespace-access.yaml");
+    const socket = join(dir, "nsguard.sock");
+    const agent = await startExampleAgent("namespace-access.yaml", { serverSocket: socket });
     const anchor = startHostAnchor();
-    const client = createNsguardClient(agent.server.addresses.tcp?.url ?? "");
+    // As root through the unix socket: plain TCP may not change policies (access.test.ts).
+    const client = createNsguardClient(`unix://${socket}`);
     const tryEscape = async () => {
       const container = new SimulatedContainer({ id: randomContainerId() });
       return (

@@ -13,7 +13,12 @@ import {
   type TracingPolicyStatus,
   TracingPolicyStatusSchema,
 } from "@nsguard/sdk";
-import type { ConfigureTracingPolicyOptions, PolicyStore } from "@nsguard/server";
+import {
+  type ConfigureTracingPolicyOptions,
+  PolicyExistsError,
+  PolicyNotFoundError,
+  type PolicyStore,
+} from "@nsguard/server";
 
 /** Where compiled policies go: the Sensor satisfies this (kept small so the store is testable). */
 export interface PolicyLoader {
@@ -62,7 +67,7 @@ export class AgentPolicyStore implements PolicyStore {
     const key = policyKey(domain, compiled.namespace ?? "", compiled.name);
     const existing = this.entries.get(key);
     if (existing && existing.state !== TracingPolicyState.TP_STATE_LOAD_ERROR) {
-      throw new Error(
+      throw new PolicyExistsError(
         `failed to add tracing policy ${compiled.name}: a policy with the key ${key} already exists`,
       );
     }
@@ -133,7 +138,9 @@ export class AgentPolicyStore implements PolicyStore {
   private require(name: string, namespace: string, domain: string): Entry {
     const entry = this.entries.get(policyKey(domain, namespace, name));
     if (!entry)
-      throw new Error(`tracing policy ${name} not found (namespace "${namespace}", domain "${domain}")`);
+      throw new PolicyNotFoundError(
+        `tracing policy ${name} not found (namespace "${namespace}", domain "${domain}")`,
+      );
     return entry;
   }
 

@@ -1,10 +1,11 @@
+import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import type { AgentOptions } from "@nsguard/agent";
 import type { Command } from "commander";
 import { Option } from "commander";
 import type { CliIo } from "../io.js";
-import { writeLine } from "../io.js";
-import { collectRepeated, parseCount } from "../list-option.js";
+import { DEFAULT_INFO_FILE, writeLine } from "../io.js";
+import { collectList, collectRepeated, parseCount } from "../list-option.js";
 
 interface AgentModule {
   runAgent(options: AgentOptions): Promise<number>;
@@ -26,7 +27,30 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
     .description("Run the nsguard agent (needs root)")
     .option("--tracing-policy <file>", "load this policy at start (repeatable)", collectRepeated, [])
     .option("--server-address <address>", 'gRPC listen address ("" disables)', "localhost:54321")
-    .option("--server-socket <path>", 'gRPC unix socket ("" disables)', "/var/run/nsguard/nsguard.sock")
+    .option(
+      "--server-socket <path>",
+      'gRPC unix socket, root only; the only place a local root may change policies ("" disables)',
+      "/var/run/nsguard/nsguard.sock",
+    )
+    .option(
+      "--server-socket-group <group>",
+      "group (name or gid) whose members may use the unix socket and change policies, as root may",
+    )
+    .option(
+      "--server-tls-cert-file <file>",
+      "PEM server certificate: TLS on the TCP listener (--server-address)",
+    )
+    .option("--server-tls-key-file <file>", "PEM private key of --server-tls-cert-file")
+    .option(
+      "--server-tls-client-ca-files <files>",
+      "PEM CA bundles verifying client certificates; a verified client may change policies over TCP (repeatable, comma-separated)",
+      collectList,
+    )
+    .option(
+      "--server-tls-require-client-cert",
+      "refuse TCP clients without a verified certificate, read-only RPCs included (needs --server-tls-client-ca-files)",
+      false,
+    )
     .option("--node-name <name>", "node name on events (default: $NODE_NAME, then the hostname)")
     .option(
       "--event-queue-size <n>",
@@ -67,6 +91,11 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
         tracingPolicy: string[];
         serverAddress: string;
         serverSocket: string;
+        serverSocketGroup?: string;
+        serverTlsCertFile?: string;
+        serverTlsKeyFile?: string;
+        serverTlsClientCaFiles?: string[];
+        serverTlsRequireClientCert: boolean;
         nodeName?: string;
         eventQueueSize: number;
         eventQueueBytes?: number;
@@ -81,6 +110,14 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
         enableProcessCred: boolean;
         logLevel: string;
       }) => {
+        let access: Pick<AgentOptions, "serverSocketGroup" | "serverTls">;
+        try {
+          access = accessOptions(flags);
+        } catch (err) {
+          await writeLine(io.stderr, `nsguard agent: ${(err as Error).message}`);
+          setExitCode(1);
+          return;
+        }
         const options: AgentOptions = {
           tracingPolicies: flags.tracingPolicy,
           serverAddress: flags.serverAddress,
@@ -89,6 +126,8 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
           logLevel: flags.logLevel,
           enableProcessNs: flags.enableProcessNs,
           enableProcessCred: flags.enableProcessCred,
+          // Client commands find the agent through it (server-address.ts).
+          infoFile: DEFAULT_INFO_FILE,
           ...(flags.nodeName !== undefined ? { nodeName: flags.nodeName } : {}),
           ...(flags.eventQueueBytes !== undefined ? { eventQueueBytes: flags.eventQueueBytes } : {}),
           ...(flags.exportFilename !== undefined ? { exportFilename: flags.exportFilename } : {}),
@@ -103,6 +142,7 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
               }
             : {}),
           ...(flags.metricsServer !== undefined ? { metricsServer: flags.metricsServer } : {}),
+          ...access,
         };
         const mod = (await import(agentModule)) as Partial<AgentModule>;
         if (typeof mod.runAgent !== "function") {
@@ -116,6 +156,54 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
         setExitCode(await mod.runAgent(options));
       },
     );
+}
+
+/** The unix socket group and TCP TLS flags, checked together (Tetragon's --server-tls-* rules). */
+function accessOptions(flags: {
+  serverSocketGroup?: string;
+  serverTlsCertFile?: string;
+  serverTlsKeyFile?: string;
+  serverTlsClientCaFiles?: string[];
+  serverTlsRequireClientCert: boolean;
+}): Pick<AgentOptions, "serverSocketGroup" | "serverTls"> {
+  const out: Pick<AgentOptions, "serverSocketGroup" | "serverTls"> = {};
+  if (flags.serverSocketGroup !== undefined) out.serverSocketGroup = resolveGroup(flags.serverSocketGroup);
+  const { serverTlsCertFile: certFile, serverTlsKeyFile: keyFile } = flags;
+  const clientCaFiles = flags.serverTlsClientCaFiles ?? [];
+  if (certFile === undefined) {
+    if (keyFile !== undefined || clientCaFiles.length > 0 || flags.serverTlsRequireClientCert) {
+      throw new Error(
+        "--server-tls-key-file, --server-tls-client-ca-files and --server-tls-require-client-cert need --server-tls-cert-file",
+      );
+    }
+    return out;
+  }
+  if (keyFile === undefined) throw new Error("--server-tls-cert-file needs --server-tls-key-file");
+  if (flags.serverTlsRequireClientCert && clientCaFiles.length === 0) {
+    throw new Error("--server-tls-require-client-cert needs --server-tls-client-ca-files");
+  }
+  out.serverTls = {
+    certFile,
+    keyFile,
+    ...(clientCaFiles.length > 0 ? { clientCaFiles } : {}),
+    ...(flags.serverTlsRequireClientCert ? { requireClientCert: true } : {}),
+  };
+  return out;
+}
+
+/** A group name or gid → gid, through NSS (`getent`), so LDAP/sssd groups resolve as well. */
+function resolveGroup(group: string): number {
+  if (/^\d+$/.test(group)) return Number(group);
+  let entry: string;
+  try {
+    entry = execFileSync("getent", ["group", group], { encoding: "utf8" });
+  } catch {
+    throw new Error(`--server-socket-group: no group ${JSON.stringify(group)}`);
+  }
+  const gid = Number(entry.split(":")[2]);
+  if (!Number.isInteger(gid))
+    throw new Error(`--server-socket-group: cannot read the gid of ${JSON.stringify(group)}`);
+  return gid;
 }
 
 /** An explicit --podman-socket wins ("" turns podman off); otherwise podman's default socket if present. */

@@ -1,34 +1,49 @@
-import type { GetEventsResponse } from "@nsguard/sdk";
-import { CompactEncodeError, createNsguardClient, toCompact, toJsonLine } from "@nsguard/sdk";
+import { createInterface } from "node:readline";
+import { fromJsonString } from "@bufbuild/protobuf";
+import type { GetEventsRequest, GetEventsResponse } from "@nsguard/sdk";
+import {
+  CompactEncodeError,
+  compileFieldFilters,
+  compileFilters,
+  GetEventsResponseSchema,
+  toCompact,
+  toJsonLine,
+} from "@nsguard/sdk";
 import type { Command } from "commander";
 import { Option } from "commander";
+import type { ConnectionFlags } from "../connection.js";
+import { addConnectionOptions, connect, sleep } from "../connection.js";
+import { parseGoDuration } from "../duration.js";
 import type { GetEventsFilterFlags } from "../getevents-request.js";
 import { buildGetEventsRequest } from "../getevents-request.js";
 import type { CliIo } from "../io.js";
 import { writeLine } from "../io.js";
 import { collectList, parseCount } from "../list-option.js";
-import { describeRpcError } from "../rpc-error.js";
-import { defaultServerAddress } from "../server-address.js";
+import { describeError } from "../rpc-error.js";
 
-interface GetEventsFlags extends GetEventsFilterFlags {
+interface GetEventsFlags extends GetEventsFilterFlags, ConnectionFlags {
   output: "json" | "compact";
-  serverAddress: string;
+  color: "auto" | "always" | "never";
   timestamps?: boolean;
-  timeout?: number;
   maxEvents?: number;
+  reconnect?: boolean;
+  /** Milliseconds. */
+  reconnectWait: number;
 }
 
 export function registerGetEvents(program: Command, io: CliIo, setExitCode: (code: number) => void): void {
-  program
+  const cmd = program
     .command("getevents")
-    .description("Stream events from the agent, one per line")
+    .description(
+      "Stream events from the agent, one per line; with events piped into stdin, read and filter those instead",
+    )
     .addOption(
       new Option("-o, --output <format>", "output format").choices(["json", "compact"]).default("json"),
     )
-    .option(
-      "--server-address <address>",
-      "agent address (host:port or unix:///path)",
-      defaultServerAddress(io),
+    .addOption(
+      new Option("--color <when>", "Colorize compact output")
+        .choices(["auto", "always", "never"])
+        .default("auto"),
     )
     .option("--timestamps", "prefix compact lines with the event time")
     .option("--host", "only host processes (no pod)")
@@ -45,6 +60,7 @@ export function registerGetEvents(program: Command, io: CliIo, setExitCode: (cod
       ),
     )
     .option("--policy-names <names>", "only events from these policies", collectList)
+    .option("--cel-expression <expressions>", "only events satisfying these CEL expressions", collectList)
     .option("-e, --event-types <types>", "only these event types (e.g. PROCESS_KPROBE)", collectList)
     .option(
       "-f, --include-fields <paths>",
@@ -52,13 +68,15 @@ export function registerGetEvents(program: Command, io: CliIo, setExitCode: (cod
       collectList,
     )
     .option("-F, --exclude-fields <paths>", "drop these fields", collectList)
-    .option(
-      "--timeout <ms>",
-      "stop streaming after this many milliseconds and exit 0",
-      parseCount("--timeout"),
+    .option("--reconnect", "Keep trying to connect even if an error occurred")
+    .addOption(
+      new Option("--reconnect-wait <duration>", "wait time before attempting to reconnect")
+        .argParser(parseGoDuration("--reconnect-wait"))
+        .default(2000, "2s"),
     )
-    .option("--max-events <n>", "stop after printing this many events", parseCount("--max-events"))
-    .action(async (raw: GetEventsFlags & { namespaces?: string[]; pod?: string[]; process?: string[] }) => {
+    .option("--max-events <n>", "stop after printing this many events", parseCount("--max-events"));
+  addConnectionOptions(cmd).action(
+    async (raw: GetEventsFlags & { namespaces?: string[]; pod?: string[]; process?: string[] }) => {
       const flags: GetEventsFlags = {
         ...raw,
         namespace: [...(raw.namespace ?? []), ...(raw.namespaces ?? [])],
@@ -66,7 +84,8 @@ export function registerGetEvents(program: Command, io: CliIo, setExitCode: (cod
         processes: [...(raw.processes ?? []), ...(raw.process ?? [])],
       };
       setExitCode(await runGetEvents(flags, io));
-    });
+    },
+  );
 }
 
 async function runGetEvents(flags: GetEventsFlags, io: CliIo): Promise<number> {
@@ -74,46 +93,122 @@ async function runGetEvents(flags: GetEventsFlags, io: CliIo): Promise<number> {
   const encode =
     flags.output === "compact"
       ? (ev: GetEventsResponse) =>
-          toCompact(ev, { timestamps: flags.timestamps, stackTraces: true, imaHash: true })
+          toCompact(ev, {
+            timestamps: flags.timestamps,
+            stackTraces: true,
+            imaHash: true,
+            color: useColor(flags.color, io),
+          })
       : toJsonLine;
   if (flags.maxEvents === 0) return 0;
 
-  // Every way of stopping on purpose (timeout, --max-events, Ctrl-C, a closed pipe) aborts
-  // the stream and is a clean exit; only server/transport failures are errors.
+  // Every way of stopping on purpose (--max-events, Ctrl-C, a closed pipe) aborts the stream
+  // and is a clean exit; only server/transport failures are errors.
   const stop = new AbortController();
-  const timer = flags.timeout !== undefined ? setTimeout(() => stop.abort(), flags.timeout) : undefined;
   const onSignal = () => stop.abort();
   const onStdoutError = () => stop.abort();
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   io.stdout.on("error", onStdoutError);
   let printed = 0;
-  try {
-    const client = createNsguardClient(flags.serverAddress);
-    for await (const event of client.getEvents(request, { signal: stop.signal })) {
-      let text: string;
-      try {
-        text = encode(event);
-      } catch (err) {
-        if (!(err instanceof CompactEncodeError)) throw err;
-        // tetra logs and keeps streaming: one odd event must not end the session.
-        await writeLine(io.stderr, `nsguard getevents: skipped an event: ${err.message}`);
-        continue;
-      }
-      await writeLine(io.stdout, text);
-      printed++;
-      if (flags.maxEvents !== undefined && printed >= flags.maxEvents) stop.abort();
-      if (stop.signal.aborted) break;
+  const print = async (event: GetEventsResponse) => {
+    let text: string;
+    try {
+      text = encode(event);
+    } catch (err) {
+      if (!(err instanceof CompactEncodeError)) throw err;
+      // tetra logs and keeps streaming: one odd event must not end the session.
+      await writeLine(io.stderr, `nsguard getevents: skipped an event: ${err.message}`);
+      return;
     }
-    return 0;
+    await writeLine(io.stdout, text);
+    printed++;
+    if (flags.maxEvents !== undefined && printed >= flags.maxEvents) stop.abort();
+  };
+  try {
+    // tetra's rule: events piped into stdin are read instead of connecting
+    // (`tetra getevents -o compact < export.json`).
+    if (!io.stdinIsCharDevice()) return await readStdin(request, io, print, stop.signal);
+    const { client, address } = connect(flags, io);
+    for (;;) {
+      try {
+        // The stream has no deadline: tetra streams on its signal context, not the --timeout one.
+        for await (const event of client.getEvents(request, { signal: stop.signal })) {
+          await print(event);
+          if (stop.signal.aborted) break;
+        }
+        return 0;
+      } catch (err) {
+        if (stop.signal.aborted) return 0;
+        const line = `nsguard getevents: ${describeError(err, address)}`;
+        if (!flags.reconnect) {
+          await writeLine(io.stderr, line);
+          return 1;
+        }
+        // tetra's --reconnect: whatever ended the stream, report it, wait --reconnect-wait and
+        // dial again, until a signal.
+        await writeLine(io.stderr, `${line}; retrying in ${formatMs(flags.reconnectWait)}`);
+        await sleep(flags.reconnectWait, stop.signal);
+        if (stop.signal.aborted) return 0;
+      }
+    }
   } catch (err) {
-    if (stop.signal.aborted) return 0;
-    await writeLine(io.stderr, `nsguard getevents: ${describeRpcError(err, flags.serverAddress)}`);
+    await writeLine(io.stderr, `nsguard getevents: ${describeError(err, "")}`);
     return 1;
   } finally {
-    clearTimeout(timer);
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     io.stdout.off("error", onStdoutError);
   }
+}
+
+function formatMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+/**
+ * Reads protojson events, one per line, and applies the request's filters here with the same
+ * code the agent runs. Lines that are not events are skipped, as tetra's io reader does.
+ */
+async function readStdin(
+  request: GetEventsRequest,
+  io: CliIo,
+  print: (event: GetEventsResponse) => Promise<void>,
+  signal: AbortSignal,
+): Promise<number> {
+  let pass: (ev: GetEventsResponse) => boolean;
+  let shape: (ev: GetEventsResponse) => GetEventsResponse;
+  try {
+    pass = compileFilters(request.allowList, request.denyList);
+    shape = compileFieldFilters(request.fieldFilters);
+  } catch (err) {
+    await writeLine(io.stderr, `nsguard getevents: ${describeError(err, "stdin")}`);
+    return 1;
+  }
+  const lines = createInterface({ input: io.stdin(), crlfDelay: Number.POSITIVE_INFINITY });
+  try {
+    for await (const line of lines) {
+      if (signal.aborted) break;
+      let event: GetEventsResponse;
+      try {
+        event = fromJsonString(GetEventsResponseSchema, line, { ignoreUnknownFields: true });
+      } catch {
+        continue;
+      }
+      if (pass(event)) await print(shape(event));
+    }
+  } finally {
+    lines.close();
+  }
+  return 0;
+}
+
+/**
+ * tetra's --color: "auto" colours when stdout is a terminal and neither NO_COLOR is set nor
+ * TERM is "dumb" (fatih/color's NoColor, which tetra's Colorer consults).
+ */
+function useColor(mode: GetEventsFlags["color"], io: CliIo): boolean {
+  if (mode !== "auto") return mode === "always";
+  const noColor = io.env.NO_COLOR;
+  return io.stdoutIsTerminal && (noColor === undefined || noColor === "") && io.env.TERM !== "dumb";
 }

@@ -1,26 +1,17 @@
-import { createNsguardClient } from "@nsguard/sdk";
 import type { Command } from "commander";
+import type { ConnectionFlags } from "../connection.js";
+import { addConnectionOptions, connect } from "../connection.js";
 import type { CliIo } from "../io.js";
 import { writeLine } from "../io.js";
-import { describeRpcError } from "../rpc-error.js";
-import { defaultServerAddress } from "../server-address.js";
-import { UNARY_TIMEOUT_MS } from "../unary-timeout.js";
+import { describeError } from "../rpc-error.js";
+import { resolveServerAddress } from "../server-address.js";
 
 export function registerStatus(program: Command, io: CliIo, setExitCode: (code: number) => void): void {
-  program
-    .command("status")
-    .description("Print the agent's health")
-    .option(
-      "--server-address <address>",
-      "agent address (host:port or unix:///path)",
-      defaultServerAddress(io),
-    )
-    .action(async (flags: { serverAddress: string }) => {
+  addConnectionOptions(program.command("status").description("Print the agent's health")).action(
+    async (flags: ConnectionFlags) => {
       try {
-        const res = await createNsguardClient(flags.serverAddress).getHealth(
-          {},
-          { timeoutMs: UNARY_TIMEOUT_MS },
-        );
+        const { client, unary } = connect(flags, io);
+        const res = await client.getHealth({}, unary);
         const first = res.healthStatus[0];
         await writeLine(
           io.stdout,
@@ -28,8 +19,10 @@ export function registerStatus(program: Command, io: CliIo, setExitCode: (code: 
         );
         setExitCode(0);
       } catch (err) {
-        await writeLine(io.stderr, `nsguard status: ${describeRpcError(err, flags.serverAddress)}`);
+        const address = resolveServerAddress(flags.serverAddress, io);
+        await writeLine(io.stderr, `nsguard status: ${describeError(err, address)}`);
         setExitCode(1);
       }
-    });
+    },
+  );
 }

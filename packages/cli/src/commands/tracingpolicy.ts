@@ -1,17 +1,19 @@
 import { readFile } from "node:fs/promises";
 import { toJson } from "@bufbuild/protobuf";
-import { createNsguardClient, ListTracingPoliciesResponseSchema, TracingPolicyMode } from "@nsguard/sdk";
+import { ListTracingPoliciesResponseSchema, TracingPolicyMode } from "@nsguard/sdk";
 import type { Command } from "commander";
 import { Option } from "commander";
+import type { ConnectionFlags } from "../connection.js";
+import { addConnectionOptions, connect } from "../connection.js";
 import type { CliIo } from "../io.js";
 import { writeLine } from "../io.js";
 import { formatPolicyTable } from "../policy-table.js";
-import { describeRpcError } from "../rpc-error.js";
-import { defaultServerAddress } from "../server-address.js";
-import { UNARY_TIMEOUT_MS } from "../unary-timeout.js";
+import type { PolicyModeName } from "../policy-yaml-mode.js";
+import { setPolicyYamlMode } from "../policy-yaml-mode.js";
+import { CliUsageError, describeError } from "../rpc-error.js";
+import { resolvePolicyServerAddress } from "../server-address.js";
 
-interface CommonFlags {
-  serverAddress: string;
+interface CommonFlags extends ConnectionFlags {
   domain?: string;
 }
 
@@ -22,13 +24,7 @@ export function registerTracingPolicy(
 ): void {
   const tp = program.command("tracingpolicy").alias("tp").description("Manage tracing policies");
   const common = (cmd: Command) =>
-    cmd
-      .option(
-        "--server-address <address>",
-        "agent address (host:port or unix:///path)",
-        defaultServerAddress(io),
-      )
-      .option("--domain <domain>", 'policy domain (the agent treats "" as "grpc")');
+    addConnectionOptions(cmd.option("--domain <domain>", 'policy domain (the agent treats "" as "grpc")'));
 
   // Runs one RPC; any failure becomes a single stderr line and exit code 1.
   const run = (name: string, flags: CommonFlags, body: () => Promise<void>) =>
@@ -37,24 +33,32 @@ export function registerTracingPolicy(
       async (err: unknown) => {
         await writeLine(
           io.stderr,
-          `nsguard tracingpolicy ${name}: ${describeError(err, flags.serverAddress)}`,
+          `nsguard tracingpolicy ${name}: ${describeError(err, resolvePolicyServerAddress(flags.serverAddress, io))}`,
         );
         setExitCode(1);
       },
     );
-  const client = (flags: CommonFlags) => createNsguardClient(flags.serverAddress);
-  const opts = { timeoutMs: UNARY_TIMEOUT_MS };
+  const client = (flags: CommonFlags) => connect(flags, io, { control: true }).client;
+  const opts = (flags: CommonFlags) => ({ timeoutMs: flags.timeout });
 
-  common(tp.command("add <file>").description("Add a tracing policy from a YAML file")).action(
-    (file: string, flags: CommonFlags) =>
+  common(tp.command("add <file>").description("Add a tracing policy from a YAML file"))
+    .addOption(
+      new Option("-m, --mode <mode>", "Tracing policy mode (enforce|monitor)").choices([
+        "enforce",
+        "monitor",
+      ]),
+    )
+    .action((file: string, flags: CommonFlags & { mode?: PolicyModeName }) =>
       run("add", flags, async () => {
-        const yaml = await readFile(file, "utf8").catch((err: NodeJS.ErrnoException) => {
-          throw new LocalError(`cannot read ${JSON.stringify(file)}: ${err.message}`);
+        const text = await readFile(file, "utf8").catch((err: NodeJS.ErrnoException) => {
+          throw new CliUsageError(`cannot read ${JSON.stringify(file)}: ${err.message}`);
         });
-        await client(flags).addTracingPolicy({ yaml, domain: flags.domain ?? "" }, opts);
+        // tetra rewrites spec.options' policy-mode in the YAML it sends; the RPC has no mode.
+        const yaml = flags.mode === undefined ? text : setPolicyYamlMode(text, flags.mode);
+        await client(flags).addTracingPolicy({ yaml, domain: flags.domain ?? "" }, opts(flags));
         await writeLine(io.stdout, `tracing policy ${JSON.stringify(file)} added`);
       }),
-  );
+    );
 
   common(tp.command("delete <name>").description("Delete a tracing policy"))
     .option("-n, --namespace <namespace>", "namespace of a namespaced policy", "")
@@ -62,7 +66,7 @@ export function registerTracingPolicy(
       run("delete", flags, async () => {
         await client(flags).deleteTracingPolicy(
           { name, namespace: flags.namespace, domain: flags.domain ?? "" },
-          opts,
+          opts(flags),
         );
         await writeLine(io.stdout, `tracing policy ${JSON.stringify(name)} deleted`);
       }),
@@ -80,7 +84,7 @@ export function registerTracingPolicy(
         run(verb, flags, async () => {
           await client(flags).configureTracingPolicy(
             { name, namespace: flags.namespace, enable, domain: flags.domain ?? "" },
-            opts,
+            opts(flags),
           );
           await writeLine(io.stdout, `tracing policy ${JSON.stringify(name)} ${verb}d`);
         }),
@@ -97,10 +101,10 @@ export function registerTracingPolicy(
         };
         const value = modes[mode];
         if (value === undefined)
-          throw new LocalError(`mode must be "enforce" or "monitor", got ${JSON.stringify(mode)}`);
+          throw new CliUsageError(`mode must be "enforce" or "monitor", got ${JSON.stringify(mode)}`);
         await client(flags).configureTracingPolicy(
           { name, namespace: flags.namespace, mode: value, domain: flags.domain ?? "" },
-          opts,
+          opts(flags),
         );
         await writeLine(
           io.stdout,
@@ -113,7 +117,7 @@ export function registerTracingPolicy(
     .addOption(new Option("-o, --output <format>", "output format").choices(["text", "json"]).default("text"))
     .action((flags: CommonFlags & { output: "text" | "json" }) =>
       run("list", flags, async () => {
-        const res = await client(flags).listTracingPolicies({ domain: flags.domain ?? "" }, opts);
+        const res = await client(flags).listTracingPolicies({ domain: flags.domain ?? "" }, opts(flags));
         if (flags.output === "json") {
           await writeLine(
             io.stdout,
@@ -124,11 +128,4 @@ export function registerTracingPolicy(
         for (const line of formatPolicyTable(res.policies)) await writeLine(io.stdout, line);
       }),
     );
-}
-
-// A problem found before any RPC, shown as is rather than as an RPC failure.
-class LocalError extends Error {}
-
-function describeError(err: unknown, address: string): string {
-  return err instanceof LocalError ? err.message : describeRpcError(err, address);
 }

@@ -1,4 +1,4 @@
-import { Writable } from "node:stream";
+import { Readable, Writable } from "node:stream";
 import type { CliIo } from "../io.js";
 
 export interface CapturedIo extends CliIo {
@@ -6,8 +6,17 @@ export interface CapturedIo extends CliIo {
   err(): string;
 }
 
+export interface CaptureOptions {
+  env?: Record<string, string | undefined>;
+  /** Text piped into stdin; unset: stdin is a terminal, as when a user types the command. */
+  stdin?: string;
+  stdoutIsTerminal?: boolean;
+  /** The agent info file to consult; default a path that never exists, so a real agent's file on this machine is not picked up. */
+  infoFile?: string;
+}
+
 /** A CliIo whose stdout/stderr are collected in memory. */
-export function captureIo(env: Record<string, string | undefined> = {}): CapturedIo {
+export function captureIo(options: CaptureOptions = {}): CapturedIo {
   const sink = () => {
     const chunks: string[] = [];
     const stream = new Writable({
@@ -20,5 +29,15 @@ export function captureIo(env: Record<string, string | undefined> = {}): Capture
   };
   const stdout = sink();
   const stderr = sink();
-  return { stdout: stdout.stream, stderr: stderr.stream, env, out: stdout.text, err: stderr.text };
+  return {
+    stdout: stdout.stream,
+    stderr: stderr.stream,
+    env: options.env ?? {},
+    stdin: () => Readable.from(options.stdin === undefined ? [] : [options.stdin]),
+    stdinIsCharDevice: () => options.stdin === undefined,
+    stdoutIsTerminal: options.stdoutIsTerminal ?? false,
+    infoFile: options.infoFile ?? "/nonexistent/nsguard-cli-test/nsguard-info.json",
+    out: stdout.text,
+    err: stderr.text,
+  };
 }

@@ -5,6 +5,7 @@ import {
   type TracingPolicyStatus,
   TracingPolicyStatusSchema,
 } from "@nsguard/sdk";
+import { PolicyNotFoundError } from "../errors.js";
 import type { ConfigureTracingPolicyOptions, PolicyStore } from "../interfaces.js";
 
 /**
@@ -23,7 +24,7 @@ export class MemoryPolicyStore implements PolicyStore {
 
   add(yaml: string, domain: string): void {
     this.#record("add", yaml, domain);
-    const name = /name:\s*(\S+)/.exec(yaml)?.[1] ?? "unnamed";
+    const name = /name:\s*"?([^"\s]+)/.exec(yaml)?.[1] ?? "unnamed";
     this.policies.set(
       `${domain}/${name}`,
       create(TracingPolicyStatusSchema, {
@@ -39,7 +40,7 @@ export class MemoryPolicyStore implements PolicyStore {
   delete(name: string, namespace: string, domain: string): void {
     this.#record("delete", name, namespace, domain);
     if (!this.policies.delete(`${domain}/${name}`)) {
-      throw new Error(`tracing policy ${name} not found`);
+      throw new PolicyNotFoundError(`tracing policy ${name} not found`);
     }
   }
 

@@ -8,6 +8,7 @@ import {
   createGrpcTransport,
   createGrpcWebTransport,
 } from "@connectrpc/connect-node";
+import { peerCredentials } from "@nsguard/native";
 import { EventHub } from "../event-hub.js";
 import type { ServerDeps } from "../interfaces.js";
 import { createFineGuidanceSensorsRoutes } from "../routes.js";
@@ -16,7 +17,7 @@ import { type RunningServer, type StartServerOptions, startServer } from "../ser
 export interface TestServer {
   hub: EventHub;
   server: RunningServer;
-  /** TCP base URL. */
+  /** TCP base URL (plain TCP may only read). */
   url: string;
   /** Unix socket path (inside a fresh temp dir). */
   socketPath: string;
@@ -25,13 +26,19 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** A real server on 127.0.0.1:0 and a unix socket in a temp dir, fed by a real EventHub. */
+/**
+ * A real server on 127.0.0.1:0 and a unix socket in a temp dir, fed by a real EventHub. The
+ * unix socket checks peer credentials for real; besides root, the uid running the tests may
+ * control through it, so the policy RPCs can be tested without root.
+ */
 export async function startTestServer(
   options: {
     queueSize?: number;
     queueBytes?: number;
     deps?: Partial<ServerDeps>;
     adapterOptions?: StartServerOptions["adapterOptions"];
+    tls?: StartServerOptions["tls"];
+    reflection?: boolean;
   } = {},
 ): Promise<TestServer> {
   const errors: TestServer["errors"] = [];
@@ -44,7 +51,10 @@ export async function startTestServer(
     getEvents: { source: deps.events, queueSize: deps.eventQueueSize, queueBytes: deps.eventQueueBytes },
     tcpAddress: "127.0.0.1:0",
     unixSocket: socketPath,
+    unixSocketControl: { peerCredentials, uids: [process.getuid?.() ?? 0] },
+    tls: options.tls,
     adapterOptions: options.adapterOptions,
+    reflection: options.reflection,
     onError: (error, rpc) => errors.push({ error, rpc }),
   });
   return {
