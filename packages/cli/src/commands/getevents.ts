@@ -18,7 +18,7 @@ import type { GetEventsFilterFlags } from "../getevents-request.js";
 import { buildGetEventsRequest } from "../getevents-request.js";
 import type { CliIo } from "../io.js";
 import { writeLine } from "../io.js";
-import { collectList, parseCount } from "../list-option.js";
+import { collectList, collectRepeated, parseCount } from "../list-option.js";
 import { describeError } from "../rpc-error.js";
 
 interface GetEventsFlags extends GetEventsFilterFlags, ConnectionFlags {
@@ -60,7 +60,13 @@ export function registerGetEvents(program: Command, io: CliIo, setExitCode: (cod
       ),
     )
     .option("--policy-names <names>", "only events from these policies", collectList)
-    .option("--cel-expression <expressions>", "only events satisfying these CEL expressions", collectList)
+    // Repeatable, not comma-split as tetra's StringSlice is: CEL has commas of its own (macros,
+    // maps, function arguments), so splitting would break the expression.
+    .option(
+      "--cel-expression <expression>",
+      "only events satisfying this CEL expression (repeatable)",
+      collectRepeated,
+    )
     .option("-e, --event-types <types>", "only these event types (e.g. PROCESS_KPROBE)", collectList)
     .option(
       "-f, --include-fields <paths>",
