@@ -178,7 +178,9 @@ describe("a pathological filter cannot stall the server", () => {
     await waitFor(() => other.events.length === FLOOD, "the other client to receive the flood", 30_000);
     const evil = t.hub.stats().perSubscriber.find((s) => s.filterErrors > 0);
     expect(evil?.filterErrors).toBeGreaterThan(0);
-    console.log(`published ${FLOOD} events to a worst-case CEL client and another in ${publishMs.toFixed(0)} ms`);
+    console.log(
+      `published ${FLOOD} events to a worst-case CEL client and another in ${publishMs.toFixed(0)} ms`,
+    );
     evilAbort.abort();
     otherAbort.abort();
   }, 60_000);
