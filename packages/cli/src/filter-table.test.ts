@@ -1,7 +1,13 @@
-import { EventType, toJsonLine } from "@nsguard/sdk";
+import { EventType, FieldFilterAction, toJsonLine } from "@nsguard/sdk";
 import { describe, expect, it } from "vitest";
 // The SDK's shared tables (test-only, imported by path): the server's tests run them too.
-import { type FilterCase, filterCases, filterEvents } from "../../sdk/src/testing/filter-cases.js";
+import {
+  type FieldFilterCase,
+  type FilterCase,
+  fieldFilterCases,
+  filterCases,
+  filterEvents,
+} from "../../sdk/src/testing/filter-cases.js";
 import { main } from "./main.js";
 import { captureIo } from "./testing/capture-io.js";
 
@@ -49,5 +55,42 @@ describe("nsguard getevents with piped events: the shared filter tables through 
     const printed = io.out().split("\n").filter(Boolean);
     const expected = c.expect.filter(([, matches]) => matches).map(([name]) => toJsonLine(events[name]));
     expect(printed).toEqual(expected);
+  });
+});
+
+/** -f (one INCLUDE) then -F (one EXCLUDE): the field filters tetra's flags can say. */
+function fieldFlagsOf(c: FieldFilterCase): string[] | undefined {
+  const [first, second, ...rest] = c.fieldFilters;
+  if (!first || rest.length > 0) return undefined;
+  const flag = (f: (typeof c.fieldFilters)[number]) =>
+    [f.action === FieldFilterAction.INCLUDE ? "-f" : "-F", (f.fields?.paths ?? []).join(",")] as const;
+  if (notAFlag(first) || (second && notAFlag(second))) return undefined;
+  if (
+    second &&
+    !(first.action === FieldFilterAction.INCLUDE && second.action === FieldFilterAction.EXCLUDE)
+  ) {
+    return undefined;
+  }
+  return [...flag(first), ...(second ? flag(second) : [])];
+}
+/** Only plain INCLUDE/EXCLUDE of paths have flags (no invert_event_set, no event_set). */
+function notAFlag(f: FieldFilterCase["fieldFilters"][number]): boolean {
+  return (f.eventSet?.length ?? 0) > 0 || f.invertEventSet === true || (f.fields?.paths ?? []).length === 0;
+}
+
+const fieldExpressible = fieldFilterCases.flatMap((c) => {
+  const flags = fieldFlagsOf(c);
+  return flags ? [[c.name, c, flags] as const] : [];
+});
+
+describe("nsguard getevents -f/-F with piped events: the shared field-filter tables", () => {
+  it("has cases to run", () => {
+    expect(fieldExpressible.length).toBeGreaterThanOrEqual(4);
+  });
+
+  it.each(fieldExpressible)("%s", async (_name, c, flags) => {
+    const io = captureIo({ stdin: `${toJsonLine(filterEvents()[c.event])}\n` });
+    expect(await main(["node", "nsguard", "getevents", "-o", "json", ...flags], io)).toBe(0);
+    expect(JSON.parse(io.out())).toEqual(c.json);
   });
 });
