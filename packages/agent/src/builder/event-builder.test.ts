@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { toJson } from "@bufbuild/protobuf";
 import { type GetEventsResponse, GetEventsResponseSchema } from "@nsguard/sdk";
+import { nativeConstants } from "@nsguard/sensor";
 import { afterAll, describe, expect, it } from "vitest";
 import { BootClock } from "../clock.js";
 import { execId } from "../process/exec-id.js";
@@ -220,6 +221,46 @@ describe("buildKprobeEvent", () => {
       ctx,
     );
     expect(json(killed)).toEqual(json(fresh));
+  });
+
+  it("a repeated call into another namespace (same registers) is a new message with its own verdict", () => {
+    const cache = newCache();
+    cache.upsertFromExec(execRaw(70, 7_000_000_000n, 0, 0n, "/usr/bin/nsenter", []));
+    const spec: KprobeHookSpec = { ...SETNS };
+    const net = 1 << nativeConstants.nsIndex.net;
+    const into = (target: number, toHost: boolean) =>
+      buildKprobeEvent(
+        syscallInput({
+          ktime: 7_000_000_100n,
+          task: task(70, 7_000_000_000n, 0),
+          action: 1,
+          args: [3n, 0x40000000n],
+          fdKind: "nsfs",
+          nsChange: {
+            kinds: net,
+            created: 0,
+            toHost: toHost ? net : 0,
+            fromHost: 0,
+            target: Array.from({ length: 10 }, (_, i) => (i === nativeConstants.nsIndex.net ? target : 0)),
+            before: Object.values(HOST).map((v, i) => (i === nativeConstants.nsIndex.net ? 4026532100 : v)),
+          },
+        }),
+        spec,
+        cache,
+        ctx,
+      );
+    const direction = (ev: GetEventsResponse) =>
+      at(json(ev), "process_kprobe", "namespace_changes", "changes");
+    const other = into(4026532200, false);
+    const host = into(4026531833, true);
+    expect(direction(other)).toEqual([
+      expect.objectContaining({ direction: "NAMESPACE_DIRECTION_CONTAINER_TO_CONTAINER", after: 4026532200 }),
+    ]);
+    expect(direction(host)).toEqual([
+      expect.objectContaining({ direction: "NAMESPACE_DIRECTION_CONTAINER_TO_HOST", after: 4026531833 }),
+    ]);
+    expect(at(json(host), "process_kprobe", "namespace_changes", "escape")).toBe(true);
+    expect(direction(into(4026531833, true))).toEqual(direction(host)); // a repeat: the same message
   });
 
   it("does not let a consumer's edits of the event leak into the cache", () => {

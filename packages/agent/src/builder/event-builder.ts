@@ -92,7 +92,7 @@ export function buildKprobeEvent(
     policyName: hook.policyName,
     message: hook.message ?? "",
     tags: [...(hook.tags ?? [])],
-    namespaceChanges: namespaceChanges(raw),
+    namespaceChanges: namespaceChanges(nsChange, raw.fdKind),
   };
   const event = { case: "processKprobe" as const, value: kprobe };
   lastKprobes.set(hook, { process, parent, action, registers, args: kprobe.args, nsChange, event });

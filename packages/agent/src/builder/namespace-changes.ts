@@ -31,10 +31,15 @@ export function entersHostFromContainer(raw: { nsToHost: number; nsFromHost: num
   return (raw.nsToHost & ~raw.nsFromHost) !== 0;
 }
 
-/** The kernel's resolution of a namespace call → nsguard's NamespaceChanges message. */
-export function namespaceChanges(raw: SyscallInput): NamespaceChanges | undefined {
-  if (raw.nsKinds === 0) return undefined;
-  const change = raw.nsChange();
+/**
+ * The kernel's resolution of a namespace call (`change`, from `raw.nsChange()`; undefined for
+ * other hooks) → nsguard's NamespaceChanges message.
+ */
+export function namespaceChanges(
+  change: RawNamespaceChange | undefined,
+  fdKind: SyscallInput["fdKind"],
+): NamespaceChanges | undefined {
+  if (change === undefined) return undefined;
   const changes = [];
   let entersHost = false;
   for (const [kind, slot] of KINDS) {
@@ -54,9 +59,9 @@ export function namespaceChanges(raw: SyscallInput): NamespaceChanges | undefine
   return create(NamespaceChangesSchema, {
     changes,
     target:
-      raw.fdKind === "nsfs"
+      fdKind === "nsfs"
         ? NamespaceTarget.NSFS
-        : raw.fdKind === "pidfd"
+        : fdKind === "pidfd"
           ? NamespaceTarget.PIDFD
           : NamespaceTarget.UNSPECIFIED,
     escape: entersHost,
