@@ -209,8 +209,9 @@ describe("compileTracingPolicy: list: calls", () => {
       expect(hook.message).toBe("namespace change");
       expect(hook.args).toStrictEqual([{ index: 1, kind: "int_arg", label: "flags" }]);
       expect(hook.table.selectors).toStrictEqual([{ action: 3 }]);
-      // Only setns gets its descriptor resolved.
-      expect(hook.table.fdArg).toBe(hook.syscall === "setns" ? 0 : -1);
+      // Namespace calls resolve their change (setns: its descriptor) from the call itself.
+      expect(hook.table.fdArg).toBe(-1);
+      expect(hook.table.nsCall).toBe(hook.syscall);
     }
     // Expanded hooks share nothing mutable.
     expect(compiled.hooks[0]?.table.selectors).not.toBe(compiled.hooks[1]?.table.selectors);
@@ -304,8 +305,15 @@ describe("compileTracingPolicy: arguments", () => {
     expect(hook?.table.fdArg).toBe(1);
   });
 
-  it("resolves setns's descriptor even when no argument is typed fd", () => {
-    expect(compileText(policyWithSpec("kprobes:", "- call: sys_setns")).hooks[0]?.table.fdArg).toBe(0);
+  it("marks the namespace calls, whose change the kernel resolves even when no argument is typed fd", () => {
+    for (const call of ["sys_setns", "sys_unshare", "sys_clone", "sys_clone3"]) {
+      const { table } =
+        compileText(policyWithSpec("kprobes:", `- call: ${call}`, "  syscall: true")).hooks[0] ?? {};
+      expect([table?.fdArg, table?.nsCall]).toEqual([-1, call.slice(4)]);
+    }
+    expect(
+      compileText(policyWithSpec("kprobes:", "- call: sys_mount", "  syscall: true")).hooks[0]?.table.nsCall,
+    ).toBeUndefined();
   });
 
   it.each([

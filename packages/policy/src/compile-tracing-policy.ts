@@ -142,9 +142,9 @@ function compileKProbe(
       tags: [...tags],
       table: {
         enabled: true,
-        // The kernel resolves setns's descriptor whatever type the policy gave it (reference §0: the
-        // seed policies say `int`), because the namespace behind it is the escape signal.
-        fdArg: target.syscall === "setns" ? 0 : fdArg,
+        fdArg,
+        // A namespace call's change (for setns: its descriptor, whatever type the policy gave it —
+        // the seed policies say `int`) is resolved in the kernel from the call itself.
         ...(isNamespaceCall(target.syscall) ? { nsCall: target.syscall } : {}),
         selectors: selectorTables.map((table) => ({
           ...table,

@@ -66,9 +66,8 @@ export interface CompiledArg {
 export interface HookTable {
   enabled: boolean;
   /**
-   * Function-argument index of a descriptor the kernel resolves (kind and namespace inode), or -1.
-   * The first `fd`-typed argument; for setns always 0, because the seed policies type setns's fd as
-   * `int` and the namespace it refers to is what tells a container escape apart.
+   * Function-argument index of a descriptor the kernel resolves (kind and namespace inode), or -1:
+   * the first `fd`-typed argument. Namespace calls (nsCall) resolve theirs from the call itself.
    */
   fdArg: number;
   /**
