@@ -65,14 +65,14 @@ describe("namespaceChanges: the kernel's bits → directions", () => {
       NamespaceDirection.UNSPECIFIED,
       false,
     ],
-  ])("%s", (_name, change, direction, escape) => {
+  ])("%s", (_name, change, direction, isEscape) => {
     const message = namespaceChanges(change, "nsfs");
     expect(message?.changes.map((c) => [c.kind, c.direction, c.before, c.after])).toEqual([
       [NamespaceKind.NET, direction, change.before[SLOT.net], change.target[SLOT.net]],
     ]);
-    expect(message?.escape).toBe(escape);
+    expect(message?.escape).toBe(isEscape);
     expect(message?.target).toBe(NamespaceTarget.NSFS);
-    expect(entersHostFromContainer({ nsToHost: change.toHost, nsFromHost: change.fromHost })).toBe(escape);
+    expect(entersHostFromContainer({ nsToHost: change.toHost, nsFromHost: change.fromHost })).toBe(isEscape);
   });
 
   it("lists kinds in Namespaces field order and says what the descriptor was", () => {
