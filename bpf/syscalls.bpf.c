@@ -28,6 +28,10 @@
 #include "maps.bpf.h"
 #include "task.bpf.h"
 #include "throttle.bpf.h"
+#include "path.bpf.h"
+#include "strings.bpf.h"
+
+#define NS_BIT(slot) (1U << (slot))
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -129,8 +133,50 @@ struct call_args {
 	__u64 v[NSGUARD_SYSCALL_ARGS];
 };
 
-/* matchArgs: one entry against the call's arguments. */
-static __always_inline bool arg_matches(const struct nsguard_arg_filter *f, const struct call_args *call)
+struct ns_change {
+	__u32 kinds, created, to_host, from_host;
+	__u32 target[NSGUARD_NS_COUNT];
+	__u32 fd_kind, fd_ns_inum;
+};
+
+/*
+ * Everything one call's selectors may compare, gathered once per call: per CPU, as it is far
+ * larger than the BPF stack. The task's namespaces and capabilities are filled on the first
+ * selector that needs them (have_task), so a hook filtering on PIDs or arguments only never pays
+ * for them.
+ */
+struct call_ctx {
+	struct call_args call;
+	struct ns_change change;
+	__u32 tgid;
+	__u32 tid;
+	__u32 nspid;
+	__u32 have_task;
+	__u32 ns[NSGUARD_NS_COUNT];
+	__u32 host[NSGUARD_NS_COUNT];
+	__u64 caps[3]; /* enum nsguard_cap_set order */
+	struct nsguard_arg_string strings[NSGUARD_MAX_STRING_ARGS];
+	struct nsguard_string_key key;
+	struct nsguard_rate_key rate;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct call_ctx);
+} nsguard_call_ctx SEC(".maps");
+
+/* Post rateLimit: hook + selector + scope + arguments -> boot-clock ns of the last post. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct nsguard_rate_key);
+	__type(value, __u64);
+} nsguard_rate_limits SEC(".maps");
+
+/* matchArgs on an integer argument. */
+static __always_inline bool int_arg_matches(const struct nsguard_arg_filter *f, const struct call_args *call)
 {
 	const __u64 *args = call->v;
 	bool is_signed = f->flags & NSGUARD_ARG_FLAG_SIGNED;
@@ -162,24 +208,168 @@ static __always_inline bool arg_matches(const struct nsguard_arg_filter *f, cons
 	return false;
 }
 
+static __always_inline void host_namespaces(__u32 *ns);
+
+/* The task's namespaces, the host's and the task's capabilities, once per call. */
+static __always_inline void fill_call_task(struct call_ctx *ctx)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	const struct cred *cred = task->cred;
+
+	if (ctx->have_task)
+		return;
+	fill_namespaces(task, ctx->ns);
+	host_namespaces(ctx->host);
+	ctx->host[NSGUARD_NS_PID_FOR_CHILDREN] = ctx->host[NSGUARD_NS_PID];
+	ctx->host[NSGUARD_NS_TIME_FOR_CHILDREN] = ctx->host[NSGUARD_NS_TIME];
+	bpf_core_read(&ctx->caps[NSGUARD_CAP_EFFECTIVE], 8, &cred->cap_effective);
+	bpf_core_read(&ctx->caps[NSGUARD_CAP_INHERITABLE], 8, &cred->cap_inheritable);
+	bpf_core_read(&ctx->caps[NSGUARD_CAP_PERMITTED], 8, &cred->cap_permitted);
+	ctx->have_task = 1;
+}
+
+/* matchNamespaces: one entry. */
+static __always_inline bool ns_matches(const struct nsguard_ns_filter *f, const struct call_ctx *ctx)
+{
+	__u32 kind = f->kind;
+	bool in = false;
+
+	if (kind >= NSGUARD_NS_COUNT)
+		return false;
+	__u32 v = ctx->ns[kind];
+
+	for (int i = 0; i < NSGUARD_MAX_NS_VALUES; i++) {
+		if (i >= f->count)
+			break;
+		in |= v == f->values[i];
+	}
+	if (f->flags & NSGUARD_NS_FILTER_HOST)
+		in |= v == ctx->host[kind];
+	return f->op == NSGUARD_FILTER_NOTIN ? !in : in;
+}
+
+/* matchCapabilities (changes = false) or matchCapabilityChanges (against the set at exec). */
+static __always_inline bool cap_matches(const struct nsguard_cap_filter *f, const struct call_ctx *ctx,
+					const struct nsguard_proc *proc, bool changes)
+{
+	__u32 set = f->set;
+	bool in;
+
+	if (set > NSGUARD_CAP_PERMITTED)
+		return false;
+	if (f->flags & NSGUARD_CAP_FLAG_NAMESPACED && ctx->ns[NSGUARD_NS_USER] == ctx->host[NSGUARD_NS_USER])
+		return false;
+	if (changes)
+		in = proc && ((ctx->caps[set] ^ proc->exec_caps[set]) & f->mask) != 0;
+	else
+		in = (ctx->caps[set] & f->mask) != 0;
+	return f->op == NSGUARD_FILTER_NOTIN ? !in : in;
+}
+
+/* matchNamespaceChanges: a namespace of one of the kinds differs from the one at exec. */
+static __always_inline bool ns_changes_match(const struct nsguard_selector *sel, const struct call_ctx *ctx,
+					     const struct nsguard_proc *proc)
+{
+	bool changed = false;
+
+	for (int i = 0; i < NSGUARD_NS_COUNT; i++)
+		if (sel->ns_change_kinds & NS_BIT(i) && proc && proc->exec_ns[i] && proc->exec_ns[i] != ctx->ns[i])
+			changed = true;
+	return sel->ns_change_op == NSGUARD_FILTER_NOTIN ? !changed : changed;
+}
+
+/* matchBinaries: the process's binary (unknown = ""), or with followChildren an ancestor's. */
+static __always_inline bool binary_matches(const struct nsguard_binary_filter *f, struct call_ctx *ctx,
+					   const struct nsguard_proc *proc)
+{
+	__u32 len = proc ? proc->binary_len : 0;
+
+	if (proc)
+		__builtin_memcpy(ctx->key.data, proc->binary, NSGUARD_STRING_LEN);
+	else
+		ctx->key.data[0] = 0;
+	if (f->follow_bit) {
+		bool followed = proc && f->follow_bit <= NSGUARD_MAX_FOLLOW_FILTERS &&
+				(proc->follow_bits >> ((f->follow_bit - 1) & 63)) & 1;
+		bool in = followed || nsguard_string_lookup(NSGUARD_ARG_EQUAL, f->filter_id, len, &ctx->key);
+
+		return f->op == NSGUARD_ARG_NOT_EQUAL ? !in : in;
+	}
+	return nsguard_string_lookup(f->op, f->filter_id, len, &ctx->key);
+}
+
+/* matchArgs: one entry against the call's arguments or the strings read from them. */
+static __always_inline bool arg_matches(const struct nsguard_arg_filter *f, struct call_ctx *ctx)
+{
+	if (!(f->flags & NSGUARD_ARG_FLAG_STRING))
+		return int_arg_matches(f, &ctx->call);
+	if (f->string_slot >= NSGUARD_MAX_STRING_ARGS)
+		return false;
+	const struct nsguard_arg_string *s = &ctx->strings[f->string_slot];
+
+	/* An argument that could not be read matches no value (so every negative operator). */
+	if (s->flags & NSGUARD_STRING_FLAG_ERROR)
+		return f->op == NSGUARD_ARG_NOT_EQUAL || f->op == NSGUARD_ARG_NOT_PREFIX ||
+		       f->op == NSGUARD_ARG_NOT_POSTFIX;
+	__builtin_memcpy(ctx->key.data, s->data, NSGUARD_STRING_LEN);
+	return nsguard_string_lookup(f->op, f->filter_id, s->len, &ctx->key);
+}
+
 /*
  * One selector against one call. A global function: the verifier checks it once, on its own,
  * instead of once per selector slot and path of the caller — with matchArgs loops inside the
- * selector loop, inlining it made handle_call too large to verify.
+ * selector loop, inlining it made handle_call too large to verify. Filters are ANDed; each kind
+ * is skipped when the selector has none.
  */
-__noinline int nsguard_selector_matches(const struct nsguard_selector *sel, const struct call_args *call,
-					__u32 tgid, __u32 nspid)
+__noinline int nsguard_selector_matches(const struct nsguard_selector *sel, struct call_ctx *ctx)
 {
-	if (!sel || !call)
+	struct nsguard_proc *proc = NULL;
+
+	if (!sel || !ctx)
 		return 0;
-	if (!match_pids(&sel->pids, tgid, nspid))
+	if (!match_pids(&sel->pids, ctx->tgid, ctx->nspid))
 		return 0;
 	for (int i = 0; i < NSGUARD_MAX_ARG_FILTERS; i++) {
 		if (i >= sel->arg_count)
 			break;
-		if (!arg_matches(&sel->args[i], call))
+		if (!arg_matches(&sel->args[i], ctx))
 			return 0;
 	}
+	if (sel->host_entry_op) {
+		bool entered = ctx->change.to_host & ~ctx->change.from_host & sel->host_entry_kinds;
+
+		if (entered != (sel->host_entry_op == NSGUARD_FILTER_IN))
+			return 0;
+	}
+	if (sel->binary.op || sel->ns_change_op || sel->cap_change_count) {
+		__u32 tgid = ctx->tgid;
+
+		proc = bpf_map_lookup_elem(&nsguard_procs, &tgid);
+	}
+	if (sel->binary.op && !binary_matches(&sel->binary, ctx, proc))
+		return 0;
+	if (sel->ns_count || sel->cap_count || sel->cap_change_count || sel->ns_change_op)
+		fill_call_task(ctx);
+	for (int i = 0; i < NSGUARD_MAX_NS_FILTERS; i++) {
+		if (i >= sel->ns_count)
+			break;
+		if (!ns_matches(&sel->ns[i], ctx))
+			return 0;
+	}
+	for (int i = 0; i < NSGUARD_MAX_CAP_FILTERS; i++) {
+		if (i >= sel->cap_count)
+			break;
+		if (!cap_matches(&sel->caps[i], ctx, proc, false))
+			return 0;
+	}
+	for (int i = 0; i < NSGUARD_MAX_CAP_FILTERS; i++) {
+		if (i >= sel->cap_change_count)
+			break;
+		if (!cap_matches(&sel->cap_changes[i], ctx, proc, true))
+			return 0;
+	}
+	if (sel->ns_change_op && !ns_changes_match(sel, ctx, proc))
+		return 0;
 	return 1;
 }
 
@@ -193,8 +383,6 @@ __noinline int nsguard_selector_matches(const struct nsguard_selector *sel, cons
 #define CLONE_NEWNET 0x40000000
 /* clone(2)'s low byte is the child's exit signal, so CLONE_NEWTIME cannot be asked for there. */
 #define CSIGNAL 0x000000ff
-
-#define NS_BIT(slot) (1U << (slot))
 
 /* CLONE_NEW* flags → namespace kind bits. */
 static __always_inline __u32 ns_kinds_of(__u64 flags)
@@ -275,12 +463,6 @@ static __always_inline __u32 nsfs_type(struct inode *inode)
 		return ns->ns_type;
 	return BPF_CORE_READ((struct ns_common___typed *)ns, ops, type);
 }
-
-struct ns_change {
-	__u32 kinds, created, to_host, from_host;
-	__u32 target[NSGUARD_NS_COUNT];
-	__u32 fd_kind, fd_ns_inum;
-};
 
 /*
  * What a namespace call of the current task changes (struct nsguard_syscall_event ns_*): for setns
@@ -364,23 +546,158 @@ __noinline int nsguard_resolve_ns_change(__u32 ns_call, const struct call_args *
 	return 0;
 }
 
-/*
- * One call of a hooked syscall, for one policy hook: selectors, action, event. A subprogram (not
- * inlined) because the dispatcher runs it once per hook on the syscall.
- */
-static __noinline int handle_call(__u32 hook_id, struct task_struct *task, __u32 nr, const __u64 *regs_args,
-				  __u32 flags)
-{
-	struct nsguard_hook *hook = bpf_map_lookup_elem(&nsguard_hooks, &hook_id);
-	__u32 tgid = task->tgid;
-	__u32 action = NSGUARD_ACTION_POST, selector = 0;
-	struct nsguard_syscall_event *ev;
-	struct call_args call;
-	__u64 *args = call.v;
+static const char nsfs_format[] = "%s:[%u]";
 
-	if (!hook || !hook->enabled)
+/* The nsfs name a namespace descriptor shows in /proc/PID/fd ("net:[4026531840]"): nsfs dentries
+ * have no path of their own (the kernel's d_path makes this name up the same way). */
+static __always_inline long nsfs_name(struct file *file, char *out)
+{
+	static const char names[8][8] = { "uts", "ipc", "mnt", "pid", "net", "time", "cgroup", "user" };
+	__u32 kinds = ns_kinds_of(nsfs_type(file->f_inode));
+	__u64 data[2] = { 0, file->f_inode->i_ino };
+	int slot = -1;
+
+	if (kinds & NS_BIT(NSGUARD_NS_UTS))
+		slot = 0;
+	else if (kinds & NS_BIT(NSGUARD_NS_IPC))
+		slot = 1;
+	else if (kinds & NS_BIT(NSGUARD_NS_MNT))
+		slot = 2;
+	else if (kinds & NS_BIT(NSGUARD_NS_PID))
+		slot = 3;
+	else if (kinds & NS_BIT(NSGUARD_NS_NET))
+		slot = 4;
+	else if (kinds & NS_BIT(NSGUARD_NS_TIME))
+		slot = 5;
+	else if (kinds & NS_BIT(NSGUARD_NS_CGROUP))
+		slot = 6;
+	else if (kinds & NS_BIT(NSGUARD_NS_USER))
+		slot = 7;
+	if (slot < 0)
+		return -1;
+	data[0] = (__u64)(long)names[slot & 7];
+	long n = bpf_snprintf(out, NSGUARD_STRING_LEN, nsfs_format, data, sizeof(data));
+	return n > 0 ? n - 1 : -1;
+}
+
+/*
+ * The strings a hook reports and compares (struct nsguard_hook.strings), read once per call
+ * before the selectors. A global function, verified once.
+ */
+__noinline int nsguard_read_strings(const struct nsguard_hook *hook, struct call_ctx *ctx)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	if (!hook || !ctx)
 		return 0;
-	__builtin_memcpy(args, regs_args, sizeof(call));
+	for (int i = 0; i < NSGUARD_MAX_STRING_ARGS; i++) {
+		if (i >= hook->string_count)
+			break;
+		const struct nsguard_string_arg *sa = &hook->strings[i];
+		struct nsguard_arg_string *out = &ctx->strings[i];
+		__u32 index = sa->index < NSGUARD_SYSCALL_ARGS ? sa->index : 0;
+		__u64 arg = ctx->call.v[index];
+		long n = -1;
+
+		out->len = 0;
+		out->flags = 0;
+		switch (sa->kind) {
+		case NSGUARD_STRING_USER:
+			n = bpf_probe_read_user_str(out->data, NSGUARD_STRING_LEN, (void *)arg);
+			if (n > 0) {
+				if (n == NSGUARD_STRING_LEN)
+					out->flags |= NSGUARD_STRING_FLAG_TRUNCATED;
+				n--;
+			}
+			break;
+		case NSGUARD_STRING_FD_PATH: {
+			__u32 fd_kind = NSGUARD_FD_UNKNOWN, inum = 0;
+			struct file *file = resolve_fd(task, (__s32)arg, &fd_kind, &inum);
+			bool truncated = false;
+
+			if (!file)
+				break;
+			if (fd_kind == NSGUARD_FD_NSFS) {
+				n = nsfs_name(file, out->data);
+				break;
+			}
+			n = read_path_forward(&file->f_path, &task->fs->root, out->data, &truncated);
+			if (truncated)
+				out->flags |= NSGUARD_STRING_FLAG_TRUNCATED;
+			break;
+		}
+		case NSGUARD_STRING_CHAR_BUF: {
+			__u64 size = sa->size_arg >= 0 && sa->size_arg < NSGUARD_SYSCALL_ARGS ? ctx->call.v[sa->size_arg & 7] : 0;
+			__u32 want = size > NSGUARD_STRING_LEN ? NSGUARD_STRING_LEN : size;
+
+			if (size > NSGUARD_STRING_LEN)
+				out->flags |= NSGUARD_STRING_FLAG_TRUNCATED;
+			n = want && bpf_probe_read_user(out->data, want, (void *)arg) ? -1 : want;
+			break;
+		}
+		}
+		if (n < 0) {
+			out->flags |= NSGUARD_STRING_FLAG_ERROR;
+			n = 0;
+		}
+		out->len = n > NSGUARD_STRING_LEN ? NSGUARD_STRING_LEN : n;
+	}
+	return 0;
+}
+
+/* Post rateLimit: whether this call may post now (and if so, remember it). Same hook, selector,
+ * scope and arguments (strings by their first NSGUARD_RATE_ARG_BYTES) within the interval are
+ * suppressed, as Tetragon's rateLimit. */
+static __always_inline bool rate_limit_allows(const struct nsguard_selector *sel, __u32 hook_id, __u32 selector,
+					      struct call_ctx *ctx, __u64 now)
+{
+	struct nsguard_rate_key *key = &ctx->rate;
+	__u64 *last;
+
+	__builtin_memset(key, 0, sizeof(*key));
+	key->hook_id = hook_id;
+	key->selector = selector;
+	key->scope_id = sel->rate_scope == NSGUARD_RATE_GLOBAL	? 0
+			: sel->rate_scope == NSGUARD_RATE_PROCESS ? ctx->tgid
+								  : ctx->tid;
+	__builtin_memcpy(key->args, ctx->call.v, sizeof(key->args));
+	__builtin_memcpy(key->strings[0], ctx->strings[0].data, NSGUARD_RATE_ARG_BYTES);
+	__builtin_memcpy(key->strings[1], ctx->strings[1].data, NSGUARD_RATE_ARG_BYTES);
+	last = bpf_map_lookup_elem(&nsguard_rate_limits, key);
+	if (last && now - *last < sel->rate_limit_ns)
+		return false;
+	bpf_map_update_elem(&nsguard_rate_limits, key, &now, BPF_ANY);
+	return true;
+}
+
+/*
+ * One call of a hooked syscall, for one policy hook: selectors, action, event. A global function:
+ * the dispatcher runs it once per hook on the syscall, and verified in the caller's context its
+ * branches (strings, namespace change, signals, rate limit, record size) multiplied by the hook
+ * loop's iterations took ~200k verifier steps; on its own it is verified once.
+ */
+__noinline int nsguard_handle_call(__u32 hook_id, __u32 nr, const struct call_args *regs, __u32 flags)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct nsguard_hook *hook = bpf_map_lookup_elem(&nsguard_hooks, &hook_id);
+	__u32 action = NSGUARD_ACTION_POST, selector = 0, signal = 0, zero = 0;
+	struct nsguard_selector *matched = NULL;
+	struct call_ctx *ctx;
+	bool resolved = false;
+	__u64 *args;
+
+	if (!regs || !hook || !hook->enabled)
+		return 0;
+	ctx = bpf_map_lookup_elem(&nsguard_call_ctx, &zero);
+	if (!ctx)
+		return 0;
+	args = ctx->call.v;
+	__builtin_memcpy(args, regs->v, sizeof(ctx->call));
+	ctx->tgid = task->tgid;
+	ctx->tid = task->pid;
+	ctx->nspid = 0;
+	ctx->have_task = 0;
+	__builtin_memset(&ctx->change, 0, sizeof(ctx->change));
 	if (hook->ns_call == NSGUARD_NS_CALL_CLONE3) {
 		__u64 clone_flags = 0;
 
@@ -389,53 +706,73 @@ static __noinline int handle_call(__u32 hook_id, struct task_struct *task, __u32
 		args[0] = clone_flags;
 		flags |= NSGUARD_SYSCALL_CLONE3_FLAGS;
 	}
+	if (hook->string_count)
+		nsguard_read_strings(hook, ctx);
+	if (hook->ns_call && hook->flags & NSGUARD_HOOK_FLAG_CHANGE_FIRST) {
+		nsguard_resolve_ns_change(hook->ns_call, &ctx->call, &ctx->change);
+		resolved = true;
+	}
 	if (hook->selector_count) {
-		__u32 nspid = task_nspid(task);
-
+		ctx->nspid = task_nspid(task);
 		for (int i = 0; i < NSGUARD_MAX_SELECTORS; i++) {
 			if (i >= hook->selector_count)
 				break;
-			if (nsguard_selector_matches(&hook->selectors[i], &call, tgid, nspid)) {
-				action = hook->selectors[i].action;
+			if (nsguard_selector_matches(&hook->selectors[i], ctx)) {
+				matched = &hook->selectors[i];
+				action = matched->action;
+				signal = matched->signal;
 				selector = i + 1;
 				break;
 			}
 		}
-		if (!selector) {
+		if (!matched) {
 			count(NSGUARD_CNT_FILTERED);
 			return 0;
 		}
 	}
 
 	__s32 signal_err = 0;
-	if (action == NSGUARD_ACTION_SIGKILL) {
-		signal_err = bpf_send_signal(SIGKILL);
+	if (action == NSGUARD_ACTION_SIGKILL || action == NSGUARD_ACTION_SIGNAL) {
+		signal_err = bpf_send_signal(action == NSGUARD_ACTION_SIGKILL ? SIGKILL : signal);
 		count(signal_err ? NSGUARD_CNT_SIGKILL_ERR : NSGUARD_CNT_SIGKILL);
 	}
 	if (action == NSGUARD_ACTION_NOPOST)
 		return 0;
+	if (matched && matched->rate_limit_ns &&
+	    !rate_limit_allows(matched, hook_id, selector, ctx, bpf_ktime_get_boot_ns())) {
+		count(NSGUARD_CNT_RATE_LIMITED);
+		return 0;
+	}
 
-	struct ns_change change = {};
+	struct ns_change *change = &ctx->change;
 
-	if (hook->ns_call)
-		nsguard_resolve_ns_change(hook->ns_call, &call, &change);
-	else if (hook->fd_arg >= 0 && hook->fd_arg < NSGUARD_SYSCALL_ARGS)
-		resolve_fd(task, (__s32)args[hook->fd_arg & 7], &change.fd_kind, &change.fd_ns_inum);
+	if (hook->ns_call && !resolved)
+		nsguard_resolve_ns_change(hook->ns_call, &ctx->call, change);
+	else if (!hook->ns_call && hook->fd_arg >= 0 && hook->fd_arg < NSGUARD_SYSCALL_ARGS)
+		resolve_fd(task, (__s32)args[hook->fd_arg & 7], &change->fd_kind, &change->fd_ns_inum);
 
 	/* Priority records are never throttled and may use the ring's headroom: enforcement (the
-	 * caller was just killed; the report must not be lost to someone else's flood) and entries
+	 * caller was just signalled; the report must not be lost to someone else's flood) and entries
 	 * from a container's namespace into the host's — the escape a flood must not hide. */
-	bool priority = action == NSGUARD_ACTION_SIGKILL || (change.to_host & ~change.from_host);
+	bool priority = action == NSGUARD_ACTION_SIGKILL || action == NSGUARD_ACTION_SIGNAL ||
+			(change->to_host & ~change->from_host);
 	struct throttle_sources src = {};
 
 	if (!priority && throttle_suppress(task, &src))
 		return 0;
-	ev = reserve_event(sizeof(*ev));
+
+	struct nsguard_syscall_event *ev;
+	__u32 size = hook->string_count ? sizeof(struct nsguard_syscall_strings_event) : sizeof(*ev);
+
+	if (hook->string_count)
+		ev = reserve_event(sizeof(struct nsguard_syscall_strings_event));
+	else
+		ev = reserve_event(sizeof(*ev));
 	throttle_admitted(&src, ev != NULL);
 	if (!ev)
 		return 0;
 	ev->hdr.op = NSGUARD_OP_SYSCALL;
-	ev->hdr.size = sizeof(*ev);
+	ev->hdr.size = size;
 	ev->hdr.ktime = bpf_ktime_get_boot_ns();
 	fill_task(&ev->task, task);
 	ev->hook_id = hook_id;
@@ -445,13 +782,16 @@ static __noinline int handle_call(__u32 hook_id, struct task_struct *task, __u32
 	ev->signal_err = signal_err;
 	ev->flags = flags;
 	__builtin_memcpy(ev->args, args, sizeof(ev->args));
-	ev->fd_kind = change.fd_kind;
-	ev->fd_ns_inum = change.fd_ns_inum;
-	ev->ns_kinds = change.kinds;
-	ev->ns_created = change.created;
-	ev->ns_to_host = change.to_host;
-	ev->ns_from_host = change.from_host;
-	__builtin_memcpy(ev->ns_target, change.target, sizeof(ev->ns_target));
+	ev->fd_kind = change->fd_kind;
+	ev->fd_ns_inum = change->fd_ns_inum;
+	ev->ns_kinds = change->kinds;
+	ev->ns_created = change->created;
+	ev->ns_to_host = change->to_host;
+	ev->ns_from_host = change->from_host;
+	__builtin_memcpy(ev->ns_target, change->target, sizeof(ev->ns_target));
+	if (size == sizeof(struct nsguard_syscall_strings_event))
+		__builtin_memcpy(((struct nsguard_syscall_strings_event *)ev)->strings, ctx->strings,
+				 sizeof(ctx->strings));
 	submit_event(ev);
 	return 0;
 }
@@ -481,7 +821,8 @@ int BPF_PROG(nsguard_dispatch, struct pt_regs *regs, long id)
 		return 0;
 
 	struct task_struct *task = bpf_get_current_task_btf();
-	__u64 args[NSGUARD_SYSCALL_ARGS];
+	struct call_args call;
+	__u64 *args = call.v;
 	__u32 count, flags = 0;
 	__u32 *ids;
 
@@ -521,7 +862,7 @@ int BPF_PROG(nsguard_dispatch, struct pt_regs *regs, long id)
 	for (int i = 0; i < NSGUARD_MAX_SYSCALL_HOOKS; i++) {
 		if (i >= count)
 			break;
-		handle_call(ids[i], task, nr, args, flags);
+		nsguard_handle_call(ids[i], nr, &call, flags);
 	}
 	return 0;
 }

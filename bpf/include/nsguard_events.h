@@ -21,6 +21,12 @@
 #define NSGUARD_MAX_PID_VALUES 4
 /* Depth of the in-kernel parent walk for matchPIDs followForks. */
 #define NSGUARD_FOLLOW_DEPTH 8
+/* Bytes of a string the kernel compares (an argument, a file's path, a binary): the data of a
+ * string-map key after its filter id (struct nsguard_string_key). Longer strings are compared on
+ * their first NSGUARD_STRING_LEN bytes. */
+#define NSGUARD_STRING_LEN 248
+/* String arguments a hook reads, reports and compares (struct nsguard_hook.strings). */
+#define NSGUARD_MAX_STRING_ARGS 2
 
 /* Record kinds on the ring buffer. 0 is reserved so a zeroed record is never valid. */
 enum nsguard_op {
@@ -87,6 +93,7 @@ enum nsguard_action {
 	NSGUARD_ACTION_POST = 1,
 	NSGUARD_ACTION_SIGKILL = 3,
 	NSGUARD_ACTION_NOPOST = 9,
+	NSGUARD_ACTION_SIGNAL = 10, /* bpf_send_signal(selector.signal) and post */
 };
 
 enum nsguard_op_filter {
@@ -199,6 +206,22 @@ struct nsguard_syscall_event {
 	__u32 ns_target[NSGUARD_NS_COUNT]; /* inums of the namespaces entered, by enum nsguard_ns_index */
 };
 
+/* A string argument as read at the call (struct nsguard_hook.strings). */
+#define NSGUARD_STRING_FLAG_TRUNCATED 0x1 /* longer than NSGUARD_STRING_LEN (char_buf: than asked) */
+#define NSGUARD_STRING_FLAG_ERROR 0x2	  /* could not be read (bad pointer, closed descriptor) */
+struct nsguard_arg_string {
+	__u32 len;   /* bytes of data, without a NUL */
+	__u32 flags; /* NSGUARD_STRING_FLAG_* */
+	char data[NSGUARD_STRING_LEN];
+};
+
+/* A syscall record of a hook with string arguments: the record, then one string per
+ * struct nsguard_hook.strings entry (hdr.size says which form a record has). */
+struct nsguard_syscall_strings_event {
+	struct nsguard_syscall_event call;
+	struct nsguard_arg_string strings[NSGUARD_MAX_STRING_ARGS];
+};
+
 /* The call came through the 32-bit entry (int 0x80 / ia32 ABI); syscall_nr is the ia32 number. */
 #define NSGUARD_SYSCALL_COMPAT 0x1
 /* clone3: args[0] holds clone_args.flags, read from user memory, not the pointer to it — so
@@ -219,12 +242,20 @@ struct nsguard_syscall_hooks {
 	__u32 compat_hook_ids[NSGUARD_MAX_SYSCALL_HOOKS];
 };
 
-/* Kernel process table value (map nsguard_procs, key = tgid). */
+/* Kernel process table value (map nsguard_procs, key = tgid). The exec-time state is what
+ * matchBinaries, matchNamespaceChanges and matchCapabilityChanges compare with. */
 struct nsguard_proc {
 	struct nsguard_process_key key;
 	struct nsguard_process_key parent;
 	__u32 nspid;
 	__u32 flags;
+	/* matchBinaries followChildren: bit n set = this process or an ancestor exec'd a binary that
+	 * follow filter n (map nsguard_follow_filters) matches. Inherited on fork. */
+	__u64 follow_bits;
+	__u64 exec_caps[3];	       /* enum nsguard_cap_set order, at the last exec */
+	__u32 exec_ns[NSGUARD_NS_COUNT]; /* namespace inums at the last exec */
+	__u32 binary_len;	       /* bytes of binary, 0 = unknown */
+	char binary[NSGUARD_STRING_LEN]; /* the exec'd binary (the interpreter for scripts) */
 };
 
 struct nsguard_pid_filter {
@@ -235,13 +266,17 @@ struct nsguard_pid_filter {
 	__u32 pad;
 };
 
-/* matchArgs on integer arguments (Tetragon's operators of the same names). */
+/* matchArgs (Tetragon's operators of the same names) and, on strings, matchBinaries. */
 enum nsguard_arg_op {
 	NSGUARD_ARG_EQUAL = 1,	   /* the argument equals one of the values */
 	NSGUARD_ARG_NOT_EQUAL = 2, /* the argument equals none of the values */
 	NSGUARD_ARG_MASK = 3,	   /* the argument has a bit of one of the values set */
 	NSGUARD_ARG_GT = 4,	   /* the argument is greater than values[0] */
 	NSGUARD_ARG_LT = 5,	   /* the argument is less than values[0] */
+	NSGUARD_ARG_PREFIX = 6,	   /* strings: one of the values is a prefix of the argument */
+	NSGUARD_ARG_NOT_PREFIX = 7,
+	NSGUARD_ARG_POSTFIX = 8,   /* strings: one of the values is a suffix of the argument */
+	NSGUARD_ARG_NOT_POSTFIX = 9,
 };
 #define NSGUARD_MAX_ARG_FILTERS 5
 #define NSGUARD_MAX_ARG_VALUES 4
@@ -249,13 +284,102 @@ enum nsguard_arg_op {
 #define NSGUARD_ARG_FLAG_32BIT 0x1
 /* The argument is signed (int, long): sign-extend and compare as signed. */
 #define NSGUARD_ARG_FLAG_SIGNED 0x2
+/* Compare the string the hook read for this argument (struct nsguard_hook.strings[string_slot]:
+ * a string from user memory, an fd's path, a buffer) against the values in the string maps under
+ * filter_id. */
+#define NSGUARD_ARG_FLAG_STRING 0x4
 
 struct nsguard_arg_filter {
 	__u32 op;    /* enum nsguard_arg_op */
 	__u32 index; /* syscall argument, 0 .. NSGUARD_SYSCALL_ARGS - 1 */
-	__u32 count; /* values used */
+	__u32 count; /* integer values used */
 	__u32 flags; /* NSGUARD_ARG_FLAG_* */
 	__u64 values[NSGUARD_MAX_ARG_VALUES];
+	__u32 filter_id;   /* NSGUARD_ARG_FLAG_STRING: key of the values in the string maps */
+	__u32 string_slot; /* NSGUARD_ARG_FLAG_STRING: index into struct nsguard_hook.strings */
+};
+
+/*
+ * String values (matchArgs on strings, matchBinaries) live in two LPM tries shared by every
+ * policy, under a filter id the agent allocates: nsguard_string_prefix holds Equal values with
+ * their NUL (so a match means equality) and Prefix values without, nsguard_string_postfix the
+ * Postfix values reversed. One lookup answers "does any value of this filter match", for any
+ * number of values, and loading a policy creates no map.
+ */
+struct nsguard_string_key {
+	__u32 prefixlen; /* bits: 32 (filter_id) + 8 * bytes of data that must match */
+	__u32 filter_id;
+	char data[NSGUARD_STRING_LEN];
+};
+
+/* matchBinaries: the process's binary (struct nsguard_proc.binary) against the filter's
+ * values; op is an enum nsguard_arg_op on strings (In = EQUAL, NotIn = NOT_EQUAL). */
+struct nsguard_binary_filter {
+	__u32 op;	  /* 0 = no matchBinaries in this selector */
+	__u32 filter_id;
+	__u32 follow_bit; /* followChildren: 1 + the bit in nsguard_proc.follow_bits; 0 = no */
+	__u32 pad;
+};
+
+/* matchBinaries followChildren filters (map nsguard_follow_filters, ARRAY, key = bit): checked
+ * at every exec, the bit is set in the new process's follow_bits when its binary matches. */
+#define NSGUARD_MAX_FOLLOW_FILTERS 64
+struct nsguard_follow_filter {
+	__u32 op;	 /* NSGUARD_ARG_EQUAL (In) or 0 = unused slot */
+	__u32 filter_id;
+};
+
+/* matchNamespaces: the caller's namespace of one kind against inums (and the host's). */
+#define NSGUARD_MAX_NS_FILTERS 10
+#define NSGUARD_MAX_NS_VALUES 4
+/* values include host_ns: the host's (the kernel's initial) namespace of that kind */
+#define NSGUARD_NS_FILTER_HOST 0x1
+struct nsguard_ns_filter {
+	__u32 kind;  /* enum nsguard_ns_index */
+	__u32 op;    /* enum nsguard_op_filter */
+	__u32 count; /* inums used */
+	__u32 flags; /* NSGUARD_NS_FILTER_* */
+	__u32 values[NSGUARD_MAX_NS_VALUES];
+};
+
+/* Capability sets, as in matchCapabilities type (and struct nsguard_proc.exec_caps order). */
+enum nsguard_cap_set {
+	NSGUARD_CAP_EFFECTIVE = 0,
+	NSGUARD_CAP_INHERITABLE = 1,
+	NSGUARD_CAP_PERMITTED = 2,
+};
+/* isNamespaceCapability: only tasks outside the host's user namespace match (their
+ * capabilities are namespaced). */
+#define NSGUARD_CAP_FLAG_NAMESPACED 0x1
+#define NSGUARD_MAX_CAP_FILTERS 4
+
+/* matchCapabilities (the set holds one of mask's capabilities: In; none: NotIn) and
+ * matchCapabilityChanges (one of mask's capabilities differs from the set at exec: In). */
+struct nsguard_cap_filter {
+	__u32 set;   /* enum nsguard_cap_set */
+	__u32 op;    /* enum nsguard_op_filter */
+	__u32 flags; /* NSGUARD_CAP_FLAG_* */
+	__u32 pad;
+	__u64 mask;  /* bit n = capability n */
+};
+
+/* Tetragon's rateLimitScope. */
+enum nsguard_rate_scope {
+	NSGUARD_RATE_THREAD = 0,
+	NSGUARD_RATE_PROCESS = 1,
+	NSGUARD_RATE_GLOBAL = 2,
+};
+
+/* Post rateLimit state (map nsguard_rate_limits, LRU hash): when this hook + selector + scope +
+ * arguments last posted. Arguments are the six registers, strings by their first bytes. */
+#define NSGUARD_RATE_ARG_BYTES 40
+struct nsguard_rate_key {
+	__u32 hook_id;
+	__u32 selector;
+	__u32 scope_id; /* tid, tgid or 0 by enum nsguard_rate_scope */
+	__u32 pad;
+	__u64 args[NSGUARD_SYSCALL_ARGS];
+	char strings[2][NSGUARD_RATE_ARG_BYTES];
 };
 
 struct nsguard_selector {
@@ -263,7 +387,44 @@ struct nsguard_selector {
 	__u32 action;	 /* enum nsguard_action */
 	__u32 arg_count; /* matchArgs entries, ANDed */
 	struct nsguard_arg_filter args[NSGUARD_MAX_ARG_FILTERS];
+	struct nsguard_binary_filter binary;
+	__u32 ns_count;	 /* matchNamespaces entries, ANDed */
+	__u32 cap_count; /* matchCapabilities entries, ANDed */
+	struct nsguard_ns_filter ns[NSGUARD_MAX_NS_FILTERS];
+	struct nsguard_cap_filter caps[NSGUARD_MAX_CAP_FILTERS];
+	__u32 cap_change_count; /* matchCapabilityChanges entries, ANDed */
+	/* matchNamespaceChanges: kinds (bits 1 << enum nsguard_ns_index) and op; 0 = none. */
+	__u32 ns_change_op;
+	__u32 ns_change_kinds;
+	/* nsguard extension matchHostNamespaceEntry: the call enters the host's namespace of one of
+	 * these kinds from a namespace that is not the host's (In), or of none of them (NotIn). */
+	__u32 host_entry_op;
+	__u32 host_entry_kinds;
+	__u32 signal;	      /* NSGUARD_ACTION_SIGNAL: the signal (argSig) */
+	__u64 rate_limit_ns;  /* Post rateLimit; 0 = none */
+	__u32 rate_scope;     /* enum nsguard_rate_scope */
+	__u32 pad;
+	struct nsguard_cap_filter cap_changes[NSGUARD_MAX_CAP_FILTERS];
 };
+
+/* How the kernel reads an argument reported (and matched) as a string. */
+enum nsguard_string_kind {
+	NSGUARD_STRING_NONE = 0,
+	NSGUARD_STRING_USER = 1,     /* string, filename: NUL-terminated, in user memory */
+	NSGUARD_STRING_FD_PATH = 2,  /* fd, file: the path of the open file the descriptor refers to */
+	NSGUARD_STRING_CHAR_BUF = 3, /* char_buf: size_arg bytes of user memory */
+};
+
+struct nsguard_string_arg {
+	__u32 kind;	/* enum nsguard_string_kind */
+	__u32 index;	/* syscall argument */
+	__s32 size_arg; /* NSGUARD_STRING_CHAR_BUF: the argument holding the byte count */
+	__u32 pad;
+};
+
+/* The hook's selectors compare the namespace change of the call (matchHostNamespaceEntry), so
+ * the kernel resolves it before the selectors. */
+#define NSGUARD_HOOK_FLAG_CHANGE_FIRST 0x1
 
 /* Hook table value (map nsguard_hooks, key = hook id = attach cookie). */
 struct nsguard_hook {
@@ -271,6 +432,9 @@ struct nsguard_hook {
 	__u32 selector_count; /* 0 = no selectors: every call is posted */
 	__s32 fd_arg;	      /* index of an fd argument to resolve (setns: 0), -1 = none */
 	__u32 ns_call;	      /* enum nsguard_ns_call */
+	__u32 flags;	      /* NSGUARD_HOOK_FLAG_* */
+	__u32 string_count;   /* strings used */
+	struct nsguard_string_arg strings[NSGUARD_MAX_STRING_ARGS];
 	struct nsguard_selector selectors[NSGUARD_MAX_SELECTORS];
 };
 
@@ -348,6 +512,7 @@ enum nsguard_counter {
 	NSGUARD_CNT_SIGKILL_ERR = 4,
 	NSGUARD_CNT_FILTERED = 5, /* calls rejected by selectors in the kernel */
 	NSGUARD_CNT_THROTTLED = 6, /* events suppressed by flood resistance (throttle.bpf.h) */
+	NSGUARD_CNT_RATE_LIMITED = 7, /* posts suppressed by a selector's rateLimit */
 	NSGUARD_CNT_MAX = 8,
 };
 

@@ -106,4 +106,104 @@ static __always_inline long read_path_components(struct path *path, struct path 
 	return w.off;
 }
 
+/*
+ * The same walk writing the path forwards ("/usr/local/bin"), for string filters and file
+ * arguments: each component is put in front of the ones already written, from the end of the
+ * buffer backwards (as the kernel's d_path does), so no reversal pass is needed.
+ */
+#define PATH_FWD_MASK 255 /* offsets stay below NSGUARD_STRING_LEN (248) < 256 */
+struct path_fwd_scratch {
+	char buf[512]; /* a write starts below 256 and is at most 256 long */
+	char name[NSGUARD_STRING_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct path_fwd_scratch);
+} nsguard_path_fwd_scratch SEC(".maps");
+
+static long path_fwd_step(__u32 index, struct path_walk *w)
+{
+	__u32 zero = 0;
+	struct path_fwd_scratch *scratch = bpf_map_lookup_elem(&nsguard_path_fwd_scratch, &zero);
+	struct dentry *dentry = w->dentry;
+	struct vfsmount *vfsmnt = w->vfsmnt;
+	struct mount *mnt = w->mnt;
+	struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
+
+	if (!scratch) {
+		w->error = true;
+		return 1;
+	}
+	if (dentry == w->root_dentry && vfsmnt == w->root_mnt) {
+		w->done = true;
+		return 1;
+	}
+	if (dentry == BPF_CORE_READ(vfsmnt, mnt_root) || dentry == parent) {
+		struct mount *mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
+
+		if (mnt_parent == mnt) {
+			w->done = true;
+			return 1;
+		}
+		w->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+		w->mnt = mnt_parent;
+		w->vfsmnt = (void *)mnt_parent + bpf_core_field_offset(struct mount, mnt);
+		return 0;
+	}
+	const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
+	long n = bpf_probe_read_kernel_str(scratch->name, sizeof(scratch->name), name);
+	if (n <= 0) {
+		w->error = true;
+		return 1;
+	}
+	__u32 len = n - 1;
+	/* w->off: where the part written so far starts; a component takes "/" + its name. */
+	if (len + 1 > w->off) {
+		w->truncated = true;
+		return 1;
+	}
+	w->off -= len + 1;
+	__u32 at = w->off & PATH_FWD_MASK;
+	scratch->buf[at] = '/';
+	bpf_probe_read_kernel(&scratch->buf[(at + 1) & PATH_FWD_MASK], len & PATH_FWD_MASK, scratch->name);
+	w->dentry = parent;
+	return 0;
+}
+
+/* Writes the path of `path` as seen from `root` to out (NSGUARD_STRING_LEN bytes, not
+ * NUL-terminated); returns its length, or -1 on read errors. *truncated: the leading components
+ * did not fit (or were deeper than NSGUARD_PATH_DEPTH), so out holds the innermost ones. */
+static __always_inline long read_path_forward(const struct path *path, const struct path *root, char *out,
+					      bool *truncated)
+{
+	__u32 zero = 0;
+	struct path_fwd_scratch *scratch;
+	struct path_walk w = {
+		.dentry = BPF_CORE_READ(path, dentry),
+		.vfsmnt = BPF_CORE_READ(path, mnt),
+		.root_dentry = BPF_CORE_READ(root, dentry),
+		.root_mnt = BPF_CORE_READ(root, mnt),
+		.off = NSGUARD_STRING_LEN,
+	};
+
+	w.mnt = (void *)w.vfsmnt - bpf_core_field_offset(struct mount, mnt);
+	bpf_loop(NSGUARD_PATH_DEPTH, path_fwd_step, &w, 0);
+	*truncated = w.truncated || !w.done;
+	scratch = bpf_map_lookup_elem(&nsguard_path_fwd_scratch, &zero);
+	if (w.error || !scratch)
+		return -1;
+	if (w.off >= NSGUARD_STRING_LEN) { /* the root itself */
+		out[0] = '/';
+		return 1;
+	}
+	__u32 len = NSGUARD_STRING_LEN - w.off;
+	if (len > NSGUARD_STRING_LEN)
+		return -1;
+	bpf_probe_read_kernel(out, len, &scratch->buf[w.off & PATH_FWD_MASK]);
+	return len;
+}
+
 #endif

@@ -106,38 +106,8 @@ NSG_SIZE(nsguard_reader_state, 8);
 NSG_OFF(nsguard_reader_state, sleeping, 0);
 
 
-NSG_SIZE(nsguard_proc, 40);
-NSG_OFF(nsguard_proc, key, 0);
-NSG_OFF(nsguard_proc, parent, 16);
-NSG_OFF(nsguard_proc, nspid, 32);
-NSG_OFF(nsguard_proc, flags, 36);
-
-NSG_SIZE(nsguard_pid_filter, 32);
-NSG_OFF(nsguard_pid_filter, op, 0);
-NSG_OFF(nsguard_pid_filter, flags, 4);
-NSG_OFF(nsguard_pid_filter, count, 8);
-NSG_OFF(nsguard_pid_filter, values, 12);
-NSG_OFF(nsguard_pid_filter, pad, 28);
-
-NSG_SIZE(nsguard_arg_filter, 48);
-NSG_OFF(nsguard_arg_filter, op, 0);
-NSG_OFF(nsguard_arg_filter, index, 4);
-NSG_OFF(nsguard_arg_filter, count, 8);
-NSG_OFF(nsguard_arg_filter, flags, 12);
-NSG_OFF(nsguard_arg_filter, values, 16);
-
-NSG_SIZE(nsguard_selector, 280);
-NSG_OFF(nsguard_selector, pids, 0);
-NSG_OFF(nsguard_selector, action, 32);
-NSG_OFF(nsguard_selector, arg_count, 36);
-NSG_OFF(nsguard_selector, args, 40);
-
-NSG_SIZE(nsguard_hook, 1416);
-NSG_OFF(nsguard_hook, enabled, 0);
-NSG_OFF(nsguard_hook, selector_count, 4);
-NSG_OFF(nsguard_hook, fd_arg, 8);
-NSG_OFF(nsguard_hook, ns_call, 12);
-NSG_OFF(nsguard_hook, selectors, 16);
+// Map values (nsguard_proc, nsguard_hook and what it holds) are not pinned here: user space
+// encodes them from the layouts generated from the header.
 
 // Array lengths the decoder relies on.
 static_assert(sizeof(((struct nsguard_task*)nullptr)->comm) == NSGUARD_COMM_LEN, "comm length");
