@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 
-import type { CompiledArg, CompiledArgKind } from "./compiled-policy-types.js";
+import type { CompiledArg, CompiledArgKind, StringArgTable } from "./compiled-policy-types.js";
 import type { ArgType } from "./crd-enums.js";
+import { MAX_STRING_ARGS } from "./crd-limits.js";
 import { fieldPath, itemPath } from "./field-path.js";
 import { policyErrorAt } from "./source-locations.js";
 import type { KProbeArg, TracingPolicy } from "./tracing-policy-types.js";
@@ -10,7 +11,8 @@ import type { KProbeArg, TracingPolicy } from "./tracing-policy-types.js";
 export const MAX_ARG_INDEX = 5;
 
 // Which KprobeArgument member each type is reported as (reference §1.6, args_linux.go). Only the
-// types nsguard can read from a raw syscall register are here; the rest need BTF-driven readers.
+// types a syscall hook can produce are here: registers, and what the kernel reads through them
+// (strings, an open file's path, buffers); the rest are kernel structs that need a kprobe.
 const ARG_KINDS: Partial<Record<ArgType, CompiledArgKind>> = {
   int: "int_arg",
   int32: "int_arg",
@@ -31,13 +33,27 @@ const ARG_KINDS: Partial<Record<ArgType, CompiledArgKind>> = {
   uint64: "size_arg",
   ulong: "size_arg",
   size_t: "size_arg",
-  fd: "fd",
+  string: "string_arg",
+  filename: "string_arg",
+  fd: "file_arg",
+  file: "file_arg",
+  char_buf: "bytes_arg",
+};
+
+const STRING_READS: Partial<Record<ArgType, StringArgTable["kind"]>> = {
+  string: "user",
+  filename: "user",
+  fd: "fd-path",
+  file: "fd-path",
+  char_buf: "char-buf",
 };
 
 export interface CompiledArgs {
   args: CompiledArg[];
   /** Function index of the first `fd` argument, or -1. */
   fdArg: number;
+  /** What the kernel reads as strings, by CompiledArg.stringSlot. */
+  strings: StringArgTable[];
 }
 
 /** Compiles a hook's `args` (at `argsPath`), refusing what nsguard cannot read yet. */
@@ -47,6 +63,7 @@ export function compileArgs(
   argsPath: string,
 ): CompiledArgs {
   const compiled: CompiledArg[] = [];
+  const strings: StringArgTable[] = [];
   let fdArg = -1;
   args.forEach((arg, i) => {
     const path = itemPath(argsPath, i);
@@ -67,19 +84,65 @@ export function compileArgs(
         `argument type ${JSON.stringify(arg.type)} is not supported by nsguard yet`,
       );
     }
-    if (kind === "fd" && fdArg === -1) fdArg = arg.index;
-    compiled.push(
-      arg.label === undefined ? { index: arg.index, kind } : { index: arg.index, kind, label: arg.label },
-    );
+    const read = STRING_READS[arg.type];
+    if (read === "fd-path" && fdArg === -1) fdArg = arg.index;
+    const entry: CompiledArg = { index: arg.index, kind };
+    if (arg.label !== undefined) entry.label = arg.label;
+    if (read !== undefined) {
+      if (strings.length === MAX_STRING_ARGS) {
+        throw policyErrorAt(
+          policy,
+          fieldPath(path, "type"),
+          `a hook reads at most ${MAX_STRING_ARGS} string, file or buffer arguments in nsguard`,
+        );
+      }
+      entry.stringSlot = strings.length;
+      strings.push({ kind: read, index: arg.index, sizeArg: sizeArgOf(policy, arg, path, read) });
+    }
+    compiled.push(entry);
   });
-  return { args: compiled, fdArg };
+  return { args: compiled, fdArg, strings };
 }
 
-// Each of these changes what is read or when; none has a meaning for a plain register value yet.
+/**
+ * char_buf's byte count: `sizeArgIndex` names it 1-based (Tetragon's quirk: "size is argument 2"
+ * is written 3), and it must be an integer argument the hook declares.
+ */
+function sizeArgOf(
+  policy: TracingPolicy,
+  arg: KProbeArg,
+  path: string,
+  read: StringArgTable["kind"],
+): number {
+  const given = arg.sizeArgIndex ?? 0;
+  if (read !== "char-buf") {
+    if (given !== 0) {
+      throw policyErrorAt(policy, fieldPath(path, "sizeArgIndex"), "is only used by char_buf arguments");
+    }
+    return -1;
+  }
+  if (given === 0) {
+    throw policyErrorAt(
+      policy,
+      fieldPath(path, "sizeArgIndex"),
+      "a char_buf argument needs sizeArgIndex (1-based: the argument holding its length is index + 1)",
+    );
+  }
+  const sizeIndex = given - 1;
+  if (sizeIndex > MAX_ARG_INDEX) {
+    throw policyErrorAt(
+      policy,
+      fieldPath(path, "sizeArgIndex"),
+      `${given} names argument ${sizeIndex}, but a syscall has arguments 0..${MAX_ARG_INDEX} (sizeArgIndex is 1-based)`,
+    );
+  }
+  return sizeIndex;
+}
+
+// Each of these changes what is read or when; none has a meaning for a syscall hook yet.
 function refuseArgOptions(policy: TracingPolicy, arg: KProbeArg, path: string): void {
   const set: [string, boolean][] = [
     ["resolve", arg.resolve !== ""],
-    ["sizeArgIndex", arg.sizeArgIndex !== undefined && arg.sizeArgIndex !== 0],
     ["returnCopy", arg.returnCopy],
     ["maxData", arg.maxData],
     ["source", arg.source !== undefined && arg.source !== ""],

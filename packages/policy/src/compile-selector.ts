@@ -2,36 +2,68 @@
 
 import {
   type ArgFilterTable,
+  type BinaryFilterTable,
+  type CapabilityFilterTable,
   type CompiledArg,
+  type IntArgFilterTable,
   KPROBE_ACTION_NOPOST,
   KPROBE_ACTION_POST,
   KPROBE_ACTION_SIGKILL,
+  KPROBE_ACTION_SIGNAL,
+  type NamespaceFilterTable,
+  type NamespaceKindsTable,
   type PolicyMode,
   type SelectorTable,
+  type StringOp,
 } from "./compiled-policy-types.js";
-import { MAX_ARG_VALUES, MAX_MATCH_ARGS, MAX_PID_VALUES } from "./crd-limits.js";
+import { CAPABILITY_NAMES, CAPABILITY_TYPES, NAMESPACE_NAMES } from "./crd-enums.js";
+import {
+  MAX_ARG_VALUES,
+  MAX_CAPABILITY_SELECTORS,
+  MAX_MATCH_ARGS,
+  MAX_NAMESPACE_INUM_VALUES,
+  MAX_PID_VALUES,
+  MAX_STRING_BYTES,
+} from "./crd-limits.js";
 import { fieldPath, itemPath } from "./field-path.js";
 import { ACTION_FIELDS } from "./read-action-selector.js";
 import { SELECTOR_FIELDS } from "./read-selector.js";
 import { policyErrorAt } from "./source-locations.js";
-import type { ActionSelector, ArgSelector, KProbeSelector, TracingPolicy } from "./tracing-policy-types.js";
+import type {
+  ActionSelector,
+  ArgSelector,
+  BinarySelector,
+  CapabilitiesSelector,
+  KProbeSelector,
+  NamespaceChangesSelector,
+  NamespaceSelector,
+  TracingPolicy,
+} from "./tracing-policy-types.js";
 
-// The filters the kernel table (struct nsguard_selector) can express today are matchPIDs, matchArgs on
-// integer arguments and the action; every other filter would narrow or widen what matches, so
-// compiling a policy that uses one as if it were absent would enforce something the author did not write.
-const SUPPORTED: readonly string[] = ["label", "matchPIDs", "matchArgs", "matchActions"];
+// The filters the kernel table (struct nsguard_selector) can express; every other filter would
+// narrow or widen what matches, so compiling a policy that uses one as if it were absent would
+// enforce something the author did not write.
+const SUPPORTED: readonly string[] = [
+  "label",
+  "matchPIDs",
+  "matchArgs",
+  "matchActions",
+  "matchBinaries",
+  "matchNamespaces",
+  "matchNamespaceChanges",
+  "matchCapabilities",
+  "matchCapabilityChanges",
+  "matchHostNamespaceEntry",
+];
 const UNSUPPORTED_FILTERS = SELECTOR_FIELDS.filter((field) => !SUPPORTED.includes(field));
 
-// Parameters of an action that select behaviour nsguard does not implement yet.
-const POST_OPTIONS = [
-  "rateLimit",
-  "rateLimitScope",
-  "kernelStackTrace",
-  "userStackTrace",
-  "imaHash",
-] as const;
+// Post's parameters: rate limiting is done in the kernel; stack traces and IMA hashes need kprobes.
+const POST_RATE_OPTIONS = ["rateLimit", "rateLimitScope"] as const;
+const POST_UNSUPPORTED_OPTIONS = ["kernelStackTrace", "userStackTrace", "imaHash"] as const;
+const POST_OPTIONS = [...POST_RATE_OPTIONS, ...POST_UNSUPPORTED_OPTIONS] as const;
 const OTHER_PARAMETERS = ACTION_FIELDS.filter(
-  (field) => field !== "action" && !(POST_OPTIONS as readonly string[]).includes(field),
+  (field) =>
+    field !== "action" && field !== "argSig" && !(POST_OPTIONS as readonly string[]).includes(field),
 );
 
 const OVERRIDE_IMPOSSIBLE =
@@ -85,8 +117,47 @@ export function compileSelector(
   );
   if (argFilters.length > 0) table.args = argFilters;
 
+  const [binaries] = selector.matchBinaries ?? [];
+  if (binaries !== undefined) {
+    table.binary = compileBinaries(policy, binaries, itemPath(fieldPath(path, "matchBinaries"), 0));
+  }
+  const namespaces = (selector.matchNamespaces ?? []).map((entry, i) =>
+    compileNamespaces(policy, entry, itemPath(fieldPath(path, "matchNamespaces"), i)),
+  );
+  if (namespaces.length > 0) table.namespaces = namespaces;
+  const [nsChanges] = selector.matchNamespaceChanges ?? [];
+  if (nsChanges !== undefined) {
+    table.namespaceChanges = namespaceKinds(
+      policy,
+      nsChanges,
+      itemPath(fieldPath(path, "matchNamespaceChanges"), 0),
+    );
+  }
+  const [hostEntry] = selector.matchHostNamespaceEntry ?? [];
+  if (hostEntry !== undefined) {
+    table.hostNamespaceEntry = namespaceKinds(
+      policy,
+      hostEntry,
+      itemPath(fieldPath(path, "matchHostNamespaceEntry"), 0),
+    );
+  }
+  const capabilities = compileCapabilities(
+    policy,
+    selector.matchCapabilities ?? [],
+    fieldPath(path, "matchCapabilities"),
+  );
+  if (capabilities.length > 0) table.capabilities = capabilities;
+  const capabilityChanges = compileCapabilities(
+    policy,
+    selector.matchCapabilityChanges ?? [],
+    fieldPath(path, "matchCapabilityChanges"),
+  );
+  if (capabilityChanges.length > 0) table.capabilityChanges = capabilityChanges;
+
   const actions = compileActions(policy, selector.matchActions ?? [], fieldPath(path, "matchActions"), mode);
   table.action = actions.action;
+  if (actions.signal !== undefined) table.signal = actions.signal;
+  if (actions.rateLimit !== undefined) table.rateLimit = actions.rateLimit;
   if (actions.monitorOnly) table.monitorOnly = true;
   if (selector.label !== undefined) table.label = selector.label;
   return table;
@@ -98,12 +169,23 @@ const INTEGER_OPERATORS: readonly string[] = [
   "Mask",
   "GT",
   "LT",
-] satisfies ArgFilterTable["op"][];
+] satisfies IntArgFilterTable["op"][];
+const STRING_OPERATORS: readonly string[] = [
+  "Equal",
+  "NotEqual",
+  "Prefix",
+  "NotPrefix",
+  "Postfix",
+  "NotPostfix",
+] satisfies StringOp[];
+/** Values one string filter may have: they live in the kernel's string maps, not in the selector. */
+const MAX_STRING_VALUES = 1024;
 
 /**
- * matchArgs on integer arguments. As in Tetragon, `index` names a function argument the hook's
- * `args` declare, and that declaration's type says how wide and signed the value is; values are
- * integers in any base strconv.ParseInt(v, 0, 64) reads (decimal, 0x…, 0o…/0…, 0b…).
+ * matchArgs. As in Tetragon, `index` names a function argument the hook's `args` declare, and
+ * that declaration's type says how the value is compared: integers (values in any base
+ * strconv.ParseInt(v, 0, 64) reads: decimal, 0x…, 0o…/0…, 0b…), or strings — a string or filename
+ * from user memory, the path of an fd's open file, a char_buf's bytes.
  */
 function compileMatchArgs(
   policy: TracingPolicy,
@@ -128,21 +210,31 @@ function compileMatchArgs(
         `the hook's args declare no argument with index ${index}; matchArgs reads its type from there`,
       );
     }
-    if (arg.kind === "fd") {
-      throw policyErrorAt(
-        policy,
-        fieldPath(entryPath, "index"),
-        "matchArgs on an fd argument compares the file's path, which nsguard does not read yet",
-      );
+    if (arg.stringSlot !== undefined) {
+      if (!STRING_OPERATORS.includes(entry.operator)) {
+        throw policyErrorAt(
+          policy,
+          fieldPath(entryPath, "operator"),
+          `operator ${entry.operator} on a ${arg.kind === "file_arg" ? "file" : "string"} argument is not supported by nsguard (supported: ${STRING_OPERATORS.join(", ")})`,
+        );
+      }
+      const op = entry.operator as StringOp;
+      return {
+        type: "string",
+        op,
+        index,
+        stringSlot: arg.stringSlot,
+        values: stringValues(policy, entry.values ?? [], fieldPath(entryPath, "values"), op),
+      };
     }
     if (!INTEGER_OPERATORS.includes(entry.operator)) {
       throw policyErrorAt(
         policy,
         fieldPath(entryPath, "operator"),
-        `operator ${entry.operator} on an integer argument is not supported by nsguard yet (supported: ${INTEGER_OPERATORS.join(", ")})`,
+        `operator ${entry.operator} on an integer argument is not supported by nsguard (supported: ${INTEGER_OPERATORS.join(", ")})`,
       );
     }
-    const op = entry.operator as ArgFilterTable["op"];
+    const op = entry.operator as IntArgFilterTable["op"];
     const values = entry.values ?? [];
     const max = op === "GT" || op === "LT" ? 1 : MAX_ARG_VALUES;
     if (values.length === 0 || values.length > max) {
@@ -155,6 +247,7 @@ function compileMatchArgs(
     const width32 = arg.kind === "int_arg" || arg.kind === "uint_arg";
     const signed = arg.kind === "int_arg" || arg.kind === "long_arg";
     return {
+      type: "int",
       op,
       index,
       values: values.map((text, j) =>
@@ -162,6 +255,107 @@ function compileMatchArgs(
       ),
       width32,
       signed,
+    };
+  });
+}
+
+const utf8 = new TextEncoder();
+
+/**
+ * String values as the kernel compares them: at most MAX_STRING_BYTES bytes (Equal one less, for
+ * the NUL it compares too). Tetragon's examples end Equal values with "\0"; one trailing NUL is
+ * dropped so those policies mean the same here.
+ */
+function stringValues(policy: TracingPolicy, values: readonly string[], path: string, op: StringOp): string[] {
+  if (values.length === 0 || values.length > MAX_STRING_VALUES) {
+    throw policyErrorAt(policy, path, `has ${values.length} values; 1 to ${MAX_STRING_VALUES} allowed`);
+  }
+  const equal = op === "Equal" || op === "NotEqual";
+  const max = equal ? MAX_STRING_BYTES - 1 : MAX_STRING_BYTES;
+  return values.map((raw, i) => {
+    const value = equal && raw.endsWith("\0") ? raw.slice(0, -1) : raw;
+    if (value.includes("\0")) {
+      throw policyErrorAt(policy, itemPath(path, i), "a string value cannot contain a NUL byte");
+    }
+    const bytes = utf8.encode(value).length;
+    if (bytes > max) {
+      throw policyErrorAt(
+        policy,
+        itemPath(path, i),
+        `is ${bytes} bytes; the kernel compares at most ${max} bytes for ${op}`,
+      );
+    }
+    return value;
+  });
+}
+
+const BINARY_OPS: Record<BinarySelector["operator"], StringOp> = {
+  In: "Equal",
+  NotIn: "NotEqual",
+  Prefix: "Prefix",
+  NotPrefix: "NotPrefix",
+  Postfix: "Postfix",
+  NotPostfix: "NotPostfix",
+};
+
+/** matchBinaries: the exec'd binary's path (the interpreter for scripts), as the kernel saw the exec. */
+function compileBinaries(policy: TracingPolicy, entry: BinarySelector, path: string): BinaryFilterTable {
+  const op = BINARY_OPS[entry.operator];
+  return {
+    op,
+    values: stringValues(policy, entry.values, fieldPath(path, "values"), op),
+    followChildren: entry.followChildren,
+  };
+}
+
+function compileNamespaces(policy: TracingPolicy, entry: NamespaceSelector, path: string): NamespaceFilterTable {
+  const inums = entry.values.filter((v) => v !== "host_ns").map(Number);
+  if (inums.length > MAX_NAMESPACE_INUM_VALUES) {
+    throw policyErrorAt(
+      policy,
+      fieldPath(path, "values"),
+      `has ${inums.length} inode numbers, at most ${MAX_NAMESPACE_INUM_VALUES} besides host_ns in nsguard`,
+    );
+  }
+  return {
+    kind: NAMESPACE_NAMES.indexOf(entry.namespace),
+    op: entry.operator,
+    values: inums,
+    host: entry.values.includes("host_ns"),
+  };
+}
+
+/** matchNamespaceChanges / matchHostNamespaceEntry kinds as bits 1 << enum nsguard_ns_index. */
+function namespaceKinds(policy: TracingPolicy, entry: NamespaceChangesSelector, path: string): NamespaceKindsTable {
+  if (entry.values.length === 0) throw policyErrorAt(policy, fieldPath(path, "values"), "names no namespace");
+  let kinds = 0;
+  for (const name of entry.values) kinds |= 1 << NAMESPACE_NAMES.indexOf(name);
+  return { op: entry.operator, kinds };
+}
+
+function compileCapabilities(
+  policy: TracingPolicy,
+  entries: readonly CapabilitiesSelector[],
+  path: string,
+): CapabilityFilterTable[] {
+  if (entries.length > MAX_CAPABILITY_SELECTORS) {
+    throw policyErrorAt(
+      policy,
+      path,
+      `has ${entries.length} entries, at most ${MAX_CAPABILITY_SELECTORS} allowed in nsguard`,
+    );
+  }
+  return entries.map((entry, i) => {
+    if (entry.values.length === 0) {
+      throw policyErrorAt(policy, fieldPath(itemPath(path, i), "values"), "names no capability");
+    }
+    let mask = 0n;
+    for (const name of entry.values) mask |= 1n << BigInt(CAPABILITY_NAMES.indexOf(name));
+    return {
+      set: CAPABILITY_TYPES.indexOf(entry.type),
+      op: entry.operator,
+      isNamespaceCapability: entry.isNamespaceCapability,
+      mask,
     };
   });
 }
@@ -205,8 +399,15 @@ function integerValue(
 
 interface CompiledActions {
   action: SelectorTable["action"];
+  signal?: number;
+  rateLimit?: SelectorTable["rateLimit"];
   monitorOnly: boolean;
 }
+
+const RATE_UNITS: Record<string, bigint> = { "": 1n, s: 1n, m: 60n, h: 3600n };
+const NS_PER_SECOND = 1_000_000_000n;
+/** Highest signal number bpf_send_signal accepts (SIGRTMAX on Linux). */
+const MAX_SIGNAL = 64;
 
 function compileActions(
   policy: TracingPolicy,
@@ -217,24 +418,55 @@ function compileActions(
   let post = false;
   let kill = false;
   let noPost = false;
+  let signal: number | undefined;
+  let rateLimit: SelectorTable["rateLimit"];
   actions.forEach((action, i) => {
     const actionPath = itemPath(path, i);
     switch (action.action) {
       case "Post":
-        for (const option of POST_OPTIONS) {
+        for (const option of POST_UNSUPPORTED_OPTIONS) {
           if (isSet(action[option])) {
-            throw policyErrorAt(policy, fieldPath(actionPath, option), "not supported by nsguard yet");
+            throw policyErrorAt(
+              policy,
+              fieldPath(actionPath, option),
+              `${option} needs a kprobe or LSM hook; nsguard hooks syscalls through tracepoints, which cannot provide it`,
+            );
           }
         }
-        refuseParameters(policy, action, actionPath, OTHER_PARAMETERS);
+        refuseParameters(policy, action, actionPath, [...OTHER_PARAMETERS, "argSig"]);
+        if (action.rateLimit !== undefined) {
+          const [, count = "0", unit = ""] = /^([0-9]+)([smh]?)$/.exec(action.rateLimit) ?? [];
+          const seconds = BigInt(count) * (RATE_UNITS[unit] ?? 1n);
+          if (seconds === 0n) {
+            throw policyErrorAt(policy, fieldPath(actionPath, "rateLimit"), "must be at least 1 second");
+          }
+          rateLimit = { intervalNs: seconds * NS_PER_SECOND, scope: action.rateLimitScope ?? "thread" };
+        } else if (action.rateLimitScope !== undefined) {
+          throw policyErrorAt(policy, fieldPath(actionPath, "rateLimitScope"), "is only used with rateLimit");
+        }
         post = true;
         break;
       case "Sigkill":
-        refuseParameters(policy, action, actionPath, [...POST_OPTIONS, ...OTHER_PARAMETERS]);
+        refuseParameters(policy, action, actionPath, [...POST_OPTIONS, ...OTHER_PARAMETERS, "argSig"]);
         kill = true;
         break;
-      case "NoPost":
+      case "Signal": {
         refuseParameters(policy, action, actionPath, [...POST_OPTIONS, ...OTHER_PARAMETERS]);
+        const sig = action.argSig;
+        if (sig === undefined || !Number.isInteger(sig) || sig < 1 || sig > MAX_SIGNAL) {
+          throw policyErrorAt(
+            policy,
+            fieldPath(actionPath, "argSig"),
+            sig === undefined
+              ? "the Signal action needs argSig, the signal number to send"
+              : `${sig} is not a signal number (1 to ${MAX_SIGNAL})`,
+          );
+        }
+        signal = sig;
+        break;
+      }
+      case "NoPost":
+        refuseParameters(policy, action, actionPath, [...POST_OPTIONS, ...OTHER_PARAMETERS, "argSig"]);
         noPost = true;
         break;
       case "Override":
@@ -251,24 +483,37 @@ function compileActions(
   if (noPost && post) {
     throw policyErrorAt(policy, path, "Post and NoPost contradict each other in one selector");
   }
-  if (noPost && kill) {
-    // The table has one action per selector and a kill is always reported, like Tetragon's
-    // KPROBE_ACTION_SIGKILL events; a silent kill has no encoding yet.
+  if (kill && signal !== undefined) {
+    throw policyErrorAt(policy, path, "Sigkill and Signal in one selector: the kernel sends one signal per call");
+  }
+  if (noPost && (kill || signal !== undefined)) {
+    // The table has one action per selector and a signal is always reported, like Tetragon's
+    // KPROBE_ACTION_SIGKILL events; a silent one has no encoding.
     throw policyErrorAt(
       policy,
       path,
-      "Sigkill together with NoPost is not supported by nsguard yet (every kill is posted)",
+      `${kill ? "Sigkill" : "Signal"} together with NoPost is not supported by nsguard (every signal sent is posted)`,
     );
   }
-  if (kill) {
+  if (rateLimit !== undefined && (kill || signal !== undefined)) {
+    throw policyErrorAt(
+      policy,
+      path,
+      "rateLimit with Sigkill or Signal is not supported by nsguard: every enforcement is posted",
+    );
+  }
+  if (kill || signal !== undefined) {
     // Monitor mode keeps the event and drops the enforcement (Tetragon counts it as monitor_signal).
-    return mode === "monitor"
-      ? { action: KPROBE_ACTION_POST, monitorOnly: true }
-      : { action: KPROBE_ACTION_SIGKILL, monitorOnly: false };
+    if (mode === "monitor") return { action: KPROBE_ACTION_POST, monitorOnly: true };
+    return kill
+      ? { action: KPROBE_ACTION_SIGKILL, monitorOnly: false }
+      : { action: KPROBE_ACTION_SIGNAL, signal, monitorOnly: false };
   }
   if (noPost) return { action: KPROBE_ACTION_NOPOST, monitorOnly: false };
   // No matchActions at all means Post, as in Tetragon.
-  return { action: KPROBE_ACTION_POST, monitorOnly: false };
+  return rateLimit === undefined
+    ? { action: KPROBE_ACTION_POST, monitorOnly: false }
+    : { action: KPROBE_ACTION_POST, rateLimit, monitorOnly: false };
 }
 
 // A parameter that belongs to another action would be ignored by Tetragon; `Sigkill` with `argSig: 15`

@@ -111,7 +111,7 @@ function compileKProbe(
   mode: PolicyMode,
 ): UnindexedHook[] {
   refuseUnsupportedKProbeFields(policy, kprobe, path);
-  const { args, fdArg } = compileArgs(policy, kprobe.args ?? [], fieldPath(path, "args"));
+  const { args, fdArg, strings } = compileArgs(policy, kprobe.args ?? [], fieldPath(path, "args"));
 
   const selectors = kprobe.selectors ?? [];
   if (selectors.length > MAX_SELECTORS) {
@@ -146,11 +146,9 @@ function compileKProbe(
         // A namespace call's change (for setns: its descriptor, whatever type the policy gave it —
         // the seed policies say `int`) is resolved in the kernel from the call itself.
         ...(isNamespaceCall(target.syscall) ? { nsCall: target.syscall } : {}),
-        selectors: selectorTables.map((table) => ({
-          ...table,
-          ...(table.pids ? { pids: { ...table.pids, values: [...table.pids.values] } } : {}),
-          ...(table.args ? { args: table.args.map((a) => ({ ...a, values: [...a.values] })) } : {}),
-        })),
+        strings: strings.map((read) => ({ ...read })),
+        // Each hook of a list gets its own copy (the sensor gives each its own string filters).
+        selectors: selectorTables.map((table) => structuredClone(table)),
       },
     };
     return hook;

@@ -45,10 +45,19 @@ export interface CompiledHook {
 }
 
 /**
- * `fd` is its own kind because Tetragon reports it as `file_arg` (the path behind the descriptor).
- * Until nsguard resolves files, the agent reports an `fd` argument as `int_arg`.
+ * The `KprobeArgument` oneof member an argument is reported as (tetragon-reference §1.6). The last
+ * three are read by the kernel at the call into a string slot of the record (HookTable.strings):
+ * `string_arg` (string, filename: from user memory), `file_arg` (fd, file: the path of the open
+ * file), `bytes_arg` (char_buf: sizeArgIndex bytes of user memory).
  */
-export type CompiledArgKind = "int_arg" | "uint_arg" | "long_arg" | "size_arg" | "fd";
+export type CompiledArgKind =
+  | "int_arg"
+  | "uint_arg"
+  | "long_arg"
+  | "size_arg"
+  | "string_arg"
+  | "file_arg"
+  | "bytes_arg";
 
 export interface CompiledArg {
   /** Syscall / function argument position, 0..5. */
@@ -57,6 +66,17 @@ export interface CompiledArg {
   kind: CompiledArgKind;
   /** Copied into `KprobeArgument.label`. */
   label?: string;
+  /** string_arg, file_arg, bytes_arg: which string of the record (HookTable.strings) holds it. */
+  stringSlot?: number;
+}
+
+/** Mirrors struct nsguard_string_arg: how the kernel reads one string argument at the call. */
+export interface StringArgTable {
+  kind: "user" | "fd-path" | "char-buf";
+  /** Function-argument index, 0..5. */
+  index: number;
+  /** char-buf: the function argument holding the byte count (sizeArgIndex - 1); else -1. */
+  sizeArg: number;
 }
 
 /**
@@ -76,6 +96,8 @@ export interface HookTable {
    * syscall's name, absent for other hooks.
    */
   nsCall?: NamespaceCall;
+  /** Arguments the kernel reads as strings at the call, by CompiledArg.stringSlot (at most 2). */
+  strings: StringArgTable[];
   /** At most NSGUARD_MAX_SELECTORS (5). ORed, first match wins; none means every call is posted. */
   selectors: SelectorTable[];
 }
@@ -84,15 +106,18 @@ export interface HookTable {
 export const KPROBE_ACTION_POST = 1;
 export const KPROBE_ACTION_SIGKILL = 3;
 export const KPROBE_ACTION_NOPOST = 9;
+export const KPROBE_ACTION_SIGNAL = 10;
 export type SelectorAction =
   | typeof KPROBE_ACTION_POST
   | typeof KPROBE_ACTION_SIGKILL
-  | typeof KPROBE_ACTION_NOPOST;
+  | typeof KPROBE_ACTION_NOPOST
+  | typeof KPROBE_ACTION_SIGNAL;
 
 export type NamespaceCall = "setns" | "unshare" | "clone" | "clone3";
 
 /** Mirrors struct nsguard_arg_filter: one matchArgs entry on an integer argument. */
-export interface ArgFilterTable {
+export interface IntArgFilterTable {
+  type: "int";
   op: "Equal" | "NotEqual" | "Mask" | "GT" | "LT";
   /** Function-argument index, 0..5. */
   index: number;
@@ -104,14 +129,89 @@ export interface ArgFilterTable {
   signed: boolean;
 }
 
+/** Operators on strings (enum nsguard_arg_op's string members). */
+export type StringOp = "Equal" | "NotEqual" | "Prefix" | "NotPrefix" | "Postfix" | "NotPostfix";
+
+/**
+ * A filter on a string (an argument the kernel read, or the binary): its values go to the kernel's
+ * string maps under a filter id the sensor allocates at load (struct nsguard_string_key).
+ */
+export interface StringFilterTable {
+  op: StringOp;
+  /** UTF-8 values, each at most MAX_STRING_BYTES bytes (Equal: one less, for the NUL). */
+  values: string[];
+}
+
+/** Mirrors struct nsguard_arg_filter with NSGUARD_ARG_FLAG_STRING: matchArgs on a string argument. */
+export interface StringArgFilterTable extends StringFilterTable {
+  type: "string";
+  /** Function-argument index, 0..5. */
+  index: number;
+  /** Which string of the call (HookTable.strings) is compared. */
+  stringSlot: number;
+}
+
+export type ArgFilterTable = IntArgFilterTable | StringArgFilterTable;
+
+/** Mirrors struct nsguard_binary_filter: matchBinaries. */
+export interface BinaryFilterTable extends StringFilterTable {
+  /** In/NotIn only: descendants of a matching exec match too (a kernel follow filter bit). */
+  followChildren: boolean;
+}
+
+/** Mirrors struct nsguard_ns_filter: one matchNamespaces entry. */
+export interface NamespaceFilterTable {
+  /** enum nsguard_ns_index: the position in NAMESPACE_NAMES. */
+  kind: number;
+  op: "In" | "NotIn";
+  /** Inode numbers, at most 4. */
+  values: number[];
+  /** `host_ns` is one of the values. */
+  host: boolean;
+}
+
+/** Mirrors struct nsguard_cap_filter: one matchCapabilities / matchCapabilityChanges entry. */
+export interface CapabilityFilterTable {
+  /** enum nsguard_cap_set: Effective 0, Inheritable 1, Permitted 2. */
+  set: number;
+  op: "In" | "NotIn";
+  isNamespaceCapability: boolean;
+  /** Bit n = capability n. */
+  mask: bigint;
+}
+
+/** A set of namespace kinds (bit 1 << enum nsguard_ns_index) with In/NotIn. */
+export interface NamespaceKindsTable {
+  op: "In" | "NotIn";
+  kinds: number;
+}
+
 /** Mirrors struct nsguard_selector. */
 export interface SelectorTable {
   /** Mirrors struct nsguard_pid_filter; absent = no matchPIDs (op 0). At most 4 values. */
   pids?: { op: "In" | "NotIn"; isNamespacePid: boolean; followForks: boolean; values: number[] };
   /** matchArgs entries, ANDed; absent = none. */
   args?: ArgFilterTable[];
-  /** What the kernel does when the selector matches: POST (1), SIGKILL (3, also posted) or NOPOST (9). */
+  binary?: BinaryFilterTable;
+  /** matchNamespaces entries, ANDed. */
+  namespaces?: NamespaceFilterTable[];
+  /** matchNamespaceChanges: a namespace of one of the kinds differs from the one at exec. */
+  namespaceChanges?: NamespaceKindsTable;
+  /** matchCapabilities entries, ANDed. */
+  capabilities?: CapabilityFilterTable[];
+  /** matchCapabilityChanges entries, ANDed. */
+  capabilityChanges?: CapabilityFilterTable[];
+  /** nsguard extension matchHostNamespaceEntry: the call enters the host's namespace of a kind from another. */
+  hostNamespaceEntry?: NamespaceKindsTable;
+  /**
+   * What the kernel does when the selector matches: POST (1), SIGKILL (3, also posted), NOPOST (9)
+   * or SIGNAL (10: `signal`, also posted).
+   */
   action: SelectorAction;
+  /** SIGNAL: the signal number (argSig). */
+  signal?: number;
+  /** Post rateLimit: at most one post per interval per scope and arguments. */
+  rateLimit?: { intervalNs: bigint; scope: "thread" | "process" | "global" };
   /** The policy asked for Sigkill but the policy is in monitor mode, so it only posts. Not encoded. */
   monitorOnly?: true;
   /** The selector's `label`, for status and metrics. Not encoded. */

@@ -13,6 +13,16 @@ export const MAX_PID_VALUES = 4;
  * Tetragon takes more for Equal on strings, which nsguard does not compile yet.
  */
 export const MAX_ARG_VALUES = 4;
+/** String, file and buffer arguments one hook reads (NSGUARD_MAX_STRING_ARGS). */
+export const MAX_STRING_ARGS = 2;
+/** Bytes of a string value the kernel compares (NSGUARD_STRING_LEN). */
+export const MAX_STRING_BYTES = 248;
+/** matchNamespaces inode values per entry (NSGUARD_MAX_NS_VALUES); host_ns does not count. */
+export const MAX_NAMESPACE_INUM_VALUES = 4;
+/** matchCapabilities / matchCapabilityChanges entries per selector (NSGUARD_MAX_CAP_FILTERS). */
+export const MAX_CAPABILITY_SELECTORS = 4;
+/** matchBinaries followChildren filters loaded at once (NSGUARD_MAX_FOLLOW_FILTERS). */
+export const MAX_FOLLOW_FILTERS = 64;
 /** Entries in matchBinaries / matchParentBinaries. */
 export const MAX_BINARY_SELECTORS = 1;
 /** matchArgs entries per selector (one per argument index). */

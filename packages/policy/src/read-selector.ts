@@ -61,6 +61,8 @@ export const SELECTOR_FIELDS = [
   "matchStates",
   "matchUserCallers",
   "matchWorkloads",
+  // nsguard extension (not in Tetragon's CRD): see KProbeSelector.matchHostNamespaceEntry.
+  "matchHostNamespaceEntry",
 ] as const;
 
 /** One KProbeSelector (a hook's `selectors[i]` or a `selectorsMacros` entry). */
@@ -118,6 +120,12 @@ export function readSelector(reader: YamlReader, node: unknown, path: string): K
     readCapabilitiesSelector(reader.map(item, p)),
   );
   if (matchCapabilityChanges !== undefined) selector.matchCapabilityChanges = matchCapabilityChanges;
+  const matchHostNamespaceEntry = view.list(
+    "matchHostNamespaceEntry",
+    (item, p) => readNamespaceChangesSelector(reader.map(item, p)),
+    MAX_NAMESPACE_CHANGE_SELECTORS,
+  );
+  if (matchHostNamespaceEntry !== undefined) selector.matchHostNamespaceEntry = matchHostNamespaceEntry;
   const matchCEL = view.object("matchCEL", (cel) => {
     cel.allow(["expr"]);
     const expr = cel.requiredString("expr");

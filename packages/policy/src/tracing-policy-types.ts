@@ -214,6 +214,14 @@ export interface KProbeSelector {
   matchStates?: StateSelector[];
   matchUserCallers?: UserCallerSelector[];
   matchWorkloads?: WorkloadSelector;
+  /**
+   * nsguard extension, not in Tetragon's CRD: the call enters the host's namespace of one of these
+   * kinds (In) — or of none of them (NotIn) — from a namespace of that kind that is not the host's.
+   * The kernel's own verdict on setns (and a pidfd's setns), so a policy can kill exactly the
+   * container process that enters a host namespace and never the runtime entering a container.
+   * Same shape as matchNamespaceChanges; one entry.
+   */
+  matchHostNamespaceEntry?: NamespaceChangesSelector[];
 }
 
 export interface PIDSelector {

@@ -66,7 +66,7 @@ function setnsHook(
       { index: 1, kind: "int_arg" },
     ],
     tags: [],
-    table: { enabled: true, fdArg: -1, nsCall: "setns", selectors },
+    table: { enabled: true, fdArg: -1, nsCall: "setns", strings: [], selectors },
   } satisfies CompiledPolicy["hooks"][number];
 }
 
