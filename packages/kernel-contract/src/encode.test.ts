@@ -28,7 +28,7 @@ const RANGES: Record<string, [bigint, bigint]> = {
 };
 
 /** Any value of `struct name` the encoder accepts: fields left out, short arrays, every range edge. */
-function valueOf(name: string): fc.Arbitrary<Record<string, unknown>> {
+function anyValueOf(name: string): fc.Arbitrary<Record<string, unknown>> {
   const fields = layout[name].fields;
   const element = (type: string): fc.Arbitrary<unknown> => {
     const range = RANGES[type];
@@ -37,7 +37,7 @@ function valueOf(name: string): fc.Arbitrary<Record<string, unknown>> {
       return type.endsWith("64") ? big : big.map(Number);
     }
     if (type === "char") return fc.integer({ min: 0, max: 0x7f });
-    return valueOf(type);
+    return anyValueOf(type);
   };
   const model: Record<string, fc.Arbitrary<unknown>> = {};
   for (const [key, f] of Object.entries(fields)) {
@@ -91,7 +91,7 @@ function compiledBytes(cases: { name: string; value: unknown }[]): Buffer[] {
 describe("encodeStruct", () => {
   it("lays out every struct of the header as the C compiler does (random values)", () => {
     const cases = names.flatMap((name) =>
-      fc.sample(valueOf(name), { numRuns: 12, seed: 8 }).map((value) => ({ name, value })),
+      fc.sample(anyValueOf(name), { numRuns: 12, seed: 8 }).map((value) => ({ name, value })),
     );
     const expected = compiledBytes(cases);
     cases.forEach(({ name, value }, i) => {
