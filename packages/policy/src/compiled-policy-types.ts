@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
+import { NSGUARD_ACTION_NOPOST, NSGUARD_ACTION_POST, NSGUARD_ACTION_SIGKILL } from "@nsguard/kernel-contract";
 import type { TracingPolicyKind } from "./crd-enums.js";
 
 // What nsguard loads for a policy: per hook, where to attach, which arguments to report, and the table
@@ -60,8 +61,8 @@ export interface CompiledArg {
 }
 
 /**
- * Mirrors struct nsguard_hook in bpf/include/nsguard_events.h, which the native addon encodes; keep
- * the two in step. `selectors.length` is `selector_count`.
+ * What the kernel evaluates for a hook: struct nsguard_hook of bpf/include/nsguard_events.h, which
+ * the sensor maps to the struct's fields (packages/sensor/src/kernel-tables.ts).
  */
 export interface HookTable {
   enabled: boolean;
@@ -80,10 +81,10 @@ export interface HookTable {
   selectors: SelectorTable[];
 }
 
-/** Values of tetragon.KprobeAction (and enum nsguard_action). */
-export const KPROBE_ACTION_POST = 1;
-export const KPROBE_ACTION_SIGKILL = 3;
-export const KPROBE_ACTION_NOPOST = 9;
+/** enum nsguard_action, whose values are tetragon.KprobeAction's (checked in crd-limits.test.ts). */
+export const KPROBE_ACTION_POST = NSGUARD_ACTION_POST;
+export const KPROBE_ACTION_SIGKILL = NSGUARD_ACTION_SIGKILL;
+export const KPROBE_ACTION_NOPOST = NSGUARD_ACTION_NOPOST;
 export type SelectorAction =
   | typeof KPROBE_ACTION_POST
   | typeof KPROBE_ACTION_SIGKILL
@@ -91,7 +92,7 @@ export type SelectorAction =
 
 export type NamespaceCall = "setns" | "unshare" | "clone" | "clone3";
 
-/** Mirrors struct nsguard_arg_filter: one matchArgs entry on an integer argument. */
+/** struct nsguard_arg_filter: one matchArgs entry on an integer argument. */
 export interface ArgFilterTable {
   op: "Equal" | "NotEqual" | "Mask" | "GT" | "LT";
   /** Function-argument index, 0..5. */
@@ -104,9 +105,9 @@ export interface ArgFilterTable {
   signed: boolean;
 }
 
-/** Mirrors struct nsguard_selector. */
+/** struct nsguard_selector. */
 export interface SelectorTable {
-  /** Mirrors struct nsguard_pid_filter; absent = no matchPIDs (op 0). At most 4 values. */
+  /** struct nsguard_pid_filter; absent = no matchPIDs (op 0). At most NSGUARD_MAX_PID_VALUES values. */
   pids?: { op: "In" | "NotIn"; isNamespacePid: boolean; followForks: boolean; values: number[] };
   /** matchArgs entries, ANDed; absent = none. */
   args?: ArgFilterTable[];

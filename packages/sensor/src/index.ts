@@ -27,5 +27,6 @@ export {
   probeKernelFeatures,
   TRACEFS,
 } from "./kernel-features.js";
-export { type HookInfo, type KernelProcessSeed, Sensor, type SensorOptions } from "./sensor.js";
+export type { KernelProcessSeed } from "./kernel-tables.js";
+export { type HookInfo, Sensor, type SensorOptions } from "./sensor.js";
 export { isSensorError, SensorError } from "./sensor-error.js";

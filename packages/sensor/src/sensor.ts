@@ -1,9 +1,14 @@
 import {
+  encodeStruct,
+  isKernelContractError,
+  type StructName,
+  type StructValue,
+} from "@nsguard/kernel-contract";
+import {
   BpfObject,
   type EventStream,
   isBpfError,
   type RecordBatch,
-  type SeedProcess,
   type ThrottleSource,
 } from "@nsguard/native";
 import type { CompiledHook, CompiledPolicy } from "@nsguard/policy";
@@ -15,6 +20,7 @@ import {
   type KernelFeatures,
   probeKernelFeatures,
 } from "./kernel-features.js";
+import { hookValue, type KernelProcessSeed, procValue, syscallHooksValue } from "./kernel-tables.js";
 import { SensorError } from "./sensor-error.js";
 import { X64_SYSCALLS } from "./x64-syscalls.js";
 
@@ -24,6 +30,10 @@ const DEFAULT_POLL_MS = 5;
 const LIFECYCLE_PROGRAMS = ["nsguard_exec", "nsguard_fork", "nsguard_exit"] as const;
 /** The syscall dispatcher (tp_btf/sys_enter): one program for every hook and both ABIs. */
 const DISPATCH_PROGRAM = "nsguard_dispatch";
+/** Maps the sensor writes (bpf/syscalls.bpf.c, bpf/lib/maps.bpf.h), each keyed by a u32. */
+const HOOKS_MAP = "nsguard_hooks";
+const SYSCALL_HOOKS_MAP = "nsguard_syscall_hooks";
+const PROCS_MAP = "nsguard_procs";
 
 export interface SensorOptions {
   /**
@@ -52,9 +62,6 @@ export interface HookInfo {
   /** The kernel symbol of the syscall's 32-bit entry (`__ia32_sys_setns`), when that is covered. */
   compatFunctionName?: string;
 }
-
-/** A process that predates the sensor, for the kernel's process table (struct nsguard_proc). */
-export type KernelProcessSeed = SeedProcess;
 
 interface LoadedHook {
   hookId: number;
@@ -160,7 +167,9 @@ export class Sensor {
 
   /** Tells the kernel's process table about processes that predate the sensor (procfs scan). */
   seedProcesses(processes: KernelProcessSeed[]): void {
-    for (const p of processes) this.lifecycle.seedProcess(p);
+    // All are encoded (and so checked) before the first is written.
+    const entries = processes.map((p) => [u32Key(p.pid), encode("nsguard_proc", procValue(p))] as const);
+    for (const [key, value] of entries) this.lifecycle.updateMapElem(PROCS_MAP, key, value);
   }
 
   /** Kernel-side counters (events, ring-buffer losses, kills …) and reader statistics. */
@@ -214,14 +223,15 @@ export class Sensor {
     const loaded: LoadedHook = { hookId, nr, compatNr };
     // The table goes in before the dispatcher sees the number, so the first call already has
     // its selectors.
-    wrap("attach", () => this.syscalls.setHook(hookId, hook.table));
+    const table = encode("nsguard_hook", hookValue(hook.table));
+    wrap("attach", () => this.syscalls.updateMapElem(HOOKS_MAP, u32Key(hookId), table));
     try {
       this.editEntry(nr, (e) => e.native.push(hookId));
       if (compatNr !== undefined) this.editEntry(compatNr, (e) => e.compat.push(hookId));
       this.dispatchLink ??= wrap("attach", () => this.syscalls.attach(DISPATCH_PROGRAM));
     } catch (err) {
       this.removeFromEntries(loaded);
-      this.syscalls.deleteHook(hookId);
+      this.syscalls.deleteMapElem(HOOKS_MAP, u32Key(hookId));
       throw err;
     }
     const compatFunctionName = compatNr === undefined ? undefined : `__ia32_sys_${syscall}`;
@@ -234,13 +244,9 @@ export class Sensor {
     const old = this.syscallEntries.get(nr) ?? { native: [], compat: [] };
     const entry = { native: [...old.native], compat: [...old.compat] };
     edit(entry);
-    try {
-      wrap("attach", () => this.syscalls.setSyscallHooks(nr, entry));
-    } catch (err) {
-      // More hooks on one syscall than the kernel table holds (NSGUARD_MAX_SYSCALL_HOOKS).
-      if (err instanceof TypeError) throw new SensorError(err.message, "unsupported", { cause: err });
-      throw err;
-    }
+    // More hooks on one syscall than the kernel table holds (NSGUARD_MAX_SYSCALL_HOOKS) is refused here.
+    const value = encode("nsguard_syscall_hooks", syscallHooksValue(entry));
+    wrap("attach", () => this.syscalls.updateMapElem(SYSCALL_HOOKS_MAP, u32Key(nr), value));
     if (entry.native.length || entry.compat.length) this.syscallEntries.set(nr, entry);
     else this.syscallEntries.delete(nr);
   }
@@ -265,7 +271,7 @@ export class Sensor {
 
   private detachHook(loaded: LoadedHook): void {
     this.removeFromEntries(loaded);
-    this.syscalls.deleteHook(loaded.hookId);
+    this.syscalls.deleteMapElem(HOOKS_MAP, u32Key(loaded.hookId));
     // Records already in the ring buffer may still name this hook: keep its info until the
     // reader has surely drained them (two poll periods).
     setTimeout(() => this.hooks.delete(loaded.hookId), 1000).unref();
@@ -304,6 +310,25 @@ function openAndLoad(path: string, shareMapsWith?: BpfObject): BpfObject {
           throw err;
         });
     }
+  }
+}
+
+/** A u32 map key (hook id, syscall number, tgid) in the host's byte order, as the maps hold it. */
+function u32Key(n: number): Uint8Array {
+  return new Uint8Array(new Uint32Array([n]).buffer);
+}
+
+/** Encodes a map value; a value the kernel's struct cannot hold is a SensorError "unsupported". */
+function encode<N extends StructName>(name: N, value: StructValue<N>): Uint8Array {
+  try {
+    return encodeStruct(name, value);
+  } catch (err) {
+    if (isKernelContractError(err)) {
+      throw new SensorError(`the kernel table cannot hold this: ${err.message}`, "unsupported", {
+        cause: err,
+      });
+    }
+    throw err;
   }
 }
 
