@@ -59,15 +59,20 @@ describe("kernel tables", () => {
     expect(at(bytes, arg + A.op.offset, 4)).toBe(NSGUARD_ARG_MASK);
     expect(at(bytes, arg + A.index.offset, 4)).toBe(1);
     expect(at(bytes, arg + A.count.offset, 4)).toBe(1);
-    expect((at(bytes, arg + A.flags.offset, 4) as number) & NSGUARD_ARG_FLAG_32BIT).toBe(NSGUARD_ARG_FLAG_32BIT);
+    expect((at(bytes, arg + A.flags.offset, 4) as number) & NSGUARD_ARG_FLAG_32BIT).toBe(
+      NSGUARD_ARG_FLAG_32BIT,
+    );
     expect(at(bytes, arg + A.values.offset, 8)).toBe(0x40000000n);
   });
 
   it("refuses more hooks on one syscall than struct nsguard_syscall_hooks holds", () => {
-    const ids = Array.from({ length: structs.nsguard_syscall_hooks.fields.hook_ids.length + 1 }, (_, i) => i + 1);
-    expect(() => encodeStruct("nsguard_syscall_hooks", syscallHooksValue({ native: ids, compat: [] }))).toThrow(
-      /nsguard_syscall_hooks\.hook_ids: 9 elements do not fit u32\[8\]/,
+    const ids = Array.from(
+      { length: structs.nsguard_syscall_hooks.fields.hook_ids.length + 1 },
+      (_, i) => i + 1,
     );
+    expect(() =>
+      encodeStruct("nsguard_syscall_hooks", syscallHooksValue({ native: ids, compat: [] })),
+    ).toThrow(/nsguard_syscall_hooks\.hook_ids: 9 elements do not fit u32\[8\]/);
   });
 
   it("seeds a process as struct nsguard_proc", () => {
