@@ -661,8 +661,8 @@ static __always_inline bool rate_limit_allows(const struct nsguard_selector *sel
 			: sel->rate_scope == NSGUARD_RATE_PROCESS ? ctx->tgid
 								  : ctx->tid;
 	__builtin_memcpy(key->args, ctx->call.v, sizeof(key->args));
-	__builtin_memcpy(key->strings[0], ctx->strings[0].data, NSGUARD_RATE_ARG_BYTES);
-	__builtin_memcpy(key->strings[1], ctx->strings[1].data, NSGUARD_RATE_ARG_BYTES);
+	__builtin_memcpy(&key->strings[0], ctx->strings[0].data, NSGUARD_RATE_ARG_BYTES);
+	__builtin_memcpy(&key->strings[NSGUARD_RATE_ARG_BYTES], ctx->strings[1].data, NSGUARD_RATE_ARG_BYTES);
 	last = bpf_map_lookup_elem(&nsguard_rate_limits, key);
 	if (last && now - *last < sel->rate_limit_ns)
 		return false;

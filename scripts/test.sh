@@ -28,6 +28,13 @@ syscall_tables_are_current() {
   # packages/sensor/src/{ia32,x64}-syscalls.ts are generated from the system's kernel headers.
   node scripts/gen-syscall-tables.mjs >/dev/null && git diff --quiet -- packages/sensor/src/ia32-syscalls.ts packages/sensor/src/x64-syscalls.ts
 }
+kernel_contract_is_current() {
+  # packages/kernel-contract/src/gen is generated from bpf/include/nsguard_events.h, the one
+  # kernel/user contract: a header change without regenerating fails here.
+  local gen=packages/kernel-contract/src/gen
+  pnpm -s --filter @nsguard/kernel-contract run generate >/dev/null && git diff --quiet -- $gen \
+    && [ -z "$(git status --porcelain -- $gen)" ]
+}
 schema_is_compatible() {
   # Guard the wire schema against the previous commit (skipped on the first commit of proto/).
   if git rev-parse -q --verify HEAD~1 >/dev/null && git cat-file -e HEAD~1:proto 2>/dev/null; then
@@ -39,6 +46,7 @@ check "buf lint" pnpm -s buf lint
 check "buf breaking (against HEAD~1)" schema_is_compatible
 check "generated code matches the protos (buf generate, no drift)" generated_is_current
 check "syscall tables match the kernel headers (gen-syscall-tables, no drift)" syscall_tables_are_current
+check "kernel contract matches bpf/include/nsguard_events.h (kernel-contract generate, no drift)" kernel_contract_is_current
 check "biome (format + lint)" pnpm -s biome check .
 check "typecheck" pnpm -s turbo run typecheck --output-logs=errors-only
 

@@ -379,7 +379,7 @@ struct nsguard_rate_key {
 	__u32 scope_id; /* tid, tgid or 0 by enum nsguard_rate_scope */
 	__u32 pad;
 	__u64 args[NSGUARD_SYSCALL_ARGS];
-	char strings[2][NSGUARD_RATE_ARG_BYTES];
+	char strings[NSGUARD_MAX_STRING_ARGS * NSGUARD_RATE_ARG_BYTES]; /* each string argument's first bytes */
 };
 
 struct nsguard_selector {

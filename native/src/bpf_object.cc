@@ -21,9 +21,6 @@ namespace nsguard {
 
 namespace {
 
-constexpr const char* kHooksMap = "nsguard_hooks";
-constexpr const char* kSyscallHooksMap = "nsguard_syscall_hooks";
-constexpr const char* kProcsMap = "nsguard_procs";
 constexpr const char* kCountersMap = "nsguard_counters";
 constexpr const char* kEventsMap = "nsguard_events";
 constexpr const char* kSourcesMap = "nsguard_sources";
@@ -79,11 +76,8 @@ Napi::Function BpfObject::Init(Napi::Env env) {
           InstanceMethod<&BpfObject::Detach>("__detach"),
           InstanceMethod<&BpfObject::Links>("__links"),
           InstanceMethod<&BpfObject::Close>("__close"),
-          InstanceMethod<&BpfObject::SetHook>("__setHook"),
-          InstanceMethod<&BpfObject::DeleteHook>("__deleteHook"),
-          InstanceMethod<&BpfObject::SetSyscallHooks>("__setSyscallHooks"),
-          InstanceMethod<&BpfObject::SeedProcess>("__seedProcess"),
-          InstanceMethod<&BpfObject::SeedProcesses>("__seedProcesses"),
+          InstanceMethod<&BpfObject::UpdateMapElem>("__updateMapElem"),
+          InstanceMethod<&BpfObject::DeleteMapElem>("__deleteMapElem"),
           InstanceMethod<&BpfObject::ReadCounters>("__readCounters"),
           InstanceMethod<&BpfObject::ReadSources>("__readSources"),
           InstanceMethod<&BpfObject::OpenEventStream>("__openEventStream"),
@@ -424,147 +418,83 @@ Napi::Value BpfObject::GetState(const Napi::CallbackInfo& info) {
   return o;
 }
 
-Napi::Value BpfObject::SetHook(const Napi::CallbackInfo& info) {
+namespace {
+
+// A Uint8Array argument of a raw map update: the exact size the map was created with.
+bool GetMapBytes(Napi::Env env, const Napi::Value& v, const std::string& what, size_t expected,
+                 const std::string& map_name, Napi::Uint8Array* out) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    ThrowTypeError(env, what + " must be a Uint8Array");
+    return false;
+  }
+  *out = v.As<Napi::Uint8Array>();
+  if (out->ByteLength() != expected) {
+    ThrowBpfError(env, "map_update", EINVAL,
+                  what + " of map " + map_name + " is " + std::to_string(out->ByteLength()) +
+                      " bytes; the map's is " + std::to_string(expected));
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+// The map's element of (mapName, key, value?): checks it exists and that key (and value) have the
+// map's sizes. Per-CPU maps take one value per CPU, which a single value cannot be: refused.
+struct bpf_map* BpfObject::RawMapElem(const Napi::CallbackInfo& info, bool with_value, std::string* name,
+                                      Napi::Uint8Array* key, Napi::Uint8Array* value) {
   Napi::Env env = info.Env();
-  uint32_t hook_id = 0;
-  struct nsguard_hook hook;
-  if (!GetU32(env, info[0], "hookId", &hook_id)) return env.Undefined();
-  if (!EncodeHookTable(env, info[1], &hook)) return env.Undefined();
-  if (!RequireLoaded(env, "map_update")) return env.Undefined();
-  struct bpf_map* map = FindMap(env, kHooksMap, "map_update");
+  if (!GetString(env, info[0], "mapName", name)) return nullptr;
+  if (!RequireLoaded(env, "map_update")) return nullptr;
+  struct bpf_map* map = FindMap(env, name->c_str(), "map_update");
+  if (map == nullptr) return nullptr;
+  switch (bpf_map__type(map)) {
+    case BPF_MAP_TYPE_PERCPU_ARRAY:
+    case BPF_MAP_TYPE_PERCPU_HASH:
+    case BPF_MAP_TYPE_LRU_PERCPU_HASH:
+      ThrowBpfError(env, "map_update", EINVAL, "map " + *name + " is per-CPU: no single value to write");
+      return nullptr;
+    default:
+      break;
+  }
+  if (!GetMapBytes(env, info[1], "key", bpf_map__key_size(map), *name, key)) return nullptr;
+  if (with_value && !GetMapBytes(env, info[2], "value", bpf_map__value_size(map), *name, value)) {
+    return nullptr;
+  }
+  return map;
+}
+
+// (mapName, key, value): bpf_map_update_elem(BPF_ANY) with the raw bytes of a key and a value,
+// encoded by the caller from the header's layouts (@nsguard/kernel-contract encodeStruct).
+Napi::Value BpfObject::UpdateMapElem(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name;
+  Napi::Uint8Array key, value;
+  struct bpf_map* map = RawMapElem(info, true, &name, &key, &value);
   if (map == nullptr) return env.Undefined();
-  if (bpf_map_update_elem(bpf_map__fd(map), &hook_id, &hook, BPF_ANY) != 0) {
+  if (bpf_map_update_elem(bpf_map__fd(map), key.Data(), value.Data(), BPF_ANY) != 0) {
     int err = errno;
-    ThrowBpfError(env, "map_update", err,
-                  std::string("update ") + kHooksMap + "[" + std::to_string(hook_id) + "]: " +
-                      std::strerror(err));
+    std::string msg = "update " + name + ": " + std::strerror(err);
+    if (err == E2BIG) msg += " (the map is full)";
+    ThrowBpfError(env, "map_update", err, msg);
   }
   return env.Undefined();
 }
 
-// (syscall, { native, compat }) → nsguard_syscall_hooks[syscall]: the policy hooks on the native
-// syscall with that number and on the ia32 one. Both empty makes the dispatcher skip the number.
-Napi::Value BpfObject::SetSyscallHooks(const Napi::CallbackInfo& info) {
+// (mapName, key) → true when the element was there, false when it was not.
+Napi::Value BpfObject::DeleteMapElem(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  uint32_t nr = 0;
-  if (!GetU32(env, info[0], "syscall", &nr)) return env.Undefined();
-  if (nr >= NSGUARD_SYSCALL_NR_MAX) {
-    ThrowRangeError(env, "syscall must be below " + std::to_string(NSGUARD_SYSCALL_NR_MAX) +
-                             " (NSGUARD_SYSCALL_NR_MAX), got " + std::to_string(nr));
-    return env.Undefined();
-  }
-  if (!info[1].IsObject()) {
-    ThrowTypeError(env, "hooks must be an object { native, compat } of hook id arrays");
-    return env.Undefined();
-  }
-  Napi::Object lists = info[1].As<Napi::Object>();
-  struct nsguard_syscall_hooks hooks = {};
-  struct {
-    const char* name;
-    uint32_t* count;
-    uint32_t* ids;
-  } abis[] = {{"native", &hooks.count, hooks.hook_ids},
-              {"compat", &hooks.compat_count, hooks.compat_hook_ids}};
-  for (const auto& abi : abis) {
-    Napi::Value v = lists.Get(abi.name);
-    if (!v.IsArray()) {
-      ThrowTypeError(env, std::string("hooks.") + abi.name + " must be an array of hook ids");
-      return env.Undefined();
-    }
-    Napi::Array ids = v.As<Napi::Array>();
-    if (ids.Length() > NSGUARD_MAX_SYSCALL_HOOKS) {
-      ThrowTypeError(env, std::string("hooks.") + abi.name + ": at most " +
-                              std::to_string(NSGUARD_MAX_SYSCALL_HOOKS) +
-                              " hooks per syscall (NSGUARD_MAX_SYSCALL_HOOKS)");
-      return env.Undefined();
-    }
-    *abi.count = ids.Length();
-    for (uint32_t i = 0; i < ids.Length(); i++) {
-      const std::string what = std::string("hooks.") + abi.name + "[" + std::to_string(i) + "]";
-      if (!GetU32(env, ids.Get(i), what.c_str(), &abi.ids[i])) return env.Undefined();
-    }
-  }
-  if (!RequireLoaded(env, "map_update")) return env.Undefined();
-  struct bpf_map* map = FindMap(env, kSyscallHooksMap, "map_update");
+  std::string name;
+  Napi::Uint8Array key;
+  struct bpf_map* map = RawMapElem(info, false, &name, &key, nullptr);
   if (map == nullptr) return env.Undefined();
-  if (bpf_map_update_elem(bpf_map__fd(map), &nr, &hooks, BPF_ANY) != 0) {
-    int err = errno;
-    ThrowBpfError(env, "map_update", err,
-                  std::string("update ") + kSyscallHooksMap + "[" + std::to_string(nr) + "]: " +
-                      std::strerror(err));
-  }
-  return env.Undefined();
-}
-
-Napi::Value BpfObject::DeleteHook(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  uint32_t hook_id = 0;
-  if (!GetU32(env, info[0], "hookId", &hook_id)) return env.Undefined();
-  if (!RequireLoaded(env, "map_update")) return env.Undefined();
-  struct bpf_map* map = FindMap(env, kHooksMap, "map_update");
-  if (map == nullptr) return env.Undefined();
-  if (bpf_map_delete_elem(bpf_map__fd(map), &hook_id) != 0) {
+  if (bpf_map_delete_elem(bpf_map__fd(map), key.Data()) != 0) {
     int err = errno;
     if (err == ENOENT) return Napi::Boolean::New(env, false);
-    ThrowBpfError(env, "map_update", err,
-                  std::string("delete ") + kHooksMap + "[" + std::to_string(hook_id) + "]: " +
-                      std::strerror(err));
+    ThrowBpfError(env, "map_update", err, "delete from " + name + ": " + std::strerror(err));
     return env.Undefined();
   }
   return Napi::Boolean::New(env, true);
-}
-
-Napi::Value BpfObject::SeedProcess(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  uint32_t key = 0;
-  struct nsguard_proc proc;
-  if (!EncodeSeedProcess(env, info[0], "process", &key, &proc)) return env.Undefined();
-  if (!RequireLoaded(env, "map_update")) return env.Undefined();
-  struct bpf_map* map = FindMap(env, kProcsMap, "map_update");
-  if (map == nullptr) return env.Undefined();
-  if (bpf_map_update_elem(bpf_map__fd(map), &key, &proc, BPF_ANY) != 0) {
-    int err = errno;
-    ThrowBpfError(env, "map_update", err,
-                  std::string("update ") + kProcsMap + "[" + std::to_string(key) + "]: " +
-                      std::strerror(err));
-  }
-  return env.Undefined();
-}
-
-// Validates the whole array first (nothing is written when one entry is bad), then writes entry
-// by entry. Returns the number written; on a kernel error (e.g. E2BIG: table full) the BpfError
-// message says how many were written before it.
-Napi::Value BpfObject::SeedProcesses(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!info[0].IsArray()) {
-    ThrowTypeError(env, "processes must be an array");
-    return env.Undefined();
-  }
-  Napi::Array arr = info[0].As<Napi::Array>();
-  const uint32_t n = arr.Length();
-  std::vector<uint32_t> keys(n);
-  std::vector<struct nsguard_proc> values(n);
-  for (uint32_t i = 0; i < n; i++) {
-    if (!EncodeSeedProcess(env, arr.Get(i), "processes[" + std::to_string(i) + "]", &keys[i],
-                           &values[i])) {
-      return env.Undefined();
-    }
-  }
-  if (!RequireLoaded(env, "map_update")) return env.Undefined();
-  struct bpf_map* map = FindMap(env, kProcsMap, "map_update");
-  if (map == nullptr) return env.Undefined();
-  const int fd = bpf_map__fd(map);
-  for (uint32_t i = 0; i < n; i++) {
-    if (bpf_map_update_elem(fd, &keys[i], &values[i], BPF_ANY) != 0) {
-      int err = errno;
-      ThrowBpfError(env, "map_update", err,
-                    std::string("update ") + kProcsMap + "[" + std::to_string(keys[i]) +
-                        "]: " + std::strerror(err) + " (after " + std::to_string(i) + " of " +
-                        std::to_string(n) + " processes were seeded)");
-      return env.Undefined();
-    }
-  }
-  return Napi::Number::New(env, n);
 }
 
 Napi::Value BpfObject::ReadCounters(const Napi::CallbackInfo& info) {

@@ -57,11 +57,8 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   Napi::Value Detach(const Napi::CallbackInfo& info);
   Napi::Value Links(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
-  Napi::Value SetHook(const Napi::CallbackInfo& info);
-  Napi::Value DeleteHook(const Napi::CallbackInfo& info);
-  Napi::Value SetSyscallHooks(const Napi::CallbackInfo& info);
-  Napi::Value SeedProcess(const Napi::CallbackInfo& info);
-  Napi::Value SeedProcesses(const Napi::CallbackInfo& info);
+  Napi::Value UpdateMapElem(const Napi::CallbackInfo& info);
+  Napi::Value DeleteMapElem(const Napi::CallbackInfo& info);
   Napi::Value ReadCounters(const Napi::CallbackInfo& info);
   Napi::Value ReadSources(const Napi::CallbackInfo& info);
   Napi::Value OpenEventStream(const Napi::CallbackInfo& info);
@@ -76,6 +73,10 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   // Same without throwing; null when absent.
   struct bpf_map* LookupMap(const std::string& name) const;
   uint32_t AddLink(struct bpf_link* link);
+  // Arguments of __updateMapElem / __deleteMapElem, checked against the map; null when refused
+  // (exception pending).
+  struct bpf_map* RawMapElem(const Napi::CallbackInfo& info, bool with_value, std::string* name,
+                             Napi::Uint8Array* key, Napi::Uint8Array* value);
 
   std::shared_ptr<AddonState> state_;
   struct bpf_object* obj_ = nullptr;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Encoding of JS values into the map value structs of bpf/include/nsguard_events.h.
+// Map values of bpf/include/nsguard_events.h the addon reads (throttle sources, counters).
 #ifndef NSGUARD_NATIVE_SRC_MAPS_H_
 #define NSGUARD_NATIVE_SRC_MAPS_H_
 
@@ -11,14 +11,6 @@
 #include "header.h"
 
 namespace nsguard {
-
-// HookTable (ts/bpf-object.ts) → struct nsguard_hook. Validates every field against the header's
-// limits; on failure a TypeError naming the field is pending and false is returned.
-bool EncodeHookTable(Napi::Env env, const Napi::Value& v, struct nsguard_hook* out);
-
-// SeedProcess (ts/bpf-object.ts) → key (tgid) + struct nsguard_proc. `what` prefixes messages.
-bool EncodeSeedProcess(Napi::Env env, const Napi::Value& v, const std::string& what,
-                       uint32_t* key, struct nsguard_proc* out);
 
 // Flood-resistance limits of the header (NSGUARD_RINGBUF_BYTES, NSGUARD_THROTTLE_*), for JS.
 Napi::Object MakeThrottleConstants(Napi::Env env);

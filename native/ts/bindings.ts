@@ -9,69 +9,6 @@ import { fileURLToPath } from "node:url";
 import { BpfError } from "./errors.js";
 import type { RawNamespaces } from "./raw-events.js";
 
-/** Hook table as encoded into struct nsguard_hook (bpf/include/nsguard_events.h). */
-export interface HookTable {
-  /** A disabled hook stays attached but drops every call in the kernel. */
-  enabled: boolean;
-  /** Index of the syscall argument that is an fd to resolve (setns: 0), or -1 for none. */
-  fdArg: number;
-  /** A namespace call whose change the kernel resolves (enum nsguard_ns_call); absent: none. */
-  nsCall?: NamespaceCall;
-  /** At most NSGUARD_MAX_SELECTORS (5); the first that matches decides. Empty: post every call. */
-  selectors: HookSelector[];
-}
-
-export interface HookSelector {
-  /** matchPIDs; absent = this selector matches every process. */
-  pids?: {
-    op: "In" | "NotIn";
-    isNamespacePid: boolean;
-    followForks: boolean;
-    /** 1 to NSGUARD_MAX_PID_VALUES (4) pids. */
-    values: number[];
-  };
-  /** matchArgs on integer arguments, ANDed; at most NSGUARD_MAX_ARG_FILTERS (5). */
-  args?: ArgFilter[];
-  /** tetragon.KprobeAction value: 1 Post, 3 Sigkill, 9 NoPost. */
-  action: number;
-}
-
-export type NamespaceCall = "setns" | "unshare" | "clone" | "clone3";
-
-/** One matchArgs entry (struct nsguard_arg_filter). */
-export interface ArgFilter {
-  op: "Equal" | "NotEqual" | "Mask" | "GT" | "LT";
-  /** Syscall argument 0..5. */
-  index: number;
-  /** 1 to NSGUARD_MAX_ARG_VALUES (4); GT and LT take exactly 1. Negative numbers as their 64-bit two's complement. */
-  values: bigint[];
-  /** The argument is 32 bits wide (int, uint): only its low half is compared. */
-  width32: boolean;
-  /** Compare as signed (int, long). */
-  signed: boolean;
-}
-
-/** The policy hooks on one syscall number (struct nsguard_syscall_hooks), per ABI. */
-export interface SyscallHooks {
-  /** Hook ids on the native syscall with this number; at most NSGUARD_MAX_SYSCALL_HOOKS (8). */
-  native: readonly number[];
-  /** Hook ids on the ia32 (32-bit entry) syscall with this number (x86_64 only). */
-  compat: readonly number[];
-}
-
-/** A process found by the agent's /proc scan, for the kernel process table (struct nsguard_proc). */
-export interface SeedProcess {
-  pid: number;
-  /** Boot-clock ns of the process start (its exec_id ktime). */
-  ktime: bigint;
-  parentPid: number;
-  parentKtime: bigint;
-  /** tgid in its own pid namespace; 0 in the initial pid namespace. */
-  nspid: number;
-  /** NSGUARD_FLAG_* bits (PROCFS for scanned processes). */
-  flags: number;
-}
-
 /** Kernel counters (map nsguard_counters, enum nsguard_counter), summed over CPUs. */
 export interface KernelCounters {
   /** Records submitted to the ring buffer. */
@@ -240,8 +177,10 @@ export interface NativeConstants {
   /** enum nsguard_fd_kind values, by RawFdKind name. */
   fdKinds: { unknown: number; nsfs: number; pidfd: number; other: number };
   syscallFlags: { COMPAT: number; CLONE3_FLAGS: number };
-  nsCalls: Record<"none" | NamespaceCall, number>;
-  argOps: Record<ArgFilter["op"], number>;
+  /** enum nsguard_ns_call values. */
+  nsCalls: Record<"none" | "setns" | "unshare" | "clone" | "clone3", number>;
+  /** enum nsguard_arg_op values, by matchArgs operator. */
+  argOps: Record<"Equal" | "NotEqual" | "Mask" | "GT" | "LT", number>;
   MAX_ARG_FILTERS: number;
   MAX_ARG_VALUES: number;
   /** Slot of each namespace in nsguard_task.ns (enum nsguard_ns_index). */
@@ -336,11 +275,8 @@ export interface NativeBpfObject {
   __detach(linkId: number): boolean;
   __links(): LinkInfo[];
   __close(): void;
-  __setHook(hookId: number, table: HookTable): void;
-  __deleteHook(hookId: number): boolean;
-  __setSyscallHooks(syscall: number, hooks: SyscallHooks): void;
-  __seedProcess(process: SeedProcess): void;
-  __seedProcesses(processes: readonly SeedProcess[]): number;
+  __updateMapElem(mapName: string, key: Uint8Array, value: Uint8Array): void;
+  __deleteMapElem(mapName: string, key: Uint8Array): boolean;
   __readCounters(): KernelCounters;
   __readSources(): ThrottleSource[];
   /** onBatch gets each batch as [records…][uint32 offsets[count]] (native Batch, src/event_stream.h). */

@@ -20,6 +20,16 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
+import {
+  encodeStruct,
+  NSGUARD_ACTION_POST,
+  NSGUARD_ACTION_SIGKILL,
+  NSGUARD_FILTER_IN,
+  NSGUARD_PID_FLAG_FOLLOW,
+  NSGUARD_SYSCALL_NR_MAX,
+  type StructValue,
+  structSize,
+} from "@nsguard/kernel-contract";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type BpfError,
@@ -58,6 +68,23 @@ const missing =
 const inCI = Boolean(process.env.CI);
 if (missing && !inCI) console.warn(`[@nsguard/native] root tier skipped: ${missing}`);
 const rootDescribe = missing ? describe.skip : describe;
+
+/** A u32 map key (hook id, syscall number, tgid) in the host's byte order. */
+const u32Key = (n: number) => new Uint8Array(new Uint32Array([n]).buffer);
+function setHook(o: BpfObject, hookId: number, hook: StructValue<"nsguard_hook">): void {
+  o.updateMapElem("nsguard_hooks", u32Key(hookId), encodeStruct("nsguard_hook", hook));
+}
+/** An enabled hook resolving fd argument 0, with these selectors. */
+const hookOf = (selectors: StructValue<"nsguard_selector">[]): StructValue<"nsguard_hook"> => ({
+  enabled: 1,
+  fd_arg: 0,
+  selector_count: selectors.length,
+  selectors,
+});
+function setSyscallHooks(o: BpfObject, nr: number, hookIds: number[]): void {
+  const value = encodeStruct("nsguard_syscall_hooks", { count: hookIds.length, hook_ids: hookIds });
+  o.updateMapElem("nsguard_syscall_hooks", u32Key(nr), value);
+}
 
 if (missing && inCI) {
   describe("root tier prerequisites", () => {
@@ -211,25 +238,30 @@ rootDescribe("BpfObject on the kernel (root)", () => {
     ]);
   });
 
-  it("validates hook tables against the header limits before touching the map", () => {
-    const sel = { action: 1 };
-    expect(() => sys.setHook(1, { enabled: true, fdArg: 0, selectors: Array(6).fill(sel) })).toThrow(
-      /at most 5 \(NSGUARD_MAX_SELECTORS\)/,
+  it("updates and deletes map elements from raw bytes checked against the map's sizes", () => {
+    const hook = encodeStruct("nsguard_hook", hookOf([{ action: NSGUARD_ACTION_POST }]));
+    sys.updateMapElem("nsguard_hooks", u32Key(1), hook);
+    expect(sys2.deleteMapElem("nsguard_hooks", u32Key(1))).toBe(true); // one shared hook table
+    expect(sys.deleteMapElem("nsguard_hooks", u32Key(1))).toBe(false);
+
+    const shortValue = catchError(() => sys.updateMapElem("nsguard_hooks", u32Key(1), hook.subarray(1)));
+    expect([shortValue.op, shortValue.code]).toEqual(["map_update", "EINVAL"]);
+    expect(shortValue.message).toBe(
+      `value of map nsguard_hooks is ${structSize("nsguard_hook") - 1} bytes; the map's is ${structSize("nsguard_hook")}`,
     );
-    const pids = { op: "In" as const, isNamespacePid: false, followForks: false, values: [1, 2, 3, 4, 5] };
-    expect(() => sys.setHook(1, { enabled: true, fdArg: 0, selectors: [{ pids, action: 1 }] })).toThrow(
-      TypeError,
-    );
-    expect(() =>
-      sys.setHook(1, {
-        enabled: true,
-        fdArg: 0,
-        selectors: [{ pids: { ...pids, op: "Equal" as "In", values: [1] }, action: 1 }],
-      }),
-    ).toThrow(/selectors\[0\]\.pids\.op must be "In" or "NotIn"/);
-    expect(() => sys.setHook(1, { enabled: true, fdArg: 6, selectors: [] })).toThrow(/fdArg/);
-    expect(() => sys.setHook(1, { enabled: true, fdArg: 0, selectors: [{ action: 2 }] })).toThrow(/action/);
-    expect(sys.deleteHook(1)).toBe(false);
+    const longKey = catchError(() => sys.deleteMapElem("nsguard_hooks", new Uint8Array(8)));
+    expect([longKey.code, longKey.message]).toEqual([
+      "EINVAL",
+      "key of map nsguard_hooks is 8 bytes; the map's is 4",
+    ]);
+    const noMap = catchError(() => sys.updateMapElem("nsguard_nope", u32Key(1), hook));
+    expect([noMap.op, noMap.code]).toEqual(["map_update", "ENOENT"]);
+    const perCpu = catchError(() => sys.updateMapElem("nsguard_counters", u32Key(0), new Uint8Array(8)));
+    expect(perCpu.message).toMatch(/per-CPU/);
+    // The kernel's own refusal: the dispatcher's table ends at NSGUARD_SYSCALL_NR_MAX.
+    const beyond = catchError(() => setSyscallHooks(sys, NSGUARD_SYSCALL_NR_MAX, [1]));
+    expect([beyond.op, beyond.code]).toEqual(["map_update", "E2BIG"]);
+    expect(() => sys.updateMapElem("nsguard_hooks", [0, 0, 0, 1] as never, hook)).toThrow(TypeError);
   });
 
   it("reports attach failures as BpfError naming the target", () => {
@@ -250,28 +282,15 @@ rootDescribe("BpfObject on the kernel (root)", () => {
     expect(sys.links()).toEqual([]);
   });
 
-  it("validates syscall hook tables against the header limits", () => {
-    expect(() => sys.setSyscallHooks(1024, { native: [1], compat: [] })).toThrow(/NSGUARD_SYSCALL_NR_MAX/);
-    expect(() => sys.setSyscallHooks(308, { native: Array(9).fill(1), compat: [] })).toThrow(
-      /at most 8 hooks per syscall \(NSGUARD_MAX_SYSCALL_HOOKS\)/,
-    );
-    expect(() => sys.setSyscallHooks(308, { native: [1], compat: [-1] })).toThrow(/hooks\.compat\[0\]/);
-  });
-
   it("delivers exec, clone, syscall and exit records of a real setns", async () => {
-    sys.setHook(7, { enabled: true, fdArg: 0, selectors: [] });
+    setHook(sys, 7, hookOf([]));
     // Hook 8 only matches descendants of this process (followForks), which the kernel table
-    // learns about from seedProcess below.
-    sys.setHook(8, {
-      enabled: true,
-      fdArg: 0,
-      selectors: [
-        { pids: { op: "In", isNamespacePid: false, followForks: true, values: [process.pid] }, action: 1 },
-      ],
-    });
+    // learns about from the seeded entry below.
+    const pids = { op: NSGUARD_FILTER_IN, flags: NSGUARD_PID_FLAG_FOLLOW, count: 1, values: [process.pid] };
+    setHook(sys, 8, hookOf([{ pids, action: NSGUARD_ACTION_POST }]));
     // One dispatcher for every hook; the table is written through the second instance (one
     // shared syscall table). ia32 setns is covered in packages/agent's compat test.
-    sys2.setSyscallHooks(X64_SETNS, { native: [7, 8], compat: [] });
+    setSyscallHooks(sys2, X64_SETNS, [7, 8]);
     const link = sys.attach("nsguard_dispatch");
     for (const p of LIFECYCLE) proc.attach(p);
     expect(sys.links().map((l) => l.target)).toEqual(["nsguard_dispatch tp_btf/sys_enter"]);
@@ -303,14 +322,12 @@ rootDescribe("BpfObject on the kernel (root)", () => {
     // Run 2: seed our own process; now hook 8 matches through the parent walk.
     const startTicks = BigInt(readFileSync("/proc/self/stat", "utf8").split(") ")[1]?.split(" ")[19] ?? "0");
     const ourKtime = startTicks * 10_000_000n; // CLK_TCK 100 → ns since boot
-    proc.seedProcess({
-      pid: process.pid,
-      ktime: ourKtime,
-      parentPid: process.ppid,
-      parentKtime: 0n,
-      nspid: 0,
+    const seed = encodeStruct("nsguard_proc", {
+      key: { pid: process.pid, ktime: ourKtime },
+      parent: { pid: process.ppid, ktime: 0n },
       flags: nativeConstants.processFlags.PROCFS,
     });
+    proc.updateMapElem("nsguard_procs", u32Key(process.pid), seed);
     const second = await run(argv, cwd);
     expect(second.code).toBe(3);
     await waitFor(() => events.some((e) => e.op === "exit" && e.task.pid === second.pid));
@@ -378,19 +395,12 @@ rootDescribe("BpfObject on the kernel (root)", () => {
     expect(stats.running).toBe(true);
     expect(proc.readCounters().events).toBeGreaterThanOrEqual(BigInt(run1.length + run2.length));
 
-    sys.setSyscallHooks(X64_SETNS, { native: [7], compat: [] });
-    expect(sys.deleteHook(8)).toBe(true); // one shared hook table
-    expect(sys2.deleteHook(8)).toBe(false);
+    setSyscallHooks(sys, X64_SETNS, [7]);
+    expect(sys.deleteMapElem("nsguard_hooks", u32Key(8))).toBe(true); // one shared hook table
+    expect(sys2.deleteMapElem("nsguard_hooks", u32Key(8))).toBe(false);
     expect(sys.detach(link)).toBe(true);
     expect(sys.detach(link)).toBe(false);
     expect(sys.links()).toEqual([]);
-  });
-
-  it("seedProcesses validates everything before writing", () => {
-    const good = { pid: 0x7ffffff0, ktime: 1n, parentPid: 1, parentKtime: 0n, nspid: 0, flags: 0 };
-    expect(proc.seedProcesses([good, { ...good, pid: 0x7ffffff1 }])).toBe(2);
-    expect(() => proc.seedProcesses([good, { ...good, ktime: -1n }])).toThrow(/processes\[1\]\.ktime/);
-    expect(() => proc.seedProcess({ ...good, pid: -1 })).toThrow(TypeError);
   });
 
   it("stops streams idempotently and iterates batches until aborted", async () => {
@@ -725,8 +735,8 @@ rootDescribe("flood resistance in the kernel (root)", () => {
   it("suppresses the flooder, not a light container or an enforcement, and counts every call", async () => {
     const HOOK = 1;
     const FLOOD_CALLS = 1_500_000;
-    sys.setHook(HOOK, { enabled: true, fdArg: 0, selectors: [] });
-    sys.setSyscallHooks(X64_SETNS, { native: [HOOK], compat: [] });
+    setHook(sys, HOOK, hookOf([]));
+    setSyscallHooks(sys, X64_SETNS, [HOOK]);
     const link = sys.attach("nsguard_dispatch");
     const nameA = `nsguard-flood-a-${process.pid}`;
     const nameB = `nsguard-flood-b-${process.pid}`;
@@ -749,14 +759,14 @@ rootDescribe("flood resistance in the kernel (root)", () => {
 
       // An enforcement in the flooding container: killed, and reported although its cgroup is heavy.
       const victim = spawnInCgroup(dirsA, ["/bin/sh", "-c", `sleep 0.3; exec ${loop} 1`]);
-      sys.setHook(HOOK, {
-        enabled: true,
-        fdArg: 0,
-        selectors: [
-          { pids: { op: "In", isNamespacePid: false, followForks: false, values: [victim.pid] }, action: 3 },
-          { action: 1 },
-        ],
-      });
+      setHook(
+        sys,
+        HOOK,
+        hookOf([
+          { pids: { op: NSGUARD_FILTER_IN, count: 1, values: [victim.pid] }, action: NSGUARD_ACTION_SIGKILL },
+          { action: NSGUARD_ACTION_POST },
+        ]),
+      );
       expect(await victim.exited).toEqual({ code: null, signal: "SIGKILL" });
       expect(flood.running(), "the flood outlasted the light process and the victim").toBe(true);
       expect(await flood.exited).toEqual({ code: 0, signal: null });

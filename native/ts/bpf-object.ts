@@ -2,7 +2,6 @@
 import {
   type BpfObjectState,
   type EventStreamStats,
-  type HookTable,
   type KernelCounters,
   type LinkInfo,
   type NativeBpfObject,
@@ -10,8 +9,6 @@ import {
   native,
   type PeerCredentials,
   type ProgramInfo,
-  type SeedProcess,
-  type SyscallHooks,
   type ThrottleConstants,
   type ThrottleSource,
 } from "./bindings.js";
@@ -164,35 +161,19 @@ export class BpfObject {
     return this.#raw.__state();
   }
 
-  /** Writes the hook table for `hookId` into map nsguard_hooks (validated against the header limits). */
-  setHook(hookId: number, table: HookTable): void {
-    this.#raw.__setHook(hookId, table);
-  }
-
-  /** Removes a hook table. False when it was not there. */
-  deleteHook(hookId: number): boolean {
-    return this.#raw.__deleteHook(hookId);
-  }
-
   /**
-   * The policy hooks the dispatcher (nsguard_dispatch on tp_btf/sys_enter) runs for one syscall
-   * number, per ABI, in map nsguard_syscall_hooks. Empty lists make it skip the number.
+   * Writes one element of map `mapName` (bpf_map_update_elem, BPF_ANY) from raw bytes: the key
+   * and value as the header lays them out (encodeStruct of @nsguard/kernel-contract). Lengths other
+   * than the map's key/value size, a per-CPU map, or a kernel refusal (E2BIG: map full) throw
+   * BpfError op "map_update".
    */
-  setSyscallHooks(syscall: number, hooks: SyscallHooks): void {
-    this.#raw.__setSyscallHooks(syscall, hooks);
+  updateMapElem(mapName: string, key: Uint8Array, value: Uint8Array): void {
+    this.#raw.__updateMapElem(mapName, key, value);
   }
 
-  /** Adds one process to the kernel process table (map nsguard_procs). */
-  seedProcess(process: SeedProcess): void {
-    this.#raw.__seedProcess(process);
-  }
-
-  /**
-   * Adds many processes; all entries are validated before any is written. Returns the count
-   * written; a kernel failure names how many were written before it.
-   */
-  seedProcesses(processes: readonly SeedProcess[]): number {
-    return this.#raw.__seedProcesses(processes);
+  /** Deletes one element of map `mapName` by its raw key. False when it was not there. */
+  deleteMapElem(mapName: string, key: Uint8Array): boolean {
+    return this.#raw.__deleteMapElem(mapName, key);
   }
 
   readCounters(): KernelCounters {

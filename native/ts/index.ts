@@ -1,28 +1,22 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * @nsguard/native — the only C++ in nsguard: a node-addon-api addon over libbpf. It opens, loads
- * and attaches the BPF objects built in bpf/, updates their maps (hook tables, process table),
+ * and attaches the BPF objects built in bpf/, updates their maps from raw bytes (encoded by @nsguard/kernel-contract),
  * reads their counters, and streams ring-buffer records to JS in batches (RecordBatch: one buffer
  * per batch, records read lazily, laid out by the shared header bpf/include/nsguard_events.h).
  * Every failure is a BpfError.
  */
 
 export type {
-  ArgFilter,
   BpfObjectState,
   EventStreamStats,
-  HookSelector,
-  HookTable,
   KernelCounters,
   LinkInfo,
   MemlockResult,
-  NamespaceCall,
   NativeConstants,
   PeerCredentials,
   ProgramInfo,
   RecordLayout,
-  SeedProcess,
-  SyscallHooks,
   ThrottleConstants,
   ThrottleSource,
 } from "./bindings.js";

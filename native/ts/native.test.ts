@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Pure tier: needs no root, no BPF objects, no kernel features.
 import { readFileSync, readlinkSync } from "node:fs";
+import * as contract from "@nsguard/kernel-contract";
 import { describe, expect, it } from "vitest";
 import {
   BpfError,
@@ -33,6 +34,93 @@ describe("module", () => {
     expect(nativeConstants.MAX_PID_VALUES).toBe(4);
     expect(nativeConstants.recordSizes.header).toBe(16);
     expect(nativeConstants.ops).toEqual({ exec: 1, clone: 2, exit: 3, syscall: 4 });
+  });
+
+  it("compiled the same header the generated contract (@nsguard/kernel-contract) was made from", () => {
+    // The addon's constants are the header as its compiler saw it; the generated file must agree,
+    // or it is stale (regenerate: pnpm --filter @nsguard/kernel-contract run generate).
+    const byPrefix = (prefix: string) =>
+      Object.fromEntries(
+        Object.entries(contract)
+          .filter(([k]) => k.startsWith(prefix))
+          .map(([k, v]) => [k.slice(prefix.length), v]),
+      );
+    const C = nativeConstants;
+    for (const key of [
+      "COMM_LEN",
+      "CGROUP_NAME_LEN",
+      "FILENAME_LEN",
+      "CWD_LEN",
+      "ARGS_LEN",
+      "SYSCALL_ARGS",
+    ] as const) {
+      expect(C[key], key).toBe(byPrefix("NSGUARD_")[key]);
+    }
+    expect([C.MAX_SELECTORS, C.MAX_PID_VALUES, C.FOLLOW_DEPTH, C.CNT_MAX]).toEqual([
+      contract.NSGUARD_MAX_SELECTORS,
+      contract.NSGUARD_MAX_PID_VALUES,
+      contract.NSGUARD_FOLLOW_DEPTH,
+      contract.NSGUARD_CNT_MAX,
+    ]);
+    expect([C.MAX_ARG_FILTERS, C.MAX_ARG_VALUES]).toEqual([
+      contract.NSGUARD_MAX_ARG_FILTERS,
+      contract.NSGUARD_MAX_ARG_VALUES,
+    ]);
+    const upper = (o: Record<string, number>) =>
+      Object.fromEntries(
+        Object.entries(o).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase(), v]),
+      );
+    expect(upper(C.ops)).toEqual(byPrefix("NSGUARD_OP_"));
+    expect(C.actions).toEqual(byPrefix("NSGUARD_ACTION_"));
+    expect(C.processFlags).toEqual(byPrefix("NSGUARD_FLAG_"));
+    expect(upper(C.fdKinds)).toEqual(byPrefix("NSGUARD_FD_"));
+    expect(C.syscallFlags).toEqual({
+      COMPAT: contract.NSGUARD_SYSCALL_COMPAT,
+      CLONE3_FLAGS: contract.NSGUARD_SYSCALL_CLONE3_FLAGS,
+    });
+    expect(upper(C.nsCalls)).toEqual(byPrefix("NSGUARD_NS_CALL_"));
+    expect(C.argOps).toEqual({
+      Equal: contract.NSGUARD_ARG_EQUAL,
+      NotEqual: contract.NSGUARD_ARG_NOT_EQUAL,
+      Mask: contract.NSGUARD_ARG_MASK,
+      GT: contract.NSGUARD_ARG_GT,
+      LT: contract.NSGUARD_ARG_LT,
+    });
+    const slots = Object.keys(contract.enums.nsguard_ns_index).filter((k) => k !== "NSGUARD_NS_COUNT");
+    expect(upper(C.nsIndex)).toEqual(
+      Object.fromEntries(
+        slots.map((k) => [
+          k.slice("NSGUARD_NS_".length),
+          contract.enums.nsguard_ns_index[k as "NSGUARD_NS_UTS"],
+        ]),
+      ),
+    );
+
+    const S = contract.structs;
+    expect(C.recordSizes).toEqual({
+      header: S.nsguard_header.size,
+      exec: S.nsguard_exec_event.size,
+      clone: S.nsguard_clone_event.size,
+      exit: S.nsguard_exit_event.size,
+      syscall: S.nsguard_syscall_event.size,
+      proc: S.nsguard_proc.size,
+      hook: S.nsguard_hook.size,
+    });
+    const structOf: Record<keyof typeof C.layout, keyof typeof S> = {
+      header: "nsguard_header",
+      processKey: "nsguard_process_key",
+      task: "nsguard_task",
+      exec: "nsguard_exec_event",
+      clone: "nsguard_clone_event",
+      creds: "nsguard_creds",
+      exit: "nsguard_exit_event",
+      syscall: "nsguard_syscall_event",
+    };
+    for (const [name, offsets] of Object.entries(C.layout)) {
+      const fields: Record<string, { offset: number }> = S[structOf[name as keyof typeof C.layout]].fields;
+      for (const [field, offset] of Object.entries(offsets))
+        expect(offset, `${name}.${field}`).toBe(fields[field]?.offset);
+    }
   });
 
   it("hostNamespaceInums: the kernel's initial namespaces, from kernel BTF — the ones this test runs in", () => {

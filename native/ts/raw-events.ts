@@ -116,6 +116,18 @@ export interface RawSyscallEvent {
   compat: boolean;
   /** What a namespace call changes (kinds 0 for other hooks). */
   nsChange: RawNamespaceChange;
+  /** The strings the kernel read for the hook's string, file and buffer arguments, by slot. */
+  strings: RawArgString[];
+}
+
+/** A string argument as the kernel read it at the call (struct nsguard_arg_string). */
+export interface RawArgString {
+  /** At most NSGUARD_STRING_LEN bytes, no NUL. */
+  bytes: Uint8Array;
+  /** The argument was longer (or, for char_buf, its size larger) than what was read. */
+  truncated: boolean;
+  /** It could not be read (bad pointer, closed descriptor). */
+  error: boolean;
 }
 
 /**

@@ -9,9 +9,12 @@
  * Records are in host byte order (the kernel wrote them), and the header keeps every field
  * naturally aligned, so fields are read through typed arrays (host order) at index offset/size.
  */
+
 import { Buffer } from "node:buffer";
+import { structs } from "@nsguard/kernel-contract";
 import { native } from "./bindings.js";
 import type {
+  RawArgString,
   RawCreds,
   RawEvent,
   RawExecEvent,
@@ -93,6 +96,14 @@ const Q_KEY_KTIME = index(SYS.task + TASK.key + KEY.ktime, 8);
 const Q_CGROUP = index(SYS.task + TASK.cgroup_id, 8);
 const COMPAT = C.syscallFlags.COMPAT;
 const SYSCALL_ARGS = C.SYSCALL_ARGS;
+// A hook with string arguments submits struct nsguard_syscall_strings_event: the record, then its
+// strings (layouts generated from the header by @nsguard/kernel-contract).
+const STRINGS_RECORD = structs.nsguard_syscall_strings_event;
+const STRING = structs.nsguard_arg_string;
+const STRINGS_AT = STRINGS_RECORD.fields.strings.offset;
+const W_SIZE = index(HDR.size, 4);
+const STRING_TRUNCATED = 0x1; // NSGUARD_STRING_FLAG_TRUNCATED
+const STRING_ERROR = 0x2; // NSGUARD_STRING_FLAG_ERROR
 
 /**
  * One syscall record of a batch, read in place. RecordBatch.syscall(i) returns the same object for
@@ -172,6 +183,10 @@ export class SyscallRecordView {
   /** The whole namespace change; allocates, so read nsKinds first. */
   nsChange(): RawNamespaceChange {
     return namespaceChangeAt(this.#u32, this.#w);
+  }
+  /** String slot n of the record (struct nsguard_hook.strings), or undefined when it has none. */
+  string(n: number): RawArgString | undefined {
+    return this.#batch.argString(this.#base, n);
   }
   /** Raw syscall argument register n (0-based, < SYSCALL_ARGS). */
   arg(n: number): bigint {
@@ -376,6 +391,21 @@ export class RecordBatch {
     return this.#u16s[at >>> 1] as number;
   }
 
+  /** @internal String slot n of the syscall record at base (SyscallRecordView.string). */
+  argString(base: number, n: number): RawArgString | undefined {
+    if ((this.#u32[(base >>> 2) + W_SIZE] as number) < STRINGS_RECORD.size) return undefined;
+    if (!(n >= 0 && n < STRINGS_RECORD.fields.strings.length)) return undefined;
+    const at = base + STRINGS_AT + n * STRING.size;
+    const flags = this.#u32[(at + STRING.fields.flags.offset) >>> 2] as number;
+    const len = Math.min(this.#u32[(at + STRING.fields.len.offset) >>> 2] as number, STRING.fields.data.size);
+    const data = at + STRING.fields.data.offset;
+    return {
+      bytes: new Uint8Array(this.#bytes.subarray(data, data + len)),
+      truncated: (flags & STRING_TRUNCATED) !== 0,
+      error: (flags & STRING_ERROR) !== 0,
+    };
+  }
+
   /**
    * A fixed char array at `at` of `cap` bytes: at most `len` bytes (clamped to cap), cut at the
    * first NUL, invalid UTF-8 replaced by U+FFFD.
@@ -467,6 +497,7 @@ export class RecordBatch {
       signalErr: this.#i32[w + W_SIGNAL_ERR] as number,
       compat: ((u32[w + W_FLAGS] as number) & COMPAT) !== 0,
       nsChange: namespaceChangeAt(u32, w),
+      strings: [0, 1].map((n) => this.argString(base, n)).filter((x): x is RawArgString => x !== undefined),
     };
   }
 }

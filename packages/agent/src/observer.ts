@@ -1,3 +1,4 @@
+import { KPROBE_ACTION_SIGKILL } from "@nsguard/policy";
 import type { GetEventsResponse } from "@nsguard/sdk";
 import {
   type HookInfo,
@@ -61,7 +62,6 @@ export interface ObserverStats {
   pauses: number;
 }
 
-const KPROBE_ACTION_SIGKILL = 3;
 /**
  * While paused, look again this often even without an onRoom call: a listener that went away or
  * drained without the sink noticing a transition must never leave the kernel unread for long.

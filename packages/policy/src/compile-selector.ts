@@ -62,8 +62,7 @@ const POST_RATE_OPTIONS = ["rateLimit", "rateLimitScope"] as const;
 const POST_UNSUPPORTED_OPTIONS = ["kernelStackTrace", "userStackTrace", "imaHash"] as const;
 const POST_OPTIONS = [...POST_RATE_OPTIONS, ...POST_UNSUPPORTED_OPTIONS] as const;
 const OTHER_PARAMETERS = ACTION_FIELDS.filter(
-  (field) =>
-    field !== "action" && field !== "argSig" && !(POST_OPTIONS as readonly string[]).includes(field),
+  (field) => field !== "action" && field !== "argSig" && !(POST_OPTIONS as readonly string[]).includes(field),
 );
 
 const OVERRIDE_IMPOSSIBLE =
@@ -266,7 +265,12 @@ const utf8 = new TextEncoder();
  * the NUL it compares too). Tetragon's examples end Equal values with "\0"; one trailing NUL is
  * dropped so those policies mean the same here.
  */
-function stringValues(policy: TracingPolicy, values: readonly string[], path: string, op: StringOp): string[] {
+function stringValues(
+  policy: TracingPolicy,
+  values: readonly string[],
+  path: string,
+  op: StringOp,
+): string[] {
   if (values.length === 0 || values.length > MAX_STRING_VALUES) {
     throw policyErrorAt(policy, path, `has ${values.length} values; 1 to ${MAX_STRING_VALUES} allowed`);
   }
@@ -308,7 +312,11 @@ function compileBinaries(policy: TracingPolicy, entry: BinarySelector, path: str
   };
 }
 
-function compileNamespaces(policy: TracingPolicy, entry: NamespaceSelector, path: string): NamespaceFilterTable {
+function compileNamespaces(
+  policy: TracingPolicy,
+  entry: NamespaceSelector,
+  path: string,
+): NamespaceFilterTable {
   const inums = entry.values.filter((v) => v !== "host_ns").map(Number);
   if (inums.length > MAX_NAMESPACE_INUM_VALUES) {
     throw policyErrorAt(
@@ -326,7 +334,11 @@ function compileNamespaces(policy: TracingPolicy, entry: NamespaceSelector, path
 }
 
 /** matchNamespaceChanges / matchHostNamespaceEntry kinds as bits 1 << enum nsguard_ns_index. */
-function namespaceKinds(policy: TracingPolicy, entry: NamespaceChangesSelector, path: string): NamespaceKindsTable {
+function namespaceKinds(
+  policy: TracingPolicy,
+  entry: NamespaceChangesSelector,
+  path: string,
+): NamespaceKindsTable {
   if (entry.values.length === 0) throw policyErrorAt(policy, fieldPath(path, "values"), "names no namespace");
   let kinds = 0;
   for (const name of entry.values) kinds |= 1 << NAMESPACE_NAMES.indexOf(name);
@@ -484,7 +496,11 @@ function compileActions(
     throw policyErrorAt(policy, path, "Post and NoPost contradict each other in one selector");
   }
   if (kill && signal !== undefined) {
-    throw policyErrorAt(policy, path, "Sigkill and Signal in one selector: the kernel sends one signal per call");
+    throw policyErrorAt(
+      policy,
+      path,
+      "Sigkill and Signal in one selector: the kernel sends one signal per call",
+    );
   }
   if (noPost && (kill || signal !== undefined)) {
     // The table has one action per selector and a signal is always reported, like Tetragon's

@@ -1,5 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 
+import {
+  NSGUARD_ACTION_NOPOST,
+  NSGUARD_ACTION_POST,
+  NSGUARD_ACTION_SIGKILL,
+  NSGUARD_ACTION_SIGNAL,
+} from "@nsguard/kernel-contract";
 import type { TracingPolicyKind } from "./crd-enums.js";
 
 // What nsguard loads for a policy: per hook, where to attach, which arguments to report, and the table
@@ -80,8 +86,8 @@ export interface StringArgTable {
 }
 
 /**
- * Mirrors struct nsguard_hook in bpf/include/nsguard_events.h, which the native addon encodes; keep
- * the two in step. `selectors.length` is `selector_count`.
+ * What the kernel evaluates for a hook: struct nsguard_hook of bpf/include/nsguard_events.h, which
+ * the sensor maps to the struct's fields (packages/sensor/src/kernel-tables.ts).
  */
 export interface HookTable {
   enabled: boolean;
@@ -102,11 +108,11 @@ export interface HookTable {
   selectors: SelectorTable[];
 }
 
-/** Values of tetragon.KprobeAction (and enum nsguard_action). */
-export const KPROBE_ACTION_POST = 1;
-export const KPROBE_ACTION_SIGKILL = 3;
-export const KPROBE_ACTION_NOPOST = 9;
-export const KPROBE_ACTION_SIGNAL = 10;
+/** enum nsguard_action, whose values are tetragon.KprobeAction's (checked in crd-limits.test.ts). */
+export const KPROBE_ACTION_POST = NSGUARD_ACTION_POST;
+export const KPROBE_ACTION_SIGKILL = NSGUARD_ACTION_SIGKILL;
+export const KPROBE_ACTION_NOPOST = NSGUARD_ACTION_NOPOST;
+export const KPROBE_ACTION_SIGNAL = NSGUARD_ACTION_SIGNAL;
 export type SelectorAction =
   | typeof KPROBE_ACTION_POST
   | typeof KPROBE_ACTION_SIGKILL
@@ -188,7 +194,7 @@ export interface NamespaceKindsTable {
 
 /** Mirrors struct nsguard_selector. */
 export interface SelectorTable {
-  /** Mirrors struct nsguard_pid_filter; absent = no matchPIDs (op 0). At most 4 values. */
+  /** struct nsguard_pid_filter; absent = no matchPIDs (op 0). At most NSGUARD_MAX_PID_VALUES values. */
   pids?: { op: "In" | "NotIn"; isNamespacePid: boolean; followForks: boolean; values: number[] };
   /** matchArgs entries, ANDed; absent = none. */
   args?: ArgFilterTable[];

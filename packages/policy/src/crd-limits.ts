@@ -1,32 +1,44 @@
 // SPDX-License-Identifier: Apache-2.0
 
-// Limits Tetragon enforces on a policy (CRD schema maxItems, pkg/selectors, pkg/sensors/tracing/common).
-// The first two are also the sizes of the arrays in struct nsguard_hook / nsguard_pid_filter
-// (bpf/include/nsguard_events.h: NSGUARD_MAX_SELECTORS, NSGUARD_MAX_PID_VALUES) and must stay equal.
+import {
+  NSGUARD_MAX_ARG_FILTERS,
+  NSGUARD_MAX_ARG_VALUES,
+  NSGUARD_MAX_CAP_FILTERS,
+  NSGUARD_MAX_FOLLOW_FILTERS,
+  NSGUARD_MAX_NS_VALUES,
+  NSGUARD_MAX_PID_VALUES,
+  NSGUARD_MAX_SELECTORS,
+  NSGUARD_MAX_STRING_ARGS,
+  NSGUARD_STRING_LEN,
+} from "@nsguard/kernel-contract";
 
-/** Selectors per hook (`MaxSelectors`). */
-export const MAX_SELECTORS = 5;
-/** PID values in one matchPIDs entry ("only the first 4 are matched by the kernel"). */
-export const MAX_PID_VALUES = 4;
+// Limits Tetragon enforces on a policy (CRD schema maxItems, pkg/selectors, pkg/sensors/tracing/common).
+// The ones the kernel table holds are the sizes of its arrays (bpf/include/nsguard_events.h), which
+// were made Tetragon's limits; crd-limits.test.ts checks they still are.
+
+/** Selectors per hook (`MaxSelectors`): struct nsguard_hook.selectors. */
+export const MAX_SELECTORS = NSGUARD_MAX_SELECTORS;
+/** PID values in one matchPIDs entry ("only the first 4 are matched by the kernel"): nsguard_pid_filter.values. */
+export const MAX_PID_VALUES = NSGUARD_MAX_PID_VALUES;
 /**
- * Values nsguard compiles into one matchArgs entry (struct nsguard_arg_filter, NSGUARD_MAX_ARG_VALUES);
- * Tetragon takes more for Equal on strings, which nsguard does not compile yet.
+ * Values nsguard compiles into one matchArgs entry (struct nsguard_arg_filter.values); Tetragon takes
+ * more for Equal on strings, which nsguard does not compile yet.
  */
-export const MAX_ARG_VALUES = 4;
-/** String, file and buffer arguments one hook reads (NSGUARD_MAX_STRING_ARGS). */
-export const MAX_STRING_ARGS = 2;
-/** Bytes of a string value the kernel compares (NSGUARD_STRING_LEN). */
-export const MAX_STRING_BYTES = 248;
-/** matchNamespaces inode values per entry (NSGUARD_MAX_NS_VALUES); host_ns does not count. */
-export const MAX_NAMESPACE_INUM_VALUES = 4;
-/** matchCapabilities / matchCapabilityChanges entries per selector (NSGUARD_MAX_CAP_FILTERS). */
-export const MAX_CAPABILITY_SELECTORS = 4;
-/** matchBinaries followChildren filters loaded at once (NSGUARD_MAX_FOLLOW_FILTERS). */
-export const MAX_FOLLOW_FILTERS = 64;
+export const MAX_ARG_VALUES = NSGUARD_MAX_ARG_VALUES;
+/** String, file and buffer arguments one hook reads: struct nsguard_hook.strings. */
+export const MAX_STRING_ARGS = NSGUARD_MAX_STRING_ARGS;
+/** Bytes of a string value the kernel compares: struct nsguard_string_key.data. */
+export const MAX_STRING_BYTES = NSGUARD_STRING_LEN;
+/** matchNamespaces inode values per entry (struct nsguard_ns_filter.values); host_ns does not count. */
+export const MAX_NAMESPACE_INUM_VALUES = NSGUARD_MAX_NS_VALUES;
+/** matchCapabilities / matchCapabilityChanges entries per selector: struct nsguard_selector.caps. */
+export const MAX_CAPABILITY_SELECTORS = NSGUARD_MAX_CAP_FILTERS;
+/** matchBinaries followChildren filters loaded at once: map nsguard_follow_filters. */
+export const MAX_FOLLOW_FILTERS = NSGUARD_MAX_FOLLOW_FILTERS;
 /** Entries in matchBinaries / matchParentBinaries. */
 export const MAX_BINARY_SELECTORS = 1;
-/** matchArgs entries per selector (one per argument index). */
-export const MAX_MATCH_ARGS = 5;
+/** matchArgs entries per selector (one per argument index): struct nsguard_selector.args. */
+export const MAX_MATCH_ARGS = NSGUARD_MAX_ARG_FILTERS;
 /** matchNamespaces entries per selector (kernels with large programs). */
 export const MAX_NAMESPACE_SELECTORS = 10;
 /** Values in one matchNamespaces entry. */

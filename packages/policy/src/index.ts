@@ -8,19 +8,29 @@ export { MAX_ARG_INDEX } from "./compile-args.js";
 export { type CompileOptions, compileTracingPolicy } from "./compile-tracing-policy.js";
 export {
   type ArgFilterTable,
+  type BinaryFilterTable,
+  type CapabilityFilterTable,
   type CompiledArg,
   type CompiledArgKind,
   type CompiledHook,
   type CompiledPolicy,
   type HookAttach,
   type HookTable,
+  type IntArgFilterTable,
   KPROBE_ACTION_NOPOST,
   KPROBE_ACTION_POST,
   KPROBE_ACTION_SIGKILL,
+  KPROBE_ACTION_SIGNAL,
   type NamespaceCall,
+  type NamespaceFilterTable,
+  type NamespaceKindsTable,
   type PolicyMode,
   type SelectorAction,
   type SelectorTable,
+  type StringArgFilterTable,
+  type StringArgTable,
+  type StringFilterTable,
+  type StringOp,
 } from "./compiled-policy-types.js";
 export * from "./crd-enums.js";
 export * from "./crd-limits.js";

@@ -3,6 +3,7 @@ export {
   hostNamespaceInums,
   nativeConstants,
   peerCredentials,
+  type RawArgString,
   type RawCloneEvent,
   type RawCreds,
   type RawEvent,
@@ -27,5 +28,6 @@ export {
   probeKernelFeatures,
   TRACEFS,
 } from "./kernel-features.js";
-export { type HookInfo, type KernelProcessSeed, Sensor, type SensorOptions } from "./sensor.js";
+export type { KernelProcessSeed } from "./kernel-tables.js";
+export { type HookInfo, Sensor, type SensorOptions } from "./sensor.js";
 export { isSensorError, SensorError } from "./sensor-error.js";

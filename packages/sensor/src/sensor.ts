@@ -1,9 +1,14 @@
 import {
+  encodeStruct,
+  isKernelContractError,
+  type StructName,
+  type StructValue,
+} from "@nsguard/kernel-contract";
+import {
   BpfObject,
   type EventStream,
   isBpfError,
   type RecordBatch,
-  type SeedProcess,
   type ThrottleSource,
 } from "@nsguard/native";
 import type { CompiledHook, CompiledPolicy } from "@nsguard/policy";
@@ -15,7 +20,15 @@ import {
   type KernelFeatures,
   probeKernelFeatures,
 } from "./kernel-features.js";
+import {
+  hookValue,
+  type KernelProcessSeed,
+  procValue,
+  type SelectorFilterIds,
+  syscallHooksValue,
+} from "./kernel-tables.js";
 import { SensorError } from "./sensor-error.js";
+import { StringFilters } from "./string-filters.js";
 import { X64_SYSCALLS } from "./x64-syscalls.js";
 
 /** Ring-buffer poll period while busy (SensorOptions.pollMs). */
@@ -24,6 +37,10 @@ const DEFAULT_POLL_MS = 5;
 const LIFECYCLE_PROGRAMS = ["nsguard_exec", "nsguard_fork", "nsguard_exit"] as const;
 /** The syscall dispatcher (tp_btf/sys_enter): one program for every hook and both ABIs. */
 const DISPATCH_PROGRAM = "nsguard_dispatch";
+/** Maps the sensor writes (bpf/syscalls.bpf.c, bpf/lib/maps.bpf.h), each keyed by a u32. */
+const HOOKS_MAP = "nsguard_hooks";
+const SYSCALL_HOOKS_MAP = "nsguard_syscall_hooks";
+const PROCS_MAP = "nsguard_procs";
 
 export interface SensorOptions {
   /**
@@ -53,11 +70,10 @@ export interface HookInfo {
   compatFunctionName?: string;
 }
 
-/** A process that predates the sensor, for the kernel's process table (struct nsguard_proc). */
-export type KernelProcessSeed = SeedProcess;
-
 interface LoadedHook {
   hookId: number;
+  /** String filter ids (StringFilters) the hook's selectors use. */
+  stringFilters?: number[];
   /** Native syscall number (key of nsguard_syscall_hooks). */
   nr: number;
   /** ia32 number of the syscall when its 32-bit entry is covered too. */
@@ -89,6 +105,8 @@ export class Sensor {
   private dispatchLink: number | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private stopped = false;
+  /** Values of every loaded string filter, in the maps both objects share. */
+  private readonly stringFilters: StringFilters;
 
   private constructor(
     private readonly lifecycle: BpfObject,
@@ -97,6 +115,7 @@ export class Sensor {
     features: KernelFeatures,
   ) {
     this.features = features;
+    this.stringFilters = new StringFilters(lifecycle);
   }
 
   /** Loads and attaches the base sensor and starts reading the ring buffer. Needs root. */
@@ -160,7 +179,9 @@ export class Sensor {
 
   /** Tells the kernel's process table about processes that predate the sensor (procfs scan). */
   seedProcesses(processes: KernelProcessSeed[]): void {
-    for (const p of processes) this.lifecycle.seedProcess(p);
+    // All are encoded (and so checked) before the first is written.
+    const entries = processes.map((p) => [u32Key(p.pid), encode("nsguard_proc", procValue(p))] as const);
+    for (const [key, value] of entries) this.lifecycle.updateMapElem(PROCS_MAP, key, value);
   }
 
   /** Kernel-side counters (events, ring-buffer losses, kills …) and reader statistics. */
@@ -214,14 +235,24 @@ export class Sensor {
     const loaded: LoadedHook = { hookId, nr, compatNr };
     // The table goes in before the dispatcher sees the number, so the first call already has
     // its selectors.
-    wrap("attach", () => this.syscalls.setHook(hookId, hook.table));
+    const filterIds: number[] = [];
+    loaded.stringFilters = filterIds;
+    try {
+      const ids = wrap("attach", () => this.addStringFilters(hook, filterIds));
+      const table = encode("nsguard_hook", hookValue(hook.table, ids));
+      wrap("attach", () => this.syscalls.updateMapElem(HOOKS_MAP, u32Key(hookId), table));
+    } catch (err) {
+      for (const id of filterIds) this.stringFilters.remove(id);
+      throw err;
+    }
     try {
       this.editEntry(nr, (e) => e.native.push(hookId));
       if (compatNr !== undefined) this.editEntry(compatNr, (e) => e.compat.push(hookId));
       this.dispatchLink ??= wrap("attach", () => this.syscalls.attach(DISPATCH_PROGRAM));
     } catch (err) {
       this.removeFromEntries(loaded);
-      this.syscalls.deleteHook(hookId);
+      this.syscalls.deleteMapElem(HOOKS_MAP, u32Key(hookId));
+      for (const id of filterIds) this.stringFilters.remove(id);
       throw err;
     }
     const compatFunctionName = compatNr === undefined ? undefined : `__ia32_sys_${syscall}`;
@@ -234,13 +265,9 @@ export class Sensor {
     const old = this.syscallEntries.get(nr) ?? { native: [], compat: [] };
     const entry = { native: [...old.native], compat: [...old.compat] };
     edit(entry);
-    try {
-      wrap("attach", () => this.syscalls.setSyscallHooks(nr, entry));
-    } catch (err) {
-      // More hooks on one syscall than the kernel table holds (NSGUARD_MAX_SYSCALL_HOOKS).
-      if (err instanceof TypeError) throw new SensorError(err.message, "unsupported", { cause: err });
-      throw err;
-    }
+    // More hooks on one syscall than the kernel table holds (NSGUARD_MAX_SYSCALL_HOOKS) is refused here.
+    const value = encode("nsguard_syscall_hooks", syscallHooksValue(entry));
+    wrap("attach", () => this.syscalls.updateMapElem(SYSCALL_HOOKS_MAP, u32Key(nr), value));
     if (entry.native.length || entry.compat.length) this.syscallEntries.set(nr, entry);
     else this.syscallEntries.delete(nr);
   }
@@ -263,9 +290,26 @@ export class Sensor {
     }
   }
 
+  /** The hook's string filters into the kernel's string maps; their ids per selector. */
+  private addStringFilters(hook: CompiledHook, filterIds: number[]): SelectorFilterIds[] {
+    const add = (filter: Parameters<StringFilters["add"]>[0]): number => {
+      const id = this.stringFilters.add(filter);
+      filterIds.push(id);
+      return id;
+    };
+    return hook.table.selectors.map((selector) => {
+      const args = (selector.args ?? []).map((arg) => (arg.type === "string" ? add(arg) : 0));
+      if (selector.binary === undefined) return { args, binary: 0, followBit: 0 };
+      const binary = add(selector.binary);
+      const followBit = selector.binary.followChildren ? this.stringFilters.addFollow(binary) : 0;
+      return { args, binary, followBit };
+    });
+  }
+
   private detachHook(loaded: LoadedHook): void {
     this.removeFromEntries(loaded);
-    this.syscalls.deleteHook(loaded.hookId);
+    this.syscalls.deleteMapElem(HOOKS_MAP, u32Key(loaded.hookId));
+    for (const id of loaded.stringFilters ?? []) this.stringFilters.remove(id);
     // Records already in the ring buffer may still name this hook: keep its info until the
     // reader has surely drained them (two poll periods).
     setTimeout(() => this.hooks.delete(loaded.hookId), 1000).unref();
@@ -304,6 +348,25 @@ function openAndLoad(path: string, shareMapsWith?: BpfObject): BpfObject {
           throw err;
         });
     }
+  }
+}
+
+/** A u32 map key (hook id, syscall number, tgid) in the host's byte order, as the maps hold it. */
+function u32Key(n: number): Uint8Array {
+  return new Uint8Array(new Uint32Array([n]).buffer);
+}
+
+/** Encodes a map value; a value the kernel's struct cannot hold is a SensorError "unsupported". */
+function encode<N extends StructName>(name: N, value: StructValue<N>): Uint8Array {
+  try {
+    return encodeStruct(name, value);
+  } catch (err) {
+    if (isKernelContractError(err)) {
+      throw new SensorError(`the kernel table cannot hold this: ${err.message}`, "unsupported", {
+        cause: err,
+      });
+    }
+    throw err;
   }
 }
 

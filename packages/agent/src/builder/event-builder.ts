@@ -68,7 +68,9 @@ export function buildKprobeEvent(
   // Values are tetragon.KprobeAction numbers already (bpf/include/nsguard_events.h nsguard_action).
   const action = raw.action as KprobeAction;
   const last = lastKprobes.get(hook);
-  const args = last && sameRegisters(last.registers, raw, hook) ? last.args : undefined;
+  // Strings are read from memory at the call: equal registers say nothing about them.
+  const reusable = last && !hook.args.some((spec) => spec.stringSlot !== undefined);
+  const args = reusable && sameRegisters(last.registers, raw, hook) ? last.args : undefined;
   const nsChange = raw.nsKinds !== 0 ? raw.nsChange() : undefined;
   if (
     last &&
@@ -86,7 +88,15 @@ export function buildKprobeEvent(
     process,
     parent,
     functionName: hook.functionName,
-    args: args ?? hook.args.map((spec, i) => kprobeArgument(registers[i] as bigint, spec)),
+    args:
+      args ??
+      hook.args.map((spec, i) =>
+        kprobeArgument(
+          registers[i] as bigint,
+          spec,
+          spec.stringSlot === undefined ? undefined : raw.string(spec.stringSlot),
+        ),
+      ),
     action,
     returnAction: KprobeAction.POST,
     policyName: hook.policyName,

@@ -29,8 +29,30 @@ describe("kprobeArgument", () => {
     expect(json(0xffffffffffffffffn, "size_arg")).toEqual({ size_arg: "18446744073709551615" });
   });
 
-  it("treats fd as int for now and keeps the label", () => {
-    expect(json(0xffffffffn, "fd", "nsfd")).toEqual({ int_arg: -1, label: "nsfd" });
+  it("renders what the kernel read: strings, an fd's file path, buffers; an unreadable one as error_arg", () => {
+    const read = (text: string, error = false) => ({
+      bytes: new TextEncoder().encode(text),
+      truncated: false,
+      error,
+    });
+    const withRead = (kind: Parameters<typeof kprobeArgument>[1]["kind"], text: string, error = false) =>
+      toJson(
+        KprobeArgumentSchema,
+        kprobeArgument(3n, { index: 0, kind, label: "x", stringSlot: 0 }, read(text, error)),
+        {
+          useProtoFieldName: true,
+        },
+      );
+    expect(withRead("string_arg", "/etc/passwd")).toEqual({ string_arg: "/etc/passwd", label: "x" });
+    expect(withRead("file_arg", "net:[4026531840]")).toEqual({
+      file_arg: { path: "net:[4026531840]" },
+      label: "x",
+    });
+    expect(withRead("bytes_arg", "ab")).toEqual({ bytes_arg: "YWI=", label: "x" });
+    expect(withRead("file_arg", "", true)).toEqual({
+      error_arg: { Message: "could not read the file argument" },
+      label: "x",
+    });
   });
 
   it("shows int 0 explicitly, because it is a oneof member", () => {

@@ -1,10 +1,15 @@
-import { type KprobeArgument, KprobeArgumentSchema } from "@nsguard/sdk";
+import type { CompiledArgKind } from "@nsguard/policy";
+import { type KprobeArgument, KprobeArgumentSchema, KprobeErrorSchema, KprobeFileSchema } from "@nsguard/sdk";
+import type { RawArgString } from "@nsguard/sensor";
 import { messageTemplate } from "./message-template.js";
 
 const ARGUMENT = messageTemplate(KprobeArgumentSchema);
+const FILE = messageTemplate(KprobeFileSchema);
+const ERROR = messageTemplate(KprobeErrorSchema);
+const utf8 = new TextDecoder();
 
-/** How a syscall register is rendered, by the policy arg `type` (tetragon-reference §1.6). */
-export type KprobeArgKind = "int_arg" | "uint_arg" | "long_arg" | "size_arg" | "fd";
+/** How an argument is rendered: the policy arg `type`'s KprobeArgument member (tetragon-reference §1.6). */
+export type KprobeArgKind = CompiledArgKind;
 
 export interface KprobeArgSpec {
   /** Position in the syscall's argument list (0-based), i.e. which register. */
@@ -12,22 +17,27 @@ export interface KprobeArgSpec {
   kind: KprobeArgKind;
   /** The policy arg's `label`, copied to KprobeArgument.label. */
   label?: string | undefined;
+  /** string_arg, file_arg, bytes_arg: the record's string slot the kernel read it into. */
+  stringSlot?: number | undefined;
 }
 
 /**
- * One raw 64-bit syscall register → KprobeArgument, truncated the way the C type would be:
- * int → low 32 bits signed, uint32 → low 32 bits unsigned, long → signed 64, size_t/u64 →
- * unsigned 64. An `fd` is an int; Tetragon would resolve it to a file_arg with a path, which
- * needs the kernel to read the file — reported as int_arg until the sensor provides that.
+ * One argument → KprobeArgument. Registers are truncated the way the C type would be: int → low
+ * 32 bits signed, uint32 → low 32 bits unsigned, long → signed 64, size_t/u64 → unsigned 64.
+ * Strings, files and buffers come from what the kernel read at the call (`read`); one it could
+ * not read is an error_arg, as Tetragon reports a failed argument read.
  */
-export function kprobeArgument(register: bigint, spec: KprobeArgSpec): KprobeArgument {
-  return { ...ARGUMENT, label: spec.label ?? "", arg: argumentValue(register, spec) };
+export function kprobeArgument(register: bigint, spec: KprobeArgSpec, read?: RawArgString): KprobeArgument {
+  return { ...ARGUMENT, label: spec.label ?? "", arg: argumentValue(register, spec, read) };
 }
 
-function argumentValue(register: bigint, spec: KprobeArgSpec): KprobeArgument["arg"] {
+function argumentValue(
+  register: bigint,
+  spec: KprobeArgSpec,
+  read: RawArgString | undefined,
+): KprobeArgument["arg"] {
   switch (spec.kind) {
     case "int_arg":
-    case "fd":
       return { case: "intArg", value: Number(BigInt.asIntN(32, register)) };
     case "uint_arg":
       return { case: "uintArg", value: Number(BigInt.asUintN(32, register)) };
@@ -35,5 +45,19 @@ function argumentValue(register: bigint, spec: KprobeArgSpec): KprobeArgument["a
       return { case: "longArg", value: BigInt.asIntN(64, register) };
     case "size_arg":
       return { case: "sizeArg", value: BigInt.asUintN(64, register) };
+  }
+  if (read === undefined || read.error) {
+    return {
+      case: "errorArg",
+      value: { ...ERROR, Message: `could not read the ${spec.kind.replace("_arg", "")} argument` },
+    };
+  }
+  switch (spec.kind) {
+    case "string_arg":
+      return { case: "stringArg", value: utf8.decode(read.bytes) };
+    case "file_arg":
+      return { case: "fileArg", value: { ...FILE, path: utf8.decode(read.bytes) } };
+    case "bytes_arg":
+      return { case: "bytesArg", value: read.bytes };
   }
 }

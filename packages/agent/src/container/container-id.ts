@@ -7,17 +7,17 @@
  * puts in `Process.docker`; `id` is the untruncated id (without a `.scope` suffix) for pod
  * lookup and `Container.id`.
  */
+import { NSGUARD_CGROUP_NAME_LEN } from "@nsguard/kernel-contract";
 
 /** Length of a full container id (64 hex characters for docker/containerd/cri-o/podman). */
 export const CONTAINER_ID_LENGTH = 64;
 /** `Process.docker` length; also the minimum accepted when the kernel buffer truncated the name. */
 export const DOCKER_ID_LENGTH = 31;
 /**
- * Size of the kernel's cgroup-name buffer, NUL included (NSGUARD_CGROUP_NAME_LEN in
- * bpf/include/nsguard_events.h, equal to Tetragon's DOCKER_ID_LENGTH of 128). A name of 127
- * characters from the kernel was probably cut off.
+ * Size of the kernel's cgroup-name buffer, NUL included (equal to Tetragon's DOCKER_ID_LENGTH of
+ * 128). A name of 127 characters from the kernel was probably cut off.
  */
-export const KERNEL_CGROUP_NAME_BUFFER = 128;
+export const KERNEL_CGROUP_NAME_BUFFER = NSGUARD_CGROUP_NAME_LEN;
 
 export interface ContainerId {
   /** The full container id, or "" when the cgroup is not a container's. */

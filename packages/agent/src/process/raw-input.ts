@@ -8,7 +8,7 @@
  * the native side, the daemon wiring that passes real records in stops compiling.
  */
 
-import type { RawNamespaceChange, RawNamespaces } from "@nsguard/sensor";
+import type { RawArgString, RawNamespaceChange, RawNamespaces } from "@nsguard/sensor";
 
 /** Process identity in the kernel table. `ktime` 0n = the kernel did not know the process. */
 export interface ProcessKeyInput {
@@ -102,6 +102,8 @@ export interface SyscallInput {
   readonly action: number;
   /** Raw syscall argument register `index`. */
   arg(index: number): bigint;
+  /** String slot `slot` the kernel read (string, file and buffer arguments), if the record has it. */
+  string(slot: number): RawArgString | undefined;
   /** Namespace kinds a namespace call changes (bits over namespace slots); 0 for other hooks. */
   readonly nsKinds: number;
   /** The namespace change in full; called only when nsKinds is not 0. */

@@ -1,4 +1,4 @@
-import type { RawNamespaceChange } from "@nsguard/sensor";
+import type { RawArgString, RawNamespaceChange } from "@nsguard/sensor";
 import type { SyscallInput, TaskInput } from "../process/raw-input.js";
 
 /**
@@ -13,6 +13,8 @@ export function syscallInput(record: {
   /** What the kernel resolved for a namespace call; absent for other hooks. */
   nsChange?: RawNamespaceChange;
   fdKind?: SyscallInput["fdKind"];
+  /** Strings the kernel read (string, file, buffer arguments), by slot. */
+  strings?: RawArgString[];
 }): SyscallInput {
   const { ktime, task, action, args, nsChange } = record;
   return {
@@ -31,5 +33,6 @@ export function syscallInput(record: {
       return nsChange;
     },
     fdKind: record.fdKind ?? "unknown",
+    string: (slot) => record.strings?.[slot],
   };
 }

@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: Apache-2.0
+
+import {
+  encodeStruct,
+  NSGUARD_ARG_EQUAL,
+  NSGUARD_MAX_FOLLOW_FILTERS,
+  NSGUARD_STRING_LEN,
+} from "@nsguard/kernel-contract";
+import type { BpfObject } from "@nsguard/native";
+import type { StringFilterTable } from "@nsguard/policy";
+import { SensorError } from "./sensor-error.js";
+
+const PREFIX_MAP = "nsguard_string_prefix";
+const POSTFIX_MAP = "nsguard_string_postfix";
+const FOLLOW_MAP = "nsguard_follow_filters";
+/** Bits of struct nsguard_string_key.prefixlen taken by filter_id. */
+const FILTER_ID_BITS = 32;
+
+const utf8 = new TextEncoder();
+
+interface LoadedFilter {
+  keys: { map: string; key: Uint8Array }[];
+  followBit?: number;
+}
+
+/**
+ * The values of string filters (matchArgs on strings, matchBinaries) in the kernel's string maps
+ * (bpf/lib/strings.bpf.h): one filter id per filter, its values as keys of one LPM trie. Equal
+ * values carry their NUL, so only an equal string reaches them; Postfix values are reversed.
+ * Shared by every policy, so a load creates no map and an unload leaves the maps as they were.
+ */
+export class StringFilters {
+  private nextId = 1;
+  private readonly loaded = new Map<number, LoadedFilter>();
+  private readonly followBits = new Set<number>();
+
+  constructor(private readonly object: BpfObject) {}
+
+  /** Writes a filter's values; returns its filter id. */
+  add(filter: StringFilterTable): number {
+    const id = this.nextId++;
+    const entry: LoadedFilter = { keys: [] };
+    this.loaded.set(id, entry);
+    try {
+      for (const value of filter.values) {
+        const { map, key } = stringKey(id, filter.op, value);
+        this.object.updateMapElem(map, key, Uint8Array.of(1));
+        entry.keys.push({ map, key });
+      }
+    } catch (err) {
+      this.remove(id);
+      throw err;
+    }
+    return id;
+  }
+
+  /**
+   * matchBinaries followChildren: a bit every exec sets in the new process's follow_bits when its
+   * binary equals one of the filter's values. Returns the bit + 1 (struct nsguard_binary_filter).
+   */
+  addFollow(filterId: number): number {
+    let bit = 0;
+    while (this.followBits.has(bit)) bit++;
+    if (bit >= NSGUARD_MAX_FOLLOW_FILTERS) {
+      throw new SensorError(
+        `at most ${NSGUARD_MAX_FOLLOW_FILTERS} matchBinaries followChildren filters can be loaded at once`,
+        "unsupported",
+      );
+    }
+    const entry = this.loaded.get(filterId);
+    if (entry === undefined) throw new Error(`string filter ${filterId} is not loaded`);
+    this.object.updateMapElem(
+      FOLLOW_MAP,
+      u32(bit),
+      encodeStruct("nsguard_follow_filter", { op: NSGUARD_ARG_EQUAL, filter_id: filterId }),
+    );
+    this.followBits.add(bit);
+    entry.followBit = bit;
+    return bit + 1;
+  }
+
+  /** Deletes a filter's values (and its follow bit). */
+  remove(id: number): void {
+    const entry = this.loaded.get(id);
+    if (entry === undefined) return;
+    this.loaded.delete(id);
+    for (const { map, key } of entry.keys) this.object.deleteMapElem(map, key);
+    if (entry.followBit !== undefined) {
+      this.object.updateMapElem(FOLLOW_MAP, u32(entry.followBit), encodeStruct("nsguard_follow_filter", {}));
+      this.followBits.delete(entry.followBit);
+    }
+  }
+}
+
+function stringKey(
+  filterId: number,
+  op: StringFilterTable["op"],
+  value: string,
+): { map: string; key: Uint8Array } {
+  let bytes = utf8.encode(value).slice(0, NSGUARD_STRING_LEN);
+  let map = PREFIX_MAP;
+  if (op === "Equal" || op === "NotEqual") {
+    // The NUL makes the value match only a string that ends where it ends.
+    if (bytes.length < NSGUARD_STRING_LEN) bytes = Uint8Array.from([...bytes, 0]);
+  } else if (op === "Postfix" || op === "NotPostfix") {
+    bytes = bytes.reverse();
+    map = POSTFIX_MAP;
+  }
+  const key = encodeStruct("nsguard_string_key", {
+    prefixlen: FILTER_ID_BITS + 8 * bytes.length,
+    filter_id: filterId,
+    data: bytes,
+  });
+  return { map, key };
+}
+
+function u32(value: number): Uint8Array {
+  const key = new Uint8Array(4);
+  new DataView(key.buffer).setUint32(0, value, true);
+  return key;
+}
