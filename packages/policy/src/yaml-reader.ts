@@ -73,7 +73,7 @@ export class YamlReader {
       // Aliases are not followed: their target is walked where it is written.
       if (depth > 64) return;
       if (isSeq(node)) {
-        node.items.forEach((item, i) => walk(item, itemPath(path, i), depth + 1));
+        for (const [i, item] of node.items.entries()) walk(item, itemPath(path, i), depth + 1);
         return;
       }
       if (!isMap(node)) return;
