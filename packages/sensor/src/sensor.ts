@@ -6,9 +6,8 @@ import {
   type SeedProcess,
   type ThrottleSource,
 } from "@nsguard/native";
-import type { CompiledHook, CompiledPolicy } from "@nsguard/policy";
+import { type CompiledHook, type CompiledPolicy, IA32_SYSCALLS, X64_SYSCALLS } from "@nsguard/policy";
 import { bpfObjectPath, defaultBpfDir } from "./bpf-objects.js";
-import { IA32_SYSCALLS } from "./ia32-syscalls.js";
 import {
   ensureKernelMounts,
   hasSyscallTracepoint,
@@ -16,7 +15,6 @@ import {
   probeKernelFeatures,
 } from "./kernel-features.js";
 import { SensorError } from "./sensor-error.js";
-import { X64_SYSCALLS } from "./x64-syscalls.js";
 
 /** Ring-buffer poll period while busy (SensorOptions.pollMs). */
 const DEFAULT_POLL_MS = 5;
