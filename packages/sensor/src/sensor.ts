@@ -137,6 +137,11 @@ export class Sensor {
         for (const hook of policy.hooks) loaded.push(this.attachHook(policyKey, policy.name, hook));
       } catch (err) {
         for (const hook of loaded) this.detachHook(hook);
+        // Name the policy entry that asked for the hook, as the policy's own errors do.
+        const hook = policy.hooks[loaded.length];
+        if (err instanceof SensorError && hook !== undefined) {
+          throw new SensorError(`${hook.specPath}: ${err.message}`, err.code, { cause: err });
+        }
         throw err;
       }
       this.policies.set(policyKey, loaded);
