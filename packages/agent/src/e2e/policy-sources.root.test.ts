@@ -1,5 +1,13 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -181,6 +189,54 @@ describe.runIf(isRoot || process.env.CI)("policy sources (root tier)", () => {
         }
       } finally {
         anchor.stop();
+      }
+    },
+    120_000,
+  );
+  rootIt(
+    "--tracing-policy-dir on the kernel: a file dropped in loads, a bad one beside it changes nothing, a removed one unloads",
+    async () => {
+      const policies = join(dir, "tracing-policies.d");
+      mkdirSync(policies);
+      const anchor = startHostAnchor();
+      const agent = await startExampleAgent("namespace-surface.yaml", {
+        tracingPolicies: [],
+        tracingPolicyDir: policies,
+      });
+      const abort = new AbortController();
+      try {
+        const events = await collectKprobes(agent, WORKLOAD_FILTER, abort.signal);
+        const surface = readFileSync(join(EXAMPLES, "namespace-surface.yaml"), "utf8");
+        writeFileSync(join(policies, "surface.yaml"), surface);
+        const bad = corpus.find((c) => c.stage === "load");
+        if (bad === undefined) throw new Error("corpus lacks a load-stage policy");
+        writeFileSync(join(policies, "kernel-function.yaml"), bad.text);
+        await waitFor(() => agent.policies.list().length === 2, 10_000, "both files to be applied");
+        const byName = new Map(agent.policies.list().map((p) => [p.name, p]));
+        expect(byName.get("namespace-surface")?.state).toBe(TracingPolicyState.TP_STATE_ENABLED);
+        expect(byName.get(bad.name ?? "")).toMatchObject({
+          state: TracingPolicyState.TP_STATE_LOAD_ERROR,
+          error: bad.error,
+        });
+        expect((await workload(events, anchor.pid, 2)).map((s) => JSON.parse(s).function)).toEqual([
+          "__x64_sys_setns",
+          "__x64_sys_unshare",
+        ]);
+
+        unlinkSync(join(policies, "surface.yaml"));
+        await waitFor(
+          () => agent.policies.list().length === 1,
+          10_000,
+          "the removed file's policy to unload",
+        );
+        const seen = events.length;
+        await run("unshare", ["-n", "true"]);
+        await new Promise((r) => setTimeout(r, 500));
+        expect(events.length).toBe(seen);
+      } finally {
+        abort.abort();
+        anchor.stop();
+        await agent.stop();
       }
     },
     120_000,
