@@ -1,6 +1,8 @@
-// Regenerates packages/sensor/src/{ia32,x64}-syscalls.ts from the kernel UAPI headers of the x86
+// Regenerates packages/policy/src/{ia32,x64}-syscalls.ts from the kernel UAPI headers of the x86
 // syscall numbers (linux-libc-dev): node scripts/gen-syscall-tables.mjs. The output is committed so
-// the agent needs no kernel headers at run time; syscall numbers never change once assigned.
+// the agent needs no kernel headers at run time; syscall numbers never change once assigned. They
+// live in the policy package because the compiler refuses a syscall the architecture lacks (so
+// `nsguard tracingpolicy lint` finds it without a kernel); the sensor keys its tables by them.
 import { readFileSync, writeFileSync } from "node:fs";
 
 const tables = [
@@ -27,6 +29,6 @@ export const ${name}: Readonly<Record<string, number>> = {
 ${numbers.map(([syscall, nr]) => `  ${syscall}: ${nr},`).join("\n")}
 };
 `;
-  writeFileSync(new URL(`../packages/sensor/src/${file}`, import.meta.url), out);
+  writeFileSync(new URL(`../packages/policy/src/${file}`, import.meta.url), out);
   console.log(`${file}: ${numbers.length} syscalls`);
 }

@@ -25,8 +25,8 @@ generated_is_current() {
     && [ -z "$(git status --porcelain -- $gen)" ]
 }
 syscall_tables_are_current() {
-  # packages/sensor/src/{ia32,x64}-syscalls.ts are generated from the system's kernel headers.
-  node scripts/gen-syscall-tables.mjs >/dev/null && git diff --quiet -- packages/sensor/src/ia32-syscalls.ts packages/sensor/src/x64-syscalls.ts
+  # packages/policy/src/{ia32,x64}-syscalls.ts are generated from the system's kernel headers.
+  node scripts/gen-syscall-tables.mjs >/dev/null && git diff --quiet -- packages/policy/src/ia32-syscalls.ts packages/policy/src/x64-syscalls.ts
 }
 kernel_contract_is_current() {
   # packages/kernel-contract/src/gen is generated from bpf/include/nsguard_events.h, the one

@@ -18,6 +18,7 @@ import { infoFileContent, removeInfoFile, writeInfoFile } from "./info-file.js";
 import { createMetricsRegistry, startMetricsServer } from "./metrics/metrics.js";
 import { resolveNodeName } from "./node-name.js";
 import { Observer } from "./observer.js";
+import { PolicyDirectory } from "./policies/policy-directory.js";
 import { AgentPolicyStore, STATIC_POLICY_DOMAIN } from "./policies/policy-store.js";
 import { ProcessCache } from "./process/process-cache.js";
 import { kernelSeedOf, readNamespaces, scanProcfs } from "./process/procfs.js";
@@ -35,6 +36,13 @@ const THROTTLE_POLL_MS = 250;
 export interface AgentOptions {
   /** Policy files loaded at start-up (Tetragon's "static" domain). */
   tracingPolicies: string[];
+  /**
+   * A directory of policy files (Tetragon's --tracing-policy-dir), loaded at start and followed
+   * while the agent runs (policies/policy-directory.ts). Unset: none; nsguard has no default
+   * directory, so a policy never appears from a path nobody named. A named directory that does
+   * not exist fails the start.
+   */
+  tracingPolicyDir?: string;
   /** gRPC TCP listen address; "" disables the TCP listener. */
   serverAddress: string;
   /** gRPC unix socket path; "" disables the socket. */
@@ -101,6 +109,8 @@ export interface RunningAgent {
   readonly server: RunningServer;
   readonly hub: EventHub;
   readonly policies: AgentPolicyStore;
+  /** The --tracing-policy-dir watcher, when one was named. */
+  readonly policyDirectory: PolicyDirectory | undefined;
   readonly sensor: Sensor;
   readonly observer: Observer;
   /** The /metrics URL when a metrics server runs. */
@@ -119,6 +129,8 @@ export async function startAgent(
 ): Promise<RunningAgent> {
   // Validate everything user-supplied first: a bad policy file must change nothing.
   for (const file of options.tracingPolicies) await loadTracingPolicyFile(file);
+  // The directory must exist; its files' own faults are reported per file, never fatal.
+  if (options.tracingPolicyDir !== undefined) await PolicyDirectory.check(options.tracingPolicyDir);
   const nodeName = resolveNodeName({ explicit: options.nodeName });
   // Runtimes are asked now, before the kernel is touched: a CRI or Kubernetes API that cannot be
   // reached fails the start.
@@ -155,6 +167,7 @@ export async function startAgent(
       logger.warn({ err, op: raw.op }, "dropped a kernel record that could not be handled"),
   });
   let policies: AgentPolicyStore | undefined;
+  let policyDirectory: PolicyDirectory | undefined;
   try {
     sensor = Sensor.start({ onEvents: (batch) => observer.handleBatch(batch), bpfDir: options.bpfDir });
     const kernel = sensor;
@@ -188,6 +201,9 @@ export async function startAgent(
     for (const file of options.tracingPolicies) {
       await policies.add(readFileSync(file, "utf8"), STATIC_POLICY_DOMAIN, file);
       logger.info({ file }, "tracing policy loaded");
+    }
+    if (options.tracingPolicyDir !== undefined) {
+      policyDirectory = await PolicyDirectory.open(options.tracingPolicyDir, policies, logger);
     }
 
     if (options.exportFilename) exporter = new JsonExporter(hub, { filename: options.exportFilename });
@@ -242,6 +258,7 @@ export async function startAgent(
     clearInterval(clockRefresh);
     clearInterval(throttlePoll);
     clearInterval(memoryTrim);
+    await policyDirectory?.close();
     observer.close();
     await metrics?.close();
     await server?.close();
@@ -251,7 +268,7 @@ export async function startAgent(
     throw err;
   }
 
-  const running = { sensor, server, policies };
+  const running = { sensor, server, policies, policyDirectory };
   let stopping: Promise<void> | undefined;
   return {
     nodeName,
@@ -266,6 +283,7 @@ export async function startAgent(
         clearInterval(throttlePoll);
         clearInterval(memoryTrim);
         throttles?.close();
+        await running.policyDirectory?.close();
         await metrics?.close();
         await running.server.close();
         await running.sensor.stop();

@@ -3,6 +3,7 @@ export { BootClock } from "./clock.js";
 export { type PodInfoSource, StaticPodInfoSource } from "./container/pod-info.js";
 export { Observer, type ObserverStats } from "./observer.js";
 export { loadPodInfoFile } from "./pod-info-file.js";
+export { PolicyDirectory, type PolicyFileState } from "./policies/policy-directory.js";
 export { AgentPolicyStore, type PolicyLoader, STATIC_POLICY_DOMAIN } from "./policies/policy-store.js";
 export { ProcessCache } from "./process/process-cache.js";
 export {

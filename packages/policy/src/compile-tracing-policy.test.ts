@@ -115,6 +115,16 @@ describe("compileTracingPolicy: syscall names (reference §2.6)", () => {
       "x86_64",
       'c.yaml:7:5: spec.kprobes[0].call: "SyS_setns" is not a valid syscall symbol; expected a name like "sys_setns"',
     ],
+    [
+      "sys_setnss",
+      "x86_64",
+      'c.yaml:7:5: spec.kprobes[0].call: "sys_setnss": x86_64 has no syscall named setnss',
+    ],
+    [
+      "__x64_sys_socketcall",
+      "x86_64",
+      'c.yaml:7:5: spec.kprobes[0].call: "__x64_sys_socketcall": x86_64 has no syscall named socketcall',
+    ],
   ] as const)("refuses %s on %s", (call, arch, message) => {
     expect(compileError(policyWithSpec("kprobes:", `- call: ${call}`), { arch }).message).toBe(message);
   });

@@ -19,6 +19,7 @@ import { isEmptyLabelSelector } from "./read-label-selector.js";
 import { policyErrorAt } from "./source-locations.js";
 import { resolveSyscallSymbol } from "./syscall-symbols.js";
 import type { KProbeSpec, TracingPolicy } from "./tracing-policy-types.js";
+import { X64_SYSCALLS } from "./x64-syscalls.js";
 
 export interface CompileOptions {
   /** Target architecture; defaults to the running process's. Picks the syscall symbol prefix. */
@@ -181,6 +182,11 @@ interface Target {
   attach: HookAttach;
 }
 
+/** The syscall names of each architecture nsguard has a number table for. */
+const SYSCALL_TABLES: Readonly<Partial<Record<Arch, Readonly<Record<string, number>>>>> = {
+  x86_64: X64_SYSCALLS,
+};
+
 const LIST_PREFIX = "list:";
 // Kernel symbols, including compiler-made local ones such as `foo.isra.0`.
 const KERNEL_SYMBOL = /^[A-Za-z_][A-Za-z0-9_.]*$/;
@@ -228,6 +234,16 @@ function resolveTargets(policy: TracingPolicy, kprobe: KProbeSpec, path: string,
 function syscallTarget(policy: TracingPolicy, call: string, path: string, arch: Arch): Target {
   const resolved = resolveSyscallSymbol(call, arch);
   if (!resolved.ok) throw policyErrorAt(policy, path, resolved.reason);
+  // Tetragon finds out at load time, when the symbol is missing from the kernel; the UAPI table
+  // says it before any kernel is involved (arm64 has no table here: its sensor refuses instead).
+  const known = SYSCALL_TABLES[arch];
+  if (known !== undefined && !Object.hasOwn(known, resolved.syscall)) {
+    throw policyErrorAt(
+      policy,
+      path,
+      `${JSON.stringify(call)}: ${arch} has no syscall named ${resolved.syscall}`,
+    );
+  }
   return {
     call,
     functionName: resolved.functionName,

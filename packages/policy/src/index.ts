@@ -34,6 +34,7 @@ export {
 } from "./compiled-policy-types.js";
 export * from "./crd-enums.js";
 export * from "./crd-limits.js";
+export { IA32_SYSCALLS } from "./ia32-syscalls.js";
 export { type LoadedPolicyFile, loadTracingPolicyFile } from "./load-tracing-policy-file.js";
 export { parseTracingPolicy } from "./parse-tracing-policy.js";
 export { isPolicyError, PolicyError, type PolicyErrorOptions } from "./policy-error.js";
@@ -54,3 +55,4 @@ export {
   type SyscallSymbolResult,
 } from "./syscall-symbols.js";
 export type * from "./tracing-policy-types.js";
+export { X64_SYSCALLS } from "./x64-syscalls.js";

@@ -336,7 +336,21 @@ describe("parseTracingPolicy: errors", () => {
       "metadata: [a,\nspec: x\n",
       "p.yaml:2:1: invalid YAML: Flow sequence in block collection must be sufficiently indented and end with a ]",
     ],
-    ["duplicate keys", "kind: a\nkind: b\n", "p.yaml:2:1: invalid YAML: Map keys must be unique"],
+    [
+      "duplicate keys",
+      "kind: a\nkind: b\n",
+      'p.yaml:2:1: kind: duplicate key "kind" (already set at line 1, column 1)',
+    ],
+    [
+      "duplicate keys deep inside, named by their field path",
+      setnsWith("args:", "- index: 0", "  type: int", "  index: 1"),
+      'p.yaml:11:7: spec.kprobes[0].args[0].index: duplicate key "index" (already set at line 9, column 7)',
+    ],
+    [
+      "duplicate free-form keys (labels)",
+      "apiVersion: cilium.io/v1alpha1\nkind: TracingPolicy\nmetadata:\n  name: a\n  labels: {app: x, app: y}\nspec: {}\n",
+      'p.yaml:5:20: metadata.labels.app: duplicate key "app" (already set at line 5, column 12)',
+    ],
     ["tabs", "spec:\n\tkprobes: []\n", "p.yaml:2:1: invalid YAML: Tabs are not allowed as indentation"],
     [
       "two documents",

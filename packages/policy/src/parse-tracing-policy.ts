@@ -26,7 +26,8 @@ export function parseTracingPolicy(text: string, source?: string): TracingPolicy
     // `010` is octal there, so 1.1 is the closer match. Merge keys are off: `<<` is an unknown field.
     version: "1.1",
     merge: false,
-    uniqueKeys: true,
+    // Duplicate keys are found by the reader, which can name the key and its field path.
+    uniqueKeys: false,
     prettyErrors: false,
   });
 
@@ -49,6 +50,7 @@ export function parseTracingPolicy(text: string, source?: string): TracingPolicy
   }
 
   const reader = new YamlReader(document, lineCounter, source);
+  reader.refuseDuplicateKeys();
   const policy = readTracingPolicy(reader, document.contents);
   rememberPolicySource(policy, source, reader.positions);
   return policy;

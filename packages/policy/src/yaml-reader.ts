@@ -8,6 +8,7 @@ import {
   isSeq,
   type LineCounter,
   type Node,
+  type Scalar,
   type YAMLMap,
 } from "yaml";
 import { closestMatch } from "./closest-match.js";
@@ -60,6 +61,42 @@ export class YamlReader {
     if (offset === undefined) return undefined;
     const { line, col } = this.lineCounter.linePos(offset);
     return { line, column: col };
+  }
+
+  /**
+   * Fails on the first key written twice in one mapping, anywhere in the document, naming the key
+   * and its field path. The YAML library's own check says only "Map keys must be unique"; this
+   * runs before any field is read, as a decoder refuses such a document before validating it.
+   */
+  refuseDuplicateKeys(): void {
+    const walk = (node: unknown, path: string, depth: number): void => {
+      // Aliases are not followed: their target is walked where it is written.
+      if (depth > 64) return;
+      if (isSeq(node)) {
+        for (const [i, item] of node.items.entries()) walk(item, itemPath(path, i), depth + 1);
+        return;
+      }
+      if (!isMap(node)) return;
+      const seen = new Map<string, SourcePosition | undefined>();
+      for (const pair of node.items) {
+        const key = isScalar(pair.key) ? pair.key : null;
+        const name = key === null ? undefined : keyName(key);
+        if (name !== undefined) {
+          const childPath = fieldPath(path, name);
+          if (seen.has(name)) {
+            const first = seen.get(name);
+            const where =
+              first === undefined ? "" : ` (already set at line ${first.line}, column ${first.column})`;
+            this.fail(childPath, `duplicate key ${JSON.stringify(name)}${where}`, pair.key);
+          }
+          seen.set(name, this.position(pair.key));
+          walk(pair.value, childPath, depth + 1);
+        } else {
+          walk(pair.value, path, depth + 1);
+        }
+      }
+    };
+    walk(this.document.contents, "", 0);
   }
 
   /** Throws a PolicyError at `path`, located at `node` (or at the field's recorded position). */
@@ -198,7 +235,7 @@ export class MapView {
       if (!isScalar(key)) {
         reader.fail(path, `object keys must be plain strings, got ${reader.describe(key)}`, pair.key);
       }
-      const name = typeof key.value === "string" ? key.value : String(scalarSource(key) ?? key.value);
+      const name = keyName(key);
       this.entries.set(name, { key, value: pair.value });
       reader.record(fieldPath(path, name), key);
     }
@@ -301,6 +338,11 @@ export class MapView {
     for (const key of view.keys()) out[key] = readValue(view.value(key), view.child(key));
     return out;
   }
+}
+
+/** A mapping key as a field name: its text for non-string scalars (`1: x` is key "1"). */
+function keyName(key: Scalar): string {
+  return typeof key.value === "string" ? key.value : String(scalarSource(key) ?? key.value);
 }
 
 function scalarSource(node: Node): string | undefined {

@@ -72,13 +72,29 @@ describe("Sensor (root tier: loads BPF)", () => {
     if (!isRoot) throw new Error("root-tier test cannot run: CI must run as root");
     const sensor = Sensor.start({ onEvents: () => undefined });
     try {
-      const err = await sensor.loadPolicy("x", policy("bogus", "sys_nsguard_nonexistent")).catch((e) => e);
+      // The compiler refuses such a syscall already; a policy built in code meets the sensor's check.
+      const bogus = policy("bogus", "sys_setns");
+      for (const hook of bogus.hooks) {
+        hook.syscall = "nsguard_nonexistent";
+        hook.functionName = "__x64_sys_nsguard_nonexistent";
+      }
+      const err = await sensor.loadPolicy("x", bogus).catch((e) => e);
       expect(isSensorError(err)).toBe(true);
       expect(err.message).toBe(
-        `__x64_sys_nsguard_nonexistent: no ${process.arch} syscall named nsguard_nonexistent`,
+        `spec.kprobes[0]: __x64_sys_nsguard_nonexistent: no ${process.arch} syscall named nsguard_nonexistent`,
       );
       expect(err.message).not.toContain("\n");
-      // The failed load left nothing behind: the same key loads fine afterwards.
+      // A kernel function (syscall: false) needs a kprobe, which this sensor does not attach.
+      const kprobe = compileTracingPolicy(
+        parseTracingPolicy(
+          "apiVersion: cilium.io/v1alpha1\nkind: TracingPolicy\nmetadata: {name: creds}\nspec:\n  kprobes: [{call: commit_creds, syscall: false}]\n",
+        ),
+      );
+      const refused = await sensor.loadPolicy("x", kprobe).catch((e) => e);
+      expect(refused.message).toMatch(
+        /^spec\.kprobes\[0\]: commit_creds: (this kernel has no kprobes|kprobes on kernel functions are not supported)/,
+      );
+      // The failed loads left nothing behind: the same key loads fine afterwards.
       await sensor.loadPolicy("x", policy("fine", "sys_setns"));
     } finally {
       await sensor.stop();

@@ -11,9 +11,8 @@ import {
   type RecordBatch,
   type ThrottleSource,
 } from "@nsguard/native";
-import type { CompiledHook, CompiledPolicy } from "@nsguard/policy";
+import { type CompiledHook, type CompiledPolicy, IA32_SYSCALLS, X64_SYSCALLS } from "@nsguard/policy";
 import { bpfObjectPath, defaultBpfDir } from "./bpf-objects.js";
-import { IA32_SYSCALLS } from "./ia32-syscalls.js";
 import {
   ensureKernelMounts,
   hasSyscallTracepoint,
@@ -29,7 +28,6 @@ import {
 } from "./kernel-tables.js";
 import { SensorError } from "./sensor-error.js";
 import { StringFilters } from "./string-filters.js";
-import { X64_SYSCALLS } from "./x64-syscalls.js";
 
 /** Ring-buffer poll period while busy (SensorOptions.pollMs). */
 const DEFAULT_POLL_MS = 5;
@@ -158,6 +156,11 @@ export class Sensor {
         for (const hook of policy.hooks) loaded.push(this.attachHook(policyKey, policy.name, hook));
       } catch (err) {
         for (const hook of loaded) this.detachHook(hook);
+        // Name the policy entry that asked for the hook, as the policy's own errors do.
+        const hook = policy.hooks[loaded.length];
+        if (err instanceof SensorError && hook !== undefined) {
+          throw new SensorError(`${hook.specPath}: ${err.message}`, err.code, { cause: err });
+        }
         throw err;
       }
       this.policies.set(policyKey, loaded);

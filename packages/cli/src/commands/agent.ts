@@ -26,6 +26,10 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
     .command("agent")
     .description("Run the nsguard agent (needs root)")
     .option("--tracing-policy <file>", "load this policy at start (repeatable)", collectRepeated, [])
+    .option(
+      "--tracing-policy-dir <dir>",
+      "load every *.yaml/*.yml policy in this directory and follow its changes (default: none)",
+    )
     .option("--server-address <address>", 'gRPC listen address ("" disables)', "localhost:54321")
     .option(
       "--server-socket <path>",
@@ -89,6 +93,7 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
     .action(
       async (flags: {
         tracingPolicy: string[];
+        tracingPolicyDir?: string;
         serverAddress: string;
         serverSocket: string;
         serverSocketGroup?: string;
@@ -128,6 +133,7 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
           enableProcessCred: flags.enableProcessCred,
           // Client commands find the agent through it (server-address.ts).
           infoFile: DEFAULT_INFO_FILE,
+          ...(flags.tracingPolicyDir !== undefined ? { tracingPolicyDir: flags.tracingPolicyDir } : {}),
           ...(flags.nodeName !== undefined ? { nodeName: flags.nodeName } : {}),
           ...(flags.eventQueueBytes !== undefined ? { eventQueueBytes: flags.eventQueueBytes } : {}),
           ...(flags.exportFilename !== undefined ? { exportFilename: flags.exportFilename } : {}),

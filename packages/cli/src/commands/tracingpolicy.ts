@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { toJson } from "@bufbuild/protobuf";
+import { isPolicyError, loadTracingPolicyFile } from "@nsguard/policy";
 import { ListTracingPoliciesResponseSchema, TracingPolicyMode } from "@nsguard/sdk";
 import type { Command } from "commander";
 import { Option } from "commander";
@@ -59,6 +60,30 @@ export function registerTracingPolicy(
         await writeLine(io.stdout, `tracing policy ${JSON.stringify(file)} added`);
       }),
     );
+
+  // No agent and no kernel: the agent's own reader and compiler (@nsguard/policy, pure
+  // TypeScript), for this machine's architecture, so every message is the one a load would give.
+  // What only the kernel decides (a kernel function needs kprobes) shows at load.
+  tp.command("lint <files...>")
+    .description("Check policy files offline, with the messages the agent would give (no agent needed)")
+    .action(async (files: string[]) => {
+      let failed = 0;
+      for (const file of files) {
+        try {
+          const { compiled } = await loadTracingPolicyFile(file);
+          const hooks = compiled.hooks.length;
+          await writeLine(
+            io.stdout,
+            `${file}: ok (${compiled.name}: ${hooks} hook${hooks === 1 ? "" : "s"})`,
+          );
+        } catch (err) {
+          if (!isPolicyError(err)) throw err;
+          failed++;
+          await writeLine(io.stderr, err.message);
+        }
+      }
+      setExitCode(failed === 0 ? 0 : 1);
+    });
 
   common(tp.command("delete <name>").description("Delete a tracing policy"))
     .option("-n, --namespace <namespace>", "namespace of a namespaced policy", "")

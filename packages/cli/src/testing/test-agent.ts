@@ -21,7 +21,7 @@ export interface TestAgent {
   unixAddress: string;
   hub: EventHub;
   policies: AgentPolicyStore;
-  /** Keys of the policies the loader holds now (what the sensor would have attached). */
+  /** Load keys (`<store key>#<n>`) of the policies the loader holds now (what the sensor would attach). */
   loaded: Set<string>;
   server: RunningServer;
   /**
