@@ -28,6 +28,7 @@
 #include "maps.bpf.h"
 #include "task.bpf.h"
 #include "throttle.bpf.h"
+#include "scope.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -380,6 +381,11 @@ static __noinline int handle_call(__u32 hook_id, struct task_struct *task, __u32
 
 	if (!hook || !hook->enabled)
 		return 0;
+	/* Workload scope (TracingPolicyNamespaced, podSelector, containerSelector) before anything else. */
+	if (hook->scope_id && !in_scope(hook->scope_id, task)) {
+		count(NSGUARD_CNT_FILTERED);
+		return 0;
+	}
 	__builtin_memcpy(args, regs_args, sizeof(call));
 	if (hook->ns_call == NSGUARD_NS_CALL_CLONE3) {
 		__u64 clone_flags = 0;

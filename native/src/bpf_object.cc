@@ -27,6 +27,7 @@ constexpr const char* kProcsMap = "nsguard_procs";
 constexpr const char* kCountersMap = "nsguard_counters";
 constexpr const char* kEventsMap = "nsguard_events";
 constexpr const char* kSourcesMap = "nsguard_sources";
+constexpr const char* kPolicyCgroupsMap = "nsguard_policy_cgroups";
 
 std::string WithReason(std::string msg, const LogCapture& log) {
   std::string last = log.LastLine();
@@ -81,6 +82,7 @@ Napi::Function BpfObject::Init(Napi::Env env) {
           InstanceMethod<&BpfObject::Close>("__close"),
           InstanceMethod<&BpfObject::SetHook>("__setHook"),
           InstanceMethod<&BpfObject::DeleteHook>("__deleteHook"),
+          InstanceMethod<&BpfObject::SetScopeCgroup>("__setScopeCgroup"),
           InstanceMethod<&BpfObject::SetSyscallHooks>("__setSyscallHooks"),
           InstanceMethod<&BpfObject::SeedProcess>("__seedProcess"),
           InstanceMethod<&BpfObject::SeedProcesses>("__seedProcesses"),
@@ -508,6 +510,41 @@ Napi::Value BpfObject::DeleteHook(const Napi::CallbackInfo& info) {
     if (err == ENOENT) return Napi::Boolean::New(env, false);
     ThrowBpfError(env, "map_update", err,
                   std::string("delete ") + kHooksMap + "[" + std::to_string(hook_id) + "]: " +
+                      std::strerror(err));
+    return env.Undefined();
+  }
+  return Napi::Boolean::New(env, true);
+}
+
+// (scopeId, cgroupId: bigint, member: boolean) → adds or removes nsguard_policy_cgroups[{scopeId,
+// cgroupId}] (struct nsguard_scope_key). Removing an absent entry is not an error. Returns whether
+// the map changed.
+Napi::Value BpfObject::SetScopeCgroup(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  struct nsguard_scope_key key = {};
+  uint64_t cgroup_id = 0;
+  bool member = false;
+  if (!GetU32(env, info[0], "scopeId", &key.scope_id) ||
+      !GetU64(env, info[1], "cgroupId", &cgroup_id) || !GetBool(env, info[2], "member", &member)) {
+    return env.Undefined();
+  }
+  if (key.scope_id == 0) {
+    ThrowRangeError(env, "scopeId must not be 0 (0 = no scope)");
+    return env.Undefined();
+  }
+  key.cgroup_id = cgroup_id;
+  if (!RequireLoaded(env, "map_update")) return env.Undefined();
+  struct bpf_map* map = FindMap(env, kPolicyCgroupsMap, "map_update");
+  if (map == nullptr) return env.Undefined();
+  const uint8_t value = 1;
+  int rc = member ? bpf_map_update_elem(bpf_map__fd(map), &key, &value, BPF_ANY)
+                  : bpf_map_delete_elem(bpf_map__fd(map), &key);
+  if (rc != 0) {
+    int err = errno;
+    if (!member && err == ENOENT) return Napi::Boolean::New(env, false);
+    ThrowBpfError(env, "map_update", err,
+                  std::string(member ? "update " : "delete ") + kPolicyCgroupsMap + "[" +
+                      std::to_string(key.scope_id) + "/" + std::to_string(cgroup_id) + "]: " +
                       std::strerror(err));
     return env.Undefined();
   }

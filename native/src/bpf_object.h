@@ -59,6 +59,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value SetHook(const Napi::CallbackInfo& info);
   Napi::Value DeleteHook(const Napi::CallbackInfo& info);
+  Napi::Value SetScopeCgroup(const Napi::CallbackInfo& info);
   Napi::Value SetSyscallHooks(const Napi::CallbackInfo& info);
   Napi::Value SeedProcess(const Napi::CallbackInfo& info);
   Napi::Value SeedProcesses(const Napi::CallbackInfo& info);

@@ -132,7 +132,8 @@ NSG_OFF(nsguard_selector, action, 32);
 NSG_OFF(nsguard_selector, arg_count, 36);
 NSG_OFF(nsguard_selector, args, 40);
 
-NSG_SIZE(nsguard_hook, 1416);
+NSG_SIZE(nsguard_hook, 1424);
+NSG_OFF(nsguard_hook, scope_id, 1416);
 NSG_OFF(nsguard_hook, enabled, 0);
 NSG_OFF(nsguard_hook, selector_count, 4);
 NSG_OFF(nsguard_hook, fd_arg, 8);
@@ -355,6 +356,11 @@ Napi::Object MakeConstants(Napi::Env env) {
   c.Set("argOps", arg_ops);
   c.Set("MAX_ARG_FILTERS", U32(env, NSGUARD_MAX_ARG_FILTERS));
   c.Set("MAX_ARG_VALUES", U32(env, NSGUARD_MAX_ARG_VALUES));
+  Napi::Object scope = Napi::Object::New(env);
+  scope.Set("ALL_CONTAINERS", U32(env, NSGUARD_SCOPE_ALL_CONTAINERS));
+  scope.Set("HOST_CGROUP", Napi::BigInt::New(env, static_cast<uint64_t>(NSGUARD_SCOPE_HOST_CGROUP)));
+  scope.Set("MAX_CGROUPS", U32(env, NSGUARD_MAX_SCOPE_CGROUPS));
+  c.Set("scope", scope);
 
   // Slot of each namespace in nsguard_task.ns, under its RawNamespaces name.
   Napi::Object ns = Napi::Object::New(env);

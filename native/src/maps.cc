@@ -23,6 +23,10 @@ static_assert(sizeof(struct nsguard_throttle_window) == 24, "sizeof(struct nsgua
 static_assert(NSGUARD_CNT_THROTTLED < NSGUARD_CNT_MAX, "counter indices");
 static_assert(sizeof(struct nsguard_syscall_hooks) == 8 + 8 * NSGUARD_MAX_SYSCALL_HOOKS,
               "sizeof(struct nsguard_syscall_hooks) changed");
+static_assert(sizeof(struct nsguard_scope_key) == 16, "sizeof(struct nsguard_scope_key) changed");
+static_assert(offsetof(struct nsguard_scope_key, cgroup_id) == 8, "nsguard_scope_key.cgroup_id moved");
+static_assert(NSGUARD_SCOPE_HOST_CGROUP != 0 && NSGUARD_SCOPE_ALL_CONTAINERS != 0,
+              "scope sentinels must differ from 0 (no scope)");
 static_assert(NSGUARD_THROTTLE_LOW_BYTES < NSGUARD_THROTTLE_HIGH_BYTES &&
                   NSGUARD_THROTTLE_HIGH_BYTES < NSGUARD_THROTTLE_MAX_BYTES &&
                   NSGUARD_THROTTLE_MAX_BYTES < NSGUARD_RINGBUF_BYTES,
@@ -155,6 +159,14 @@ bool EncodeHookTable(Napi::Env env, const Napi::Value& v, struct nsguard_hook* o
   }
   out->fd_arg = fd_arg;
   if (!EncodeNsCall(env, Field(t, "nsCall"), &out->ns_call)) return false;
+  // scopeId: absent = every workload (0).
+  Napi::Value scope = Field(t, "scopeId");
+  if (!scope.IsUndefined() && !GetU32(env, scope, "hook table.scopeId", &out->scope_id)) return false;
+  if (out->scope_id == NSGUARD_SCOPE_ALL_CONTAINERS) {
+    ThrowTypeError(env, "hook table.scopeId " + std::to_string(out->scope_id) +
+                            " is reserved (NSGUARD_SCOPE_ALL_CONTAINERS)");
+    return false;
+  }
 
   Napi::Value sv = Field(t, "selectors");
   if (!sv.IsArray()) {

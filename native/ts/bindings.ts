@@ -17,6 +17,11 @@ export interface HookTable {
   fdArg: number;
   /** A namespace call whose change the kernel resolves (enum nsguard_ns_call); absent: none. */
   nsCall?: NamespaceCall;
+  /**
+   * Workload scope (struct nsguard_hook.scope_id): only calls from the cgroups map
+   * nsguard_policy_cgroups lists under this id reach the selectors. Absent or 0: every workload.
+   */
+  scopeId?: number;
   /** At most NSGUARD_MAX_SELECTORS (5); the first that matches decides. Empty: post every call. */
   selectors: HookSelector[];
 }
@@ -244,6 +249,11 @@ export interface NativeConstants {
   argOps: Record<ArgFilter["op"], number>;
   MAX_ARG_FILTERS: number;
   MAX_ARG_VALUES: number;
+  /**
+   * Workload scopes (struct nsguard_scope_key): the scope id whose entries are every known pod
+   * container, the cgroup id of a scope's "host processes too" entry, and the map's capacity.
+   */
+  scope: { ALL_CONTAINERS: number; HOST_CGROUP: bigint; MAX_CGROUPS: number };
   /** Slot of each namespace in nsguard_task.ns (enum nsguard_ns_index). */
   nsIndex: Record<keyof RawNamespaces, number>;
   /** offsetof() of every record field the JS decoder reads, by C struct and field name. */
@@ -338,6 +348,7 @@ export interface NativeBpfObject {
   __close(): void;
   __setHook(hookId: number, table: HookTable): void;
   __deleteHook(hookId: number): boolean;
+  __setScopeCgroup(scopeId: number, cgroupId: bigint, member: boolean): boolean;
   __setSyscallHooks(syscall: number, hooks: SyscallHooks): void;
   __seedProcess(process: SeedProcess): void;
   __seedProcesses(processes: readonly SeedProcess[]): number;

@@ -175,6 +175,15 @@ export class BpfObject {
   }
 
   /**
+   * Adds (`member`) or removes one container cgroup of a workload scope in map
+   * nsguard_policy_cgroups (struct nsguard_scope_key: scope id, cgroup id as in
+   * nsguard_task.cgroup_id). True when the map changed.
+   */
+  setScopeCgroup(scopeId: number, cgroupId: bigint, member: boolean): boolean {
+    return this.#raw.__setScopeCgroup(scopeId, cgroupId, member);
+  }
+
+  /**
    * The policy hooks the dispatcher (nsguard_dispatch on tp_btf/sys_enter) runs for one syscall
    * number, per ABI, in map nsguard_syscall_hooks. Empty lists make it skip the number.
    */
