@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 
 import type { TracingPolicyKind } from "./crd-enums.js";
+import type { LabelSelector } from "./tracing-policy-types.js";
 
 // What nsguard loads for a policy: per hook, where to attach, which arguments to report, and the table
 // the kernel evaluates.
@@ -15,6 +16,24 @@ export interface CompiledPolicy {
   /** `monitor` (spec.options policy-mode, or the compile option) compiles every Sigkill to Post. */
   mode: PolicyMode;
   hooks: CompiledHook[];
+  /** The workloads the policy applies to; absent: every workload, host processes included. */
+  scope?: WorkloadScope;
+}
+
+/**
+ * Which workloads a policy applies to (TracingPolicyNamespaced's namespace, spec.podSelector,
+ * spec.containerSelector, spec.hostSelector; see workload-scope.ts). A container is in scope when
+ * every part that is set matches; host processes when `includeHost`.
+ */
+export interface WorkloadScope {
+  /** Only pods of this namespace (TracingPolicyNamespaced). */
+  namespace?: string;
+  /** Over the pod's labels, plus `k8s:io.kubernetes.pod.namespace` as Tetragon adds it. */
+  podSelector?: LabelSelector;
+  /** Over the container's fields `name` and `repo` (the image repository). */
+  containerSelector?: LabelSelector;
+  /** Processes outside every pod container are in scope too (`hostSelector: {}`). */
+  includeHost: boolean;
 }
 
 export type HookAttach =

@@ -21,6 +21,7 @@ export {
   type PolicyMode,
   type SelectorAction,
   type SelectorTable,
+  type WorkloadScope,
 } from "./compiled-policy-types.js";
 export * from "./crd-enums.js";
 export * from "./crd-limits.js";
@@ -44,3 +45,10 @@ export {
   type SyscallSymbolResult,
 } from "./syscall-symbols.js";
 export type * from "./tracing-policy-types.js";
+export {
+  imageRepository,
+  labelSelectorMatches,
+  POD_NAMESPACE_LABEL,
+  type WorkloadIdentity,
+  workloadInScope,
+} from "./workload-scope.js";
