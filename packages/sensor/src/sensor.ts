@@ -128,15 +128,19 @@ export class Sensor {
     }
   }
 
-  /** Attaches every hook of a compiled policy; on failure nothing stays attached. */
-  loadPolicy(policyKey: string, policy: CompiledPolicy): Promise<void> {
+  /**
+   * Attaches every hook of a compiled policy; on failure nothing stays attached. `scopeId`: the
+   * policy's workload scope in map nsguard_policy_cgroups (setScopeCgroup), which the kernel
+   * checks before the selectors; absent: every workload.
+   */
+  loadPolicy(policyKey: string, policy: CompiledPolicy, scopeId?: number): Promise<void> {
     return this.serialise(() => {
       if (this.policies.has(policyKey)) {
         throw new SensorError(`policy ${policyKey} is already loaded`, "exists");
       }
       const loaded: LoadedHook[] = [];
       try {
-        for (const hook of policy.hooks) loaded.push(this.attachHook(policyKey, policy.name, hook));
+        for (const hook of policy.hooks) loaded.push(this.attachHook(policyKey, policy.name, hook, scopeId));
       } catch (err) {
         for (const hook of loaded) this.detachHook(hook);
         throw err;
@@ -156,6 +160,14 @@ export class Sensor {
 
   hookInfo(hookId: number): HookInfo | undefined {
     return this.hooks.get(hookId);
+  }
+
+  /**
+   * Adds (`member`) or removes a container cgroup (nsguard_task.cgroup_id) of workload scope
+   * `scopeId` in map nsguard_policy_cgroups; see struct nsguard_scope_key. True when it changed.
+   */
+  setScopeCgroup(scopeId: number, cgroupId: bigint, member: boolean): boolean {
+    return wrap("attach", () => this.syscalls.setScopeCgroup(scopeId, cgroupId, member));
   }
 
   /** Tells the kernel's process table about processes that predate the sensor (procfs scan). */
@@ -185,7 +197,12 @@ export class Sensor {
     this.lifecycle.close();
   }
 
-  private attachHook(policyKey: string, policyName: string, hook: CompiledHook): LoadedHook {
+  private attachHook(
+    policyKey: string,
+    policyName: string,
+    hook: CompiledHook,
+    scopeId?: number,
+  ): LoadedHook {
     if (hook.attach.kind !== "syscall-tracepoint") {
       throw new SensorError(
         this.features.kprobes
@@ -214,7 +231,7 @@ export class Sensor {
     const loaded: LoadedHook = { hookId, nr, compatNr };
     // The table goes in before the dispatcher sees the number, so the first call already has
     // its selectors.
-    wrap("attach", () => this.syscalls.setHook(hookId, hook.table));
+    wrap("attach", () => this.syscalls.setHook(hookId, scopeId ? { ...hook.table, scopeId } : hook.table));
     try {
       this.editEntry(nr, (e) => e.native.push(hookId));
       if (compatNr !== undefined) this.editEntry(compatNr, (e) => e.compat.push(hookId));
