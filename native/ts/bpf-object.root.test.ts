@@ -229,7 +229,21 @@ rootDescribe("BpfObject on the kernel (root)", () => {
     ).toThrow(/selectors\[0\]\.pids\.op must be "In" or "NotIn"/);
     expect(() => sys.setHook(1, { enabled: true, fdArg: 6, selectors: [] })).toThrow(/fdArg/);
     expect(() => sys.setHook(1, { enabled: true, fdArg: 0, selectors: [{ action: 2 }] })).toThrow(/action/);
+    const { ALL_CONTAINERS } = nativeConstants.scope;
+    expect(() => sys.setHook(1, { enabled: true, fdArg: 0, selectors: [], scopeId: ALL_CONTAINERS })).toThrow(
+      /scopeId 4294967295 is reserved \(NSGUARD_SCOPE_ALL_CONTAINERS\)/,
+    );
     expect(sys.deleteHook(1)).toBe(false);
+  });
+
+  it("adds and removes workload scope entries (map nsguard_policy_cgroups)", () => {
+    const cgroup = 0x1234_0000_0042n;
+    expect(sys.setScopeCgroup(7, cgroup, true)).toBe(true);
+    expect(sys.setScopeCgroup(7, cgroup, true)).toBe(true); // an update: still there
+    expect(sys.setScopeCgroup(7, cgroup, false)).toBe(true);
+    expect(sys.setScopeCgroup(7, cgroup, false)).toBe(false); // was not there
+    expect(() => sys.setScopeCgroup(0, cgroup, true)).toThrow(RangeError);
+    expect(() => sys.setScopeCgroup(7, -1n, true)).toThrow(TypeError);
   });
 
   it("reports attach failures as BpfError naming the target", () => {
