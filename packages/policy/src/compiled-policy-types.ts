@@ -80,7 +80,8 @@ export interface CompiledArg {
 
 /**
  * Mirrors struct nsguard_hook in bpf/include/nsguard_events.h, which the native addon encodes; keep
- * the two in step. `selectors.length` is `selector_count`.
+ * the two in step. `selectors.length` is `selector_count`. `scope_id` is not compiled: the sensor
+ * sets it at load, from the policy's scope (CompiledPolicy.scope) as the agent filled it.
  */
 export interface HookTable {
   enabled: boolean;

@@ -82,6 +82,12 @@ export class ScopeMaintainer {
   addScope(scope: WorkloadScope): number {
     let id = this.#nextId++;
     if (id === ALL_CONTAINERS) id = this.#nextId++; // after 2^32 - 1 scopes: skip the reserved id
+    if (!this.#podInfo) {
+      this.#logger?.warn(
+        { scope },
+        "a policy is scoped to pods, but no pod metadata source is configured: it selects no container",
+      );
+    }
     const entry: Scope = { scope, written: new Set() };
     this.#scopes.set(id, entry);
     if (scope.includeHost) this.#write(id, entry.written, HOST_CGROUP, true);
