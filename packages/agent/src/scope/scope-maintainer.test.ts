@@ -83,6 +83,19 @@ describe("ScopeMaintainer", () => {
     expect(map.of(ALL_CONTAINERS)).toStrictEqual([101n]);
   });
 
+  it("puts a container in scope when its pod source reports it, before any exec", async () => {
+    const { map, scopes, present, podInfo } = setup([], []);
+    const a = scopes.addScope(namespaceA);
+    present.push(inA); // the runtime made its cgroup
+    podInfo.add(podA); // … and the source announces it: one walk finds the cgroup
+    await new Promise((r) => setImmediate(r));
+    expect(map.of(a)).toStrictEqual([101n]);
+    // A label change the source reports is followed at once (no walk needed: the cgroup is known).
+    podInfo.add(pod(id("a"), "ns-b", { app: "web" }));
+    expect(map.of(a)).toStrictEqual([]);
+    scopes.close();
+  });
+
   it("asks the pod sources about a container they do not know, and scopes it once they answer", async () => {
     const late = new StaticPodInfoSource();
     let answer: () => void = () => undefined;

@@ -42,11 +42,12 @@ const { ALL_CONTAINERS, HOST_CGROUP } = nativeConstants.scope;
  * tells a container from a host process for `hostSelector: {}`). Tetragon's policyfilter does the
  * same from its pod informer (pkg/policyfilter/state.go).
  *
- * Containers are learned two ways, whichever comes first: from the kernel's exec records
- * (observe(), called for every exec: a new container's first exec shows its cgroup), and from a
- * walk of the cgroup filesystems (resync(), at start and then periodically, which also forgets
- * cgroups that are gone and picks up pod changes such as new labels). A container no pod source
- * knows yet is asked about (PodInfoSource.refresh) and re-evaluated when the answer is in.
+ * Containers are learned whichever way comes first: from the kernel's exec records (observe(),
+ * called for every exec: a new container's first exec shows its cgroup), from the pod sources
+ * (PodInfoSource.onUpdate: a container they report that has no known cgroup yet starts a walk),
+ * and from a walk of the cgroup filesystems (resync(), at start and then periodically, which also
+ * forgets cgroups that are gone and picks up pod changes such as new labels). A container no pod
+ * source knows yet is asked about (PodInfoSource.refresh) and re-evaluated when the answer is in.
  *
  * The remaining window (documented in README, Policies): a container's very first syscalls —
  * those before the agent has seen its cgroup and its pod (runc's own set-up inside the new
@@ -61,17 +62,22 @@ export class ScopeMaintainer {
   readonly #scan: () => ContainerCgroup[];
   readonly #logger: Logger | undefined;
   readonly #cgroups = new Map<bigint, KnownCgroup>();
+  /** Container id → its cgroups in #cgroups (a container may show in the v2 and the v1 tree). */
+  readonly #byContainer = new Map<string, Set<bigint>>();
   readonly #scopes = new Map<number, Scope>();
   /** Cgroups written under ALL_CONTAINERS. */
   readonly #allWritten = new Set<bigint>();
   #nextId = 1;
   #closed = false;
+  #walk: NodeJS.Immediate | undefined;
+  readonly #stopUpdates: (() => void) | undefined;
 
   constructor(options: ScopeMaintainerOptions) {
     this.#map = options.map;
     this.#podInfo = options.podInfo;
     this.#scan = options.scan;
     this.#logger = options.logger;
+    this.#stopUpdates = this.#podInfo?.onUpdate?.((containerId) => this.#podUpdated(containerId));
   }
 
   /**
@@ -136,18 +142,52 @@ export class ScopeMaintainer {
 
   close(): void {
     this.#closed = true;
+    this.#stopUpdates?.();
+    clearImmediate(this.#walk);
+  }
+
+  /**
+   * A pod source learned or updated a container: re-evaluate its cgroups, or when the container
+   * has none known yet, walk the cgroup filesystems for it (once for a burst of updates).
+   */
+  #podUpdated(containerId: string): void {
+    const cgroups = this.#byContainer.get(containerId);
+    if (cgroups) {
+      for (const cgroupId of cgroups) {
+        const known = this.#cgroups.get(cgroupId);
+        if (known) this.#resolve(cgroupId, known);
+      }
+      return;
+    }
+    this.#walk ??= setImmediate(() => {
+      this.#walk = undefined;
+      this.resync();
+    });
   }
 
   #learn(cgroupId: bigint, containerId: string): void {
+    const previous = this.#cgroups.get(cgroupId);
+    if (previous) this.#unindex(cgroupId, previous.containerId);
     const known: KnownCgroup = { containerId, workload: undefined, refreshing: false };
     this.#cgroups.set(cgroupId, known);
+    const ids = this.#byContainer.get(containerId) ?? new Set<bigint>();
+    ids.add(cgroupId);
+    this.#byContainer.set(containerId, ids);
     this.#resolve(cgroupId, known);
   }
 
   #forget(cgroupId: bigint): void {
+    const known = this.#cgroups.get(cgroupId);
+    if (known) this.#unindex(cgroupId, known.containerId);
     this.#cgroups.delete(cgroupId);
     for (const [id, entry] of this.#scopes) this.#write(id, entry.written, cgroupId, false);
     this.#write(ALL_CONTAINERS, this.#allWritten, cgroupId, false);
+  }
+
+  #unindex(cgroupId: bigint, containerId: string): void {
+    const ids = this.#byContainer.get(containerId);
+    ids?.delete(cgroupId);
+    if (ids?.size === 0) this.#byContainer.delete(containerId);
   }
 
   /** Looks the container's pod up now; unknown: asks the sources, then looks again. */
