@@ -203,6 +203,7 @@ rootDescribe("BpfObject on the kernel (root)", () => {
       "nsguard_counters",
       "nsguard_events",
       "nsguard_hooks",
+      "nsguard_policy_cgroups",
       "nsguard_procs",
       "nsguard_reader_state",
       "nsguard_sources",
