@@ -99,9 +99,11 @@ describe("ScopeMaintainer", () => {
   it("asks the pod sources about a container they do not know, and scopes it once they answer", async () => {
     const late = new StaticPodInfoSource();
     let answer: () => void = () => undefined;
+    let asked = 0;
     const podInfo = Object.assign(late, {
       refresh: (containerId: string) =>
         new Promise<void>((resolve) => {
+          asked++;
           answer = () => {
             if (containerId === id("a")) late.add(podA);
             resolve();
@@ -112,9 +114,26 @@ describe("ScopeMaintainer", () => {
     const a = scopes.addScope(namespaceA);
     scopes.observe(inA.cgroupId, inA.containerId);
     expect(map.of(a)).toStrictEqual([]);
+    scopes.observe(inA.cgroupId, inA.containerId); // known: no second question
+    expect(asked).toBe(1);
     answer();
     await new Promise((r) => setImmediate(r));
     expect(map.of(a)).toStrictEqual([101n]);
+  });
+
+  it("asks again about a container no source knows only after a while (pod and infra cgroups)", async () => {
+    let asked = 0;
+    const podInfo = Object.assign(new StaticPodInfoSource(), {
+      refresh: async () => {
+        asked++;
+      },
+    });
+    const { scopes } = setup([inA], [], podInfo);
+    await new Promise((r) => setImmediate(r));
+    scopes.resync();
+    scopes.resync();
+    await new Promise((r) => setImmediate(r));
+    expect(asked).toBe(1);
   });
 
   it("resync forgets cgroups that are gone and follows label changes", () => {

@@ -25,7 +25,15 @@ interface KnownCgroup {
   workload: WorkloadIdentity | undefined;
   /** A refresh of this container is under way. */
   refreshing: boolean;
+  /** performance.now() of the last refresh asked for it; -Infinity: never. */
+  refreshedAt: number;
 }
+
+/**
+ * A container no source knows is asked about again at most this often: pod and infra (pause)
+ * cgroups look like containers but no source ever indexes them, and each ask is a runtime call.
+ */
+const REFRESH_RETRY_MS = 30_000;
 
 interface Scope {
   scope: WorkloadScope;
@@ -168,7 +176,12 @@ export class ScopeMaintainer {
   #learn(cgroupId: bigint, containerId: string): void {
     const previous = this.#cgroups.get(cgroupId);
     if (previous) this.#unindex(cgroupId, previous.containerId);
-    const known: KnownCgroup = { containerId, workload: undefined, refreshing: false };
+    const known: KnownCgroup = {
+      containerId,
+      workload: undefined,
+      refreshing: false,
+      refreshedAt: -Infinity,
+    };
     this.#cgroups.set(cgroupId, known);
     const ids = this.#byContainer.get(containerId) ?? new Set<bigint>();
     ids.add(cgroupId);
@@ -195,14 +208,17 @@ export class ScopeMaintainer {
     const pod = this.#podInfo?.lookup(known.containerId);
     known.workload = pod ? workloadOf(pod) : undefined;
     this.#apply(cgroupId, known);
-    if (pod || known.refreshing || !this.#podInfo?.refresh) return;
+    const now = performance.now();
+    if (pod || known.refreshing || !this.#podInfo?.refresh || now - known.refreshedAt < REFRESH_RETRY_MS)
+      return;
     known.refreshing = true;
+    known.refreshedAt = now;
     void this.#podInfo.refresh(known.containerId).then(() => {
       known.refreshing = false;
       // Forgotten or replaced meanwhile: the newer entry has its own lookup.
       if (this.#closed || this.#cgroups.get(cgroupId) !== known) return;
       const found = this.#podInfo?.lookup(known.containerId);
-      if (!found) return; // the next resync asks again
+      if (!found) return; // a resync after REFRESH_RETRY_MS asks again
       known.workload = workloadOf(found);
       this.#apply(cgroupId, known);
     });
