@@ -32,6 +32,7 @@
 #include "strings.bpf.h"
 
 #define NS_BIT(slot) (1U << (slot))
+#include "scope.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -688,6 +689,11 @@ __noinline int nsguard_handle_call(__u32 hook_id, __u32 nr, const struct call_ar
 
 	if (!regs || !hook || !hook->enabled)
 		return 0;
+	/* Workload scope (TracingPolicyNamespaced, podSelector, containerSelector) before anything else. */
+	if (hook->scope_id && !in_scope(hook->scope_id, task)) {
+		count(NSGUARD_CNT_FILTERED);
+		return 0;
+	}
 	ctx = bpf_map_lookup_elem(&nsguard_call_ctx, &zero);
 	if (!ctx)
 		return 0;

@@ -436,6 +436,28 @@ struct nsguard_hook {
 	__u32 string_count;   /* strings used */
 	struct nsguard_string_arg strings[NSGUARD_MAX_STRING_ARGS];
 	struct nsguard_selector selectors[NSGUARD_MAX_SELECTORS];
+	__u32 scope_id; /* 0 = every workload; else the policy's entries in nsguard_policy_cgroups */
+	__u32 scope_pad;
+};
+
+/*
+ * Workload scope of a policy (TracingPolicyNamespaced's namespace, spec.podSelector,
+ * spec.containerSelector, spec.hostSelector), checked in the kernel before any selector
+ * (bpf/lib/scope.bpf.h). Map nsguard_policy_cgroups (HASH, value u8, ignored) holds, per scope id,
+ * the container cgroup ids (struct nsguard_task.cgroup_id) of the containers the policy selects;
+ * user space keeps it equal to the containers whose pod matches.
+ * A host process — one whose cgroup is not a known pod container's, i.e. has no entry under
+ * NSGUARD_SCOPE_ALL_CONTAINERS — is in a scope only when the scope has the entry
+ * NSGUARD_SCOPE_HOST_CGROUP (hostSelector: {}), as Tetragon's policy filter decides it.
+ */
+#define NSGUARD_SCOPE_ALL_CONTAINERS 0xffffffffU
+#define NSGUARD_SCOPE_HOST_CGROUP 0xffffffffffffffffULL
+#define NSGUARD_MAX_SCOPE_CGROUPS 65536
+
+struct nsguard_scope_key {
+	__u32 scope_id; /* struct nsguard_hook.scope_id, or NSGUARD_SCOPE_ALL_CONTAINERS */
+	__u32 pad;
+	__u64 cgroup_id; /* cgroup v2 kn id, or v1 memory cgroup id | NSGUARD_SOURCE_CGROUP_V1 */
 };
 
 /*

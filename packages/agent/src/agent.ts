@@ -22,6 +22,9 @@ import { PolicyDirectory } from "./policies/policy-directory.js";
 import { AgentPolicyStore, STATIC_POLICY_DOMAIN } from "./policies/policy-store.js";
 import { ProcessCache } from "./process/process-cache.js";
 import { kernelSeedOf, readNamespaces, scanProcfs } from "./process/procfs.js";
+import { scanContainerCgroups } from "./scope/container-cgroups.js";
+import { ScopeMaintainer } from "./scope/scope-maintainer.js";
+import { ScopedPolicyLoader } from "./scope/scoped-policy-loader.js";
 import { AGENT_VERSION } from "./version.js";
 
 const CLOCK_REFRESH_MS = 60_000;
@@ -32,6 +35,12 @@ const CLOCK_REFRESH_MS = 60_000;
 const MEMORY_TRIM_MS = 10_000;
 /** How often the kernel's suppression counter is read (one per-CPU counter read while calm). */
 const THROTTLE_POLL_MS = 250;
+/**
+ * How often the workload scopes re-walk the cgroup filesystems (containers that have not exec'd
+ * since the agent started, cgroups that are gone, changed pod labels). New containers do not wait
+ * for it: their first exec puts them in scope.
+ */
+const SCOPE_RESYNC_MS = 5_000;
 
 export interface AgentOptions {
   /** Policy files loaded at start-up (Tetragon's "static" domain). */
@@ -154,6 +163,8 @@ export async function startAgent(
   let throttlePoll: NodeJS.Timeout | undefined;
   let memoryTrim: NodeJS.Timeout | undefined;
   let throttles: ThrottleMonitor | undefined;
+  let scopeResync: NodeJS.Timeout | undefined;
+  let scopes: ScopeMaintainer | undefined;
   let metrics: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
   // Events of containers whose pod is not known yet wait for it (bounded, then sent without).
   const eventCache = podInfo ? new EventCache({ podInfo, cache, sink: hub }) : undefined;
@@ -163,6 +174,7 @@ export async function startAgent(
     context,
     hookInfo: (hookId) => sensor?.hookInfo(hookId),
     recordAction: (key, action) => policies?.recordAction(key, action),
+    observeContainer: (cgroupId, containerId) => scopes?.observe(cgroupId, containerId),
     onError: (err, raw) =>
       logger.warn({ err, op: raw.op }, "dropped a kernel record that could not be handled"),
   });
@@ -197,7 +209,13 @@ export async function startAgent(
     sensor.seedProcesses(records.map(kernelSeedOf));
     logger.info({ processes: records.length }, "process cache seeded from /proc");
 
-    policies = new AgentPolicyStore(sensor);
+    // Workload scopes (podSelector, containerSelector, TracingPolicyNamespaced): the containers
+    // on the node now, then every exec and a periodic re-walk.
+    const scoped = new ScopeMaintainer({ map: sensor, podInfo, scan: () => scanContainerCgroups(), logger });
+    scopes = scoped;
+    scoped.resync();
+    scopeResync = setInterval(() => scoped.resync(), SCOPE_RESYNC_MS).unref();
+    policies = new AgentPolicyStore(new ScopedPolicyLoader(sensor, scoped));
     for (const file of options.tracingPolicies) {
       await policies.add(readFileSync(file, "utf8"), STATIC_POLICY_DOMAIN, file);
       logger.info({ file }, "tracing policy loaded");
@@ -259,6 +277,8 @@ export async function startAgent(
     clearInterval(throttlePoll);
     clearInterval(memoryTrim);
     await policyDirectory?.close();
+    clearInterval(scopeResync);
+    scopes?.close();
     observer.close();
     await metrics?.close();
     await server?.close();
@@ -282,6 +302,8 @@ export async function startAgent(
         clearInterval(clockRefresh);
         clearInterval(throttlePoll);
         clearInterval(memoryTrim);
+        clearInterval(scopeResync);
+        scopes?.close();
         throttles?.close();
         await running.policyDirectory?.close();
         await metrics?.close();

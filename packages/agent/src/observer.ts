@@ -44,6 +44,11 @@ export interface ObserverDeps {
   context: BuildContext;
   /** Which policy hook a syscall record's cookie names (the sensor's registry). */
   hookInfo(hookId: number): HookInfo | undefined;
+  /**
+   * Every exec's container cgroup (nsguard_task.cgroup_id) and the container its name names (""
+   * for none): how the workload scopes learn a new container at its first exec.
+   */
+  observeContainer?(cgroupId: bigint, containerId: string): void;
   /** Per-policy action counters (ListTracingPolicies NPOST/NENFORCE). */
   recordAction?(policyKey: string, action: "post" | "sigkill" | "monitor-sigkill"): void;
   onError?(err: unknown, record: { op: string }): void;
@@ -190,7 +195,7 @@ export class Observer {
     switch (raw.op) {
       case "exec":
         this.stats.exec++;
-        cache.upsertFromExec(raw);
+        this.deps.observeContainer?.(raw.task.cgroupId, cache.upsertFromExec(raw).containerId);
         sink.publish(buildExecEvent(raw, cache, context), {
           source: sourceKey(raw.task.cgroupId),
           priority: false,

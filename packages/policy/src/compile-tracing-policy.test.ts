@@ -681,8 +681,6 @@ describe("compileTracingPolicy: the rest of the spec", () => {
     ["state", "state: [{name: seen}]"],
     ["selectorsMacros", "selectorsMacros: {m: {}}"],
     ["loader", "loader: true"],
-    ["podSelector", "podSelector: {}"],
-    ["containerSelector", "containerSelector: {matchLabels: {name: app}}"],
     ["nodeSelector", "nodeSelector: {matchLabels: {kubernetes.io/arch: amd64}}"],
   ])("refuses %s", (section, line) => {
     const text = policyWithSpec(line, "kprobes:", "- call: sys_setns");
@@ -754,7 +752,7 @@ describe("compileTracingPolicy: the rest of the spec", () => {
     expect(hook?.tags).toStrictEqual(["escape", "T1611 ✓", "tab\\there"]);
   });
 
-  it("carries the namespace of a TracingPolicyNamespaced", () => {
+  it("carries the namespace of a TracingPolicyNamespaced, which scopes it to that namespace's pods", () => {
     const text = readFileSync(NAMESPACE_ACCESS_FILE, "utf8")
       .replace("kind: TracingPolicy", "kind: TracingPolicyNamespaced")
       .replace('  name: "namespace-access"', '  name: "namespace-access"\n  namespace: default');
@@ -762,6 +760,7 @@ describe("compileTracingPolicy: the rest of the spec", () => {
       ...compiledNamespaceAccess(),
       kind: "TracingPolicyNamespaced",
       namespace: "default",
+      scope: { namespace: "default", includeHost: false },
     });
   });
 

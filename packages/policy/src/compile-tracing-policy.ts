@@ -19,6 +19,7 @@ import { isEmptyLabelSelector } from "./read-label-selector.js";
 import { policyErrorAt } from "./source-locations.js";
 import { resolveSyscallSymbol } from "./syscall-symbols.js";
 import type { KProbeSpec, TracingPolicy } from "./tracing-policy-types.js";
+import { compileWorkloadScope } from "./workload-scope.js";
 import { X64_SYSCALLS } from "./x64-syscalls.js";
 
 export interface CompileOptions {
@@ -63,6 +64,8 @@ export function compileTracingPolicy(policy: TracingPolicy, options: CompileOpti
   if (policy.kind === "TracingPolicyNamespaced" && policy.metadata.namespace !== undefined) {
     compiled.namespace = policy.metadata.namespace;
   }
+  const scope = compileWorkloadScope(policy);
+  if (scope !== undefined) compiled.scope = scope;
   return compiled;
 }
 
@@ -86,12 +89,8 @@ function refuseUnsupportedSections(policy: TracingPolicy): void {
     throw policyErrorAt(policy, "spec.selectorsMacros", "not supported by nsguard yet");
   }
   if (spec.loader === true) throw policyErrorAt(policy, "spec.loader", "not supported by nsguard yet");
-  // Any podSelector / containerSelector, even `{}`, restricts the policy to containers (it drops host
-  // processes), so its mere presence changes behaviour. hostSelector can only be `{}` (adds host
-  // processes, which an unscoped policy covers already) and an empty nodeSelector selects every node.
-  for (const name of ["podSelector", "containerSelector"] as const) {
-    if (spec[name] !== undefined) throw policyErrorAt(policy, `spec.${name}`, "not supported by nsguard yet");
-  }
+  // podSelector, containerSelector and hostSelector become the policy's scope (workload-scope.ts);
+  // an empty nodeSelector selects every node.
   if (spec.nodeSelector !== undefined && !isEmptyLabelSelector(spec.nodeSelector)) {
     throw policyErrorAt(policy, "spec.nodeSelector", "not supported by nsguard yet");
   }

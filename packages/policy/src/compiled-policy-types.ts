@@ -7,6 +7,7 @@ import {
   NSGUARD_ACTION_SIGNAL,
 } from "@nsguard/kernel-contract";
 import type { TracingPolicyKind } from "./crd-enums.js";
+import type { LabelSelector } from "./tracing-policy-types.js";
 
 // What nsguard loads for a policy: per hook, where to attach, which arguments to report, and the table
 // the kernel evaluates.
@@ -21,6 +22,24 @@ export interface CompiledPolicy {
   /** `monitor` (spec.options policy-mode, or the compile option) compiles every Sigkill to Post. */
   mode: PolicyMode;
   hooks: CompiledHook[];
+  /** The workloads the policy applies to; absent: every workload, host processes included. */
+  scope?: WorkloadScope;
+}
+
+/**
+ * Which workloads a policy applies to (TracingPolicyNamespaced's namespace, spec.podSelector,
+ * spec.containerSelector, spec.hostSelector; see workload-scope.ts). A container is in scope when
+ * every part that is set matches; host processes when `includeHost`.
+ */
+export interface WorkloadScope {
+  /** Only pods of this namespace (TracingPolicyNamespaced). */
+  namespace?: string;
+  /** Over the pod's labels, plus `k8s:io.kubernetes.pod.namespace` as Tetragon adds it. */
+  podSelector?: LabelSelector;
+  /** Over the container's fields `name` and `repo` (the image repository). */
+  containerSelector?: LabelSelector;
+  /** Processes outside every pod container are in scope too (`hostSelector: {}`). */
+  includeHost: boolean;
 }
 
 export type HookAttach =
@@ -88,6 +107,7 @@ export interface StringArgTable {
 /**
  * What the kernel evaluates for a hook: struct nsguard_hook of bpf/include/nsguard_events.h, which
  * the sensor maps to the struct's fields (packages/sensor/src/kernel-tables.ts).
+ * `scope_id` is not compiled: the sensor sets it at load, from the policy's scope (CompiledPolicy.scope).
  */
 export interface HookTable {
   enabled: boolean;

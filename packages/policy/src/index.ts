@@ -31,6 +31,7 @@ export {
   type StringArgTable,
   type StringFilterTable,
   type StringOp,
+  type WorkloadScope,
 } from "./compiled-policy-types.js";
 export * from "./crd-enums.js";
 export * from "./crd-limits.js";
@@ -55,4 +56,11 @@ export {
   type SyscallSymbolResult,
 } from "./syscall-symbols.js";
 export type * from "./tracing-policy-types.js";
+export {
+  imageRepository,
+  labelSelectorMatches,
+  POD_NAMESPACE_LABEL,
+  type WorkloadIdentity,
+  workloadInScope,
+} from "./workload-scope.js";
 export { X64_SYSCALLS } from "./x64-syscalls.js";

@@ -93,7 +93,11 @@ export interface SelectorFilterIds {
 }
 
 /** A compiled hook table as struct nsguard_hook (map nsguard_hooks). */
-export function hookValue(table: HookTable, ids: readonly SelectorFilterIds[]): StructValue<"nsguard_hook"> {
+export function hookValue(
+  table: HookTable,
+  ids: readonly SelectorFilterIds[],
+  scopeId = 0,
+): StructValue<"nsguard_hook"> {
   const changeFirst = table.selectors.some((s) => s.hostNamespaceEntry !== undefined);
   return {
     enabled: table.enabled ? 1 : 0,
@@ -110,6 +114,8 @@ export function hookValue(table: HookTable, ids: readonly SelectorFilterIds[]): 
     selectors: table.selectors.map((s, i) =>
       selectorValue(s, ids[i] ?? { args: [], binary: 0, followBit: 0 }),
     ),
+    // 0: unscoped; else the policy's workload scope in map nsguard_policy_cgroups.
+    scope_id: scopeId,
   };
 }
 

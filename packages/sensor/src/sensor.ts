@@ -1,6 +1,7 @@
 import {
   encodeStruct,
   isKernelContractError,
+  NSGUARD_SCOPE_ALL_CONTAINERS,
   type StructName,
   type StructValue,
 } from "@nsguard/kernel-contract";
@@ -39,6 +40,8 @@ const DISPATCH_PROGRAM = "nsguard_dispatch";
 const HOOKS_MAP = "nsguard_hooks";
 const SYSCALL_HOOKS_MAP = "nsguard_syscall_hooks";
 const PROCS_MAP = "nsguard_procs";
+/** Workload scopes (bpf/lib/scope.bpf.h): struct nsguard_scope_key -> u8. */
+const SCOPE_MAP = "nsguard_policy_cgroups";
 
 export interface SensorOptions {
   /**
@@ -145,15 +148,19 @@ export class Sensor {
     }
   }
 
-  /** Attaches every hook of a compiled policy; on failure nothing stays attached. */
-  loadPolicy(policyKey: string, policy: CompiledPolicy): Promise<void> {
+  /**
+   * Attaches every hook of a compiled policy; on failure nothing stays attached. `scopeId`: the
+   * policy's workload scope in map nsguard_policy_cgroups (setScopeCgroup), which the kernel
+   * checks before the selectors; absent: every workload.
+   */
+  loadPolicy(policyKey: string, policy: CompiledPolicy, scopeId?: number): Promise<void> {
     return this.serialise(() => {
       if (this.policies.has(policyKey)) {
         throw new SensorError(`policy ${policyKey} is already loaded`, "exists");
       }
       const loaded: LoadedHook[] = [];
       try {
-        for (const hook of policy.hooks) loaded.push(this.attachHook(policyKey, policy.name, hook));
+        for (const hook of policy.hooks) loaded.push(this.attachHook(policyKey, policy.name, hook, scopeId));
       } catch (err) {
         for (const hook of loaded) this.detachHook(hook);
         // Name the policy entry that asked for the hook, as the policy's own errors do.
@@ -178,6 +185,25 @@ export class Sensor {
 
   hookInfo(hookId: number): HookInfo | undefined {
     return this.hooks.get(hookId);
+  }
+
+  /**
+   * Adds (`member`) or removes a container cgroup (nsguard_task.cgroup_id) of workload scope
+   * `scopeId` in map nsguard_policy_cgroups; see struct nsguard_scope_key. True when it changed.
+   */
+  setScopeCgroup(scopeId: number, cgroupId: bigint, member: boolean): boolean {
+    if (scopeId === 0 || scopeId > NSGUARD_SCOPE_ALL_CONTAINERS) {
+      throw new SensorError(
+        `scope id ${scopeId} is not a valid scope (1 to ${NSGUARD_SCOPE_ALL_CONTAINERS})`,
+        "unsupported",
+      );
+    }
+    const key = encode("nsguard_scope_key", { scope_id: scopeId, cgroup_id: cgroupId });
+    return wrap("attach", () => {
+      if (!member) return this.syscalls.deleteMapElem(SCOPE_MAP, key);
+      this.syscalls.updateMapElem(SCOPE_MAP, key, Uint8Array.of(1));
+      return true;
+    });
   }
 
   /** Tells the kernel's process table about processes that predate the sensor (procfs scan). */
@@ -209,7 +235,12 @@ export class Sensor {
     this.lifecycle.close();
   }
 
-  private attachHook(policyKey: string, policyName: string, hook: CompiledHook): LoadedHook {
+  private attachHook(
+    policyKey: string,
+    policyName: string,
+    hook: CompiledHook,
+    scopeId?: number,
+  ): LoadedHook {
     if (hook.attach.kind !== "syscall-tracepoint") {
       throw new SensorError(
         this.features.kprobes
@@ -242,7 +273,7 @@ export class Sensor {
     loaded.stringFilters = filterIds;
     try {
       const ids = wrap("attach", () => this.addStringFilters(hook, filterIds));
-      const table = encode("nsguard_hook", hookValue(hook.table, ids));
+      const table = encode("nsguard_hook", hookValue(hook.table, ids, scopeId ?? 0));
       wrap("attach", () => this.syscalls.updateMapElem(HOOKS_MAP, u32Key(hookId), table));
     } catch (err) {
       for (const id of filterIds) this.stringFilters.remove(id);

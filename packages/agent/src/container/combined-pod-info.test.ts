@@ -19,6 +19,18 @@ describe("CombinedPodInfoSource", () => {
     expect(both.lookup("c".repeat(64))).toBeUndefined();
   });
 
+  it("passes on every source's updates", () => {
+    const file = new StaticPodInfoSource();
+    const other = new StaticPodInfoSource();
+    const heard: string[] = [];
+    const stop = new CombinedPodInfoSource([file, other]).onUpdate((id) => heard.push(id));
+    file.add(pod("a", A));
+    other.add(pod("b", B));
+    stop();
+    file.add(pod("a2", A));
+    expect(heard).toStrictEqual([A, B]);
+  });
+
   it("refreshes and closes every source that can", async () => {
     const calls: string[] = [];
     const live: PodInfoSource = {

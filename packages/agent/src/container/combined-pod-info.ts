@@ -22,6 +22,13 @@ export class CombinedPodInfoSource implements PodInfoSource {
     return undefined;
   }
 
+  onUpdate(listener: (containerId: string) => void): () => void {
+    const stops = this.#sources.map((s) => s.onUpdate?.(listener));
+    return () => {
+      for (const stop of stops) stop?.();
+    };
+  }
+
   async refresh(containerId: string): Promise<void> {
     await Promise.all(this.#sources.map((s) => s.refresh?.(containerId)));
   }

@@ -55,6 +55,17 @@ describe("StaticPodInfoSource", () => {
     expect(source.remove(ID)).toBe(false);
   });
 
+  it("tells listeners about every container it learns or updates, by bare id", () => {
+    const source = new StaticPodInfoSource();
+    const heard: string[] = [];
+    const stop = source.onUpdate((id) => heard.push(id));
+    source.add(create(PodSchema, { name: "xwing", container: { id: `containerd://${ID}` } }));
+    source.add(create(PodSchema, { name: "xwing-2", container: { id: ID } }));
+    stop();
+    source.add(create(PodSchema, { name: "xwing-3", container: { id: ID } }));
+    expect(heard).toStrictEqual([ID, ID]);
+  });
+
   it("requires a container id", () => {
     expect(() => new StaticPodInfoSource([create(PodSchema, { name: "bare" })])).toThrow(/container.id/);
   });

@@ -43,6 +43,12 @@ export interface PodInfoSource {
    * the source's to log and count). Sources fed by a watch (the Kubernetes informer) may omit it.
    */
   refresh?(containerId: string): Promise<void>;
+  /**
+   * Calls `listener` with a container's id (without scheme) each time the source learns about it
+   * or its pod changes (labels, say), so workload scopes need not wait for the container's first
+   * exec or their next walk. Returns the unsubscribe function.
+   */
+  onUpdate?(listener: (containerId: string) => void): () => void;
   /** Stops watches and closes connections. */
   close?(): Promise<void>;
 }
@@ -58,6 +64,7 @@ export class StaticPodInfoSource implements PodInfoSource {
   readonly kind: string = "file";
   readonly #byId = new Map<string, Pod>();
   readonly #byPrefix = new Map<string, Set<string>>();
+  readonly #listeners = new Set<(containerId: string) => void>();
 
   constructor(pods: Iterable<Pod> = []) {
     for (const pod of pods) this.add(pod);
@@ -74,6 +81,12 @@ export class StaticPodInfoSource implements PodInfoSource {
     const ids = this.#byPrefix.get(key) ?? new Set<string>();
     ids.add(id);
     this.#byPrefix.set(key, ids);
+    for (const listener of this.#listeners) listener(id);
+  }
+
+  onUpdate(listener: (containerId: string) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   remove(containerId: string): boolean {

@@ -45,6 +45,9 @@ export const NSGUARD_CAP_FLAG_NAMESPACED = 1;
 export const NSGUARD_MAX_CAP_FILTERS = 4;
 export const NSGUARD_RATE_ARG_BYTES = 40;
 export const NSGUARD_HOOK_FLAG_CHANGE_FIRST = 1;
+export const NSGUARD_SCOPE_ALL_CONTAINERS = 4294967295;
+export const NSGUARD_SCOPE_HOST_CGROUP = 18446744073709551615n;
+export const NSGUARD_MAX_SCOPE_CGROUPS = 65536;
 export const NSGUARD_RINGBUF_BYTES = 8388608;
 export const NSGUARD_THROTTLE_LOW_BYTES = 2097152;
 export const NSGUARD_THROTTLE_HIGH_BYTES = 4194304;
@@ -504,7 +507,7 @@ export const structs = {
     },
   },
   nsguard_hook: {
-    size: 4536,
+    size: 4544,
     align: 8,
     fields: {
       enabled: { offset: 0, size: 4, type: "u32" },
@@ -515,6 +518,17 @@ export const structs = {
       string_count: { offset: 20, size: 4, type: "u32" },
       strings: { offset: 24, size: 32, type: "nsguard_string_arg", length: 2 },
       selectors: { offset: 56, size: 4480, type: "nsguard_selector", length: 5 },
+      scope_id: { offset: 4536, size: 4, type: "u32" },
+      scope_pad: { offset: 4540, size: 4, type: "u32" },
+    },
+  },
+  nsguard_scope_key: {
+    size: 16,
+    align: 8,
+    fields: {
+      scope_id: { offset: 0, size: 4, type: "u32" },
+      pad: { offset: 4, size: 4, type: "u32" },
+      cgroup_id: { offset: 8, size: 8, type: "u64" },
     },
   },
   nsguard_reader_state: {

@@ -151,6 +151,11 @@ export class CriPodInfoSource implements PodInfoSource {
     return { containers: this.#index.size, ...this.#counters };
   }
 
+  /** See PodInfoSource.onUpdate: every container the index learns or updates. */
+  onUpdate(listener: (containerId: string) => void): () => void {
+    return this.#index.onUpdate(listener);
+  }
+
   lookup(containerId: string): Pod | undefined {
     return this.#index.lookup(containerId);
   }

@@ -143,6 +143,11 @@ export class KubernetesPodInfoSource implements PodInfoSource {
     return source;
   }
 
+  /** See PodInfoSource.onUpdate: every container the index learns or updates. */
+  onUpdate(listener: (containerId: string) => void): () => void {
+    return this.#live.onUpdate(listener);
+  }
+
   lookup(containerId: string): Pod | undefined {
     const live = this.#live.lookup(containerId);
     if (live) return live;

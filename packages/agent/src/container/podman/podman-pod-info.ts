@@ -138,6 +138,11 @@ export class PodmanPodInfoSource implements PodInfoSource {
     };
   }
 
+  /** See PodInfoSource.onUpdate: every container the index learns or updates. */
+  onUpdate(listener: (containerId: string) => void): () => void {
+    return this.#pods.onUpdate(listener);
+  }
+
   lookup(containerId: string): Pod | undefined {
     return this.#pods.lookup(containerId);
   }
