@@ -66,6 +66,56 @@ describe("Sensor (root tier: loads BPF)", () => {
         await sensor.stop();
       }
     },
+    // Loading the objects takes the verifier seconds on a loaded 2-core machine.
+    60_000,
+  );
+
+  rootIt(
+    "evaluates matchArgs and matchPIDs in the kernel as the compiled tables say",
+    async () => {
+      if (!isRoot) throw new Error("root-tier test cannot run: CI must run as root");
+      const events: RawEvent[] = [];
+      const sensor = Sensor.start({
+        onEvents: (batch) => {
+          events.push(...batch.decodeAll());
+          batch.release();
+        },
+      });
+      const argIs = (nstype: string) => `    selectors:
+    - matchArgs: [{ index: 1, operator: Equal, values: ["${nstype}"] }]`;
+      try {
+        // nsenter --net calls setns(fd, CLONE_NEWNET): only the first two selectors match.
+        await sensor.loadPolicy("net", policy("args-net", "sys_setns", argIs("0x40000000")));
+        await sensor.loadPolicy("uts", policy("args-uts", "sys_setns", argIs("0x04000000")));
+        await sensor.loadPolicy(
+          "pid",
+          policy(
+            "pid-not-me",
+            "sys_setns",
+            `    selectors:\n    - matchPIDs: [{ operator: NotIn, followForks: false, values: [${process.pid}] }]`,
+          ),
+        );
+        await sensor.loadPolicy(
+          "other-pid",
+          policy(
+            "pid-only-1",
+            "sys_setns",
+            "    selectors:\n    - matchPIDs: [{ operator: In, values: [1] }]",
+          ),
+        );
+        const mine = () =>
+          events.filter((e): e is RawSyscallEvent => e.op === "syscall" && e.task.comm === "nsenter");
+        expect(selfSetns()).toBe(0);
+        await waitFor(() => mine().length >= 2, 20_000);
+        // Later records of the same call would be in the same or the next batch.
+        await new Promise((r) => setTimeout(r, 200));
+        const policies = mine().map((e) => sensor.hookInfo(e.hookId)?.policyName);
+        expect(policies.sort()).toEqual(["args-net", "pid-not-me"]);
+      } finally {
+        await sensor.stop();
+      }
+    },
+    60_000,
   );
 
   rootIt("refuses a syscall that does not exist, with one clear line, and keeps nothing", async () => {
