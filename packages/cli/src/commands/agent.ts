@@ -66,6 +66,22 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
     .option("--export-filename <file>", "write every event as a JSON line to this file")
     .option("--metrics-server <address>", 'Prometheus /metrics listen address, e.g. ":2112" (default: none)')
     .option(
+      "--metrics-label-filter <labels>",
+      "pod labels on the per-event metrics, comma-separated, from namespace,workload,pod,binary",
+      "namespace,workload,pod,binary",
+    )
+    .option(
+      "--metrics-max-label-sets <n>",
+      "distinct label sets kept per labelled metric; older ones are folded into _overflow_ series",
+      parseCount("--metrics-max-label-sets"),
+      4096,
+    )
+    .option(
+      "--health-server-address <address>",
+      'HTTP liveness and readiness probes (/healthz, /readyz) listen address ("" disables)',
+      "127.0.0.1:6789",
+    )
+    .option(
       "--pod-info-file <file>",
       "pod metadata by container id (JSON), where no Kubernetes API is reachable",
     )
@@ -106,13 +122,18 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
         enableK8sApi?: boolean;
         k8sKubeconfigPath?: string;
         metricsServer?: string;
+        metricsLabelFilter: string;
+        metricsMaxLabelSets: number;
+        healthServerAddress: string;
         enableProcessNs: boolean;
         enableProcessCred: boolean;
         logLevel: string;
       }) => {
         let access: Pick<AgentOptions, "serverSocketGroup" | "serverTls">;
+        let metricsLabelFilter: NonNullable<AgentOptions["metricsLabelFilter"]>;
         try {
           access = accessOptions(flags);
+          metricsLabelFilter = parseMetricsLabelFilter(flags.metricsLabelFilter);
         } catch (err) {
           await writeLine(io.stderr, `nsguard agent: ${(err as Error).message}`);
           setExitCode(1);
@@ -142,6 +163,9 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
               }
             : {}),
           ...(flags.metricsServer !== undefined ? { metricsServer: flags.metricsServer } : {}),
+          metricsLabelFilter,
+          metricsMaxLabelSets: flags.metricsMaxLabelSets,
+          ...(flags.healthServerAddress !== "" ? { healthServerAddress: flags.healthServerAddress } : {}),
           ...access,
         };
         const mod = (await import(agentModule)) as Partial<AgentModule>;
@@ -156,6 +180,24 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
         setExitCode(await mod.runAgent(options));
       },
     );
+}
+
+/** Tetragon's --metrics-label-filter labels (checked here: the CLI must not load the agent to parse flags). */
+const METRICS_LABELS = ["namespace", "workload", "pod", "binary"] as const;
+
+function parseMetricsLabelFilter(value: string): NonNullable<AgentOptions["metricsLabelFilter"]> {
+  const labels = value
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
+  for (const label of labels) {
+    if (!(METRICS_LABELS as readonly string[]).includes(label)) {
+      throw new Error(
+        `--metrics-label-filter: unknown label ${JSON.stringify(label)} (allowed: ${METRICS_LABELS.join(",")})`,
+      );
+    }
+  }
+  return labels as NonNullable<AgentOptions["metricsLabelFilter"]>;
 }
 
 /** The unix socket group and TCP TLS flags, checked together (Tetragon's --server-tls-* rules). */
