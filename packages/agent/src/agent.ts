@@ -334,15 +334,32 @@ export async function startAgent(
         clearInterval(throttlePoll);
         clearInterval(memoryTrim);
         throttles?.close();
+        const t0 = performance.now();
         await running.sensor.stop();
         const unread = observer.backlog;
         observer.close();
         // Events still waiting for pod metadata go out without it rather than being lost.
         eventCache?.close();
+        const t1 = performance.now();
         const undelivered = await drainListeners(hub, STOP_DRAIN_MS);
-        logger.info({ unreadRecords: unread, undeliveredEvents: undelivered }, "pipeline drained");
+        const t2 = performance.now();
         await running.server.close();
+        const t3 = performance.now();
         await exporter?.close();
+        logger.info(
+          {
+            unreadRecords: unread,
+            undelivered,
+            exported: exporter?.written,
+            ms: {
+              sensor: Math.round(t1 - t0),
+              drain: Math.round(t2 - t1),
+              server: Math.round(t3 - t2),
+              export: Math.round(performance.now() - t3),
+            },
+          },
+          "pipeline stopped",
+        );
         await metrics?.close();
         await podInfo?.close?.();
         await health?.close();
@@ -368,15 +385,15 @@ function countingSink(hub: EventHub, metrics: EventMetrics): EventSink {
 
 /**
  * Waits until every listener's queue is empty, or `timeoutMs`; resolves with the events still
- * queued then (a stalled listener's, which the stop does not wait for).
+ * queued then, by listener (a stalled listener's, which the stop does not wait for).
  */
-async function drainListeners(hub: EventHub, timeoutMs: number): Promise<number> {
-  const queued = () => hub.stats().perSubscriber.reduce((n, s) => n + s.queueLength, 0);
+async function drainListeners(hub: EventHub, timeoutMs: number): Promise<Record<string, number>> {
+  const behind = () => hub.stats().perSubscriber.filter((s) => s.queueLength > 0);
   const deadline = performance.now() + timeoutMs;
-  while (queued() > 0 && performance.now() < deadline) {
+  while (behind().length > 0 && performance.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, STOP_DRAIN_POLL_MS));
   }
-  return queued();
+  return Object.fromEntries(behind().map((s) => [s.label, s.queueLength]));
 }
 
 /** GetHealth's pipeline counters: every stage that can lose an event, with its count. */

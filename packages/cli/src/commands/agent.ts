@@ -51,6 +51,11 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
       "refuse TCP clients without a verified certificate, read-only RPCs included (needs --server-tls-client-ca-files)",
       false,
     )
+    .option(
+      "--info-file <file>",
+      "where clients find the agent's addresses (a second agent on one host needs its own)",
+      DEFAULT_INFO_FILE,
+    )
     .option("--node-name <name>", "node name on events (default: $NODE_NAME, then the hostname)")
     .option(
       "--event-queue-size <n>",
@@ -113,6 +118,7 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
         serverTlsClientCaFiles?: string[];
         serverTlsRequireClientCert: boolean;
         nodeName?: string;
+        infoFile: string;
         eventQueueSize: number;
         eventQueueBytes?: number;
         exportFilename?: string;
@@ -148,7 +154,7 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
           enableProcessNs: flags.enableProcessNs,
           enableProcessCred: flags.enableProcessCred,
           // Client commands find the agent through it (server-address.ts).
-          infoFile: DEFAULT_INFO_FILE,
+          infoFile: flags.infoFile,
           ...(flags.nodeName !== undefined ? { nodeName: flags.nodeName } : {}),
           ...(flags.eventQueueBytes !== undefined ? { eventQueueBytes: flags.eventQueueBytes } : {}),
           ...(flags.exportFilename !== undefined ? { exportFilename: flags.exportFilename } : {}),
