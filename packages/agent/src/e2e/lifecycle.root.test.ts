@@ -273,6 +273,8 @@ describe.runIf(isRoot || process.env.CI)("agent lifecycle (root tier: the real a
         );
         const ready = await fetch(`${second.healthUrl}/readyz`);
         expect(ready.status).toBe(200);
+        const live = await fetch(`${second.healthUrl}/healthz`);
+        expect([live.status, await live.text()]).toEqual([200, "ok\n"]);
         // Serves on the socket the killed run left (replaced, not refused) and on TCP.
         const health = await createNsguardClient(`unix://${paths().socket}`).getHealth({});
         expect(health.healthStatus.length).toBeGreaterThan(0);
