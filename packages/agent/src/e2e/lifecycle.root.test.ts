@@ -83,7 +83,7 @@ describe.runIf(isRoot || process.env.CI)("agent lifecycle (root tier: the real a
   });
 
   /** `nsguard agent` as one process (the heap flag given, so the CLI does not re-spawn itself). */
-  async function startAgentProcess(): Promise<AgentProcess> {
+  async function startAgentProcess(exportFile = paths().export): Promise<AgentProcess> {
     const p = paths();
     const child = spawn(
       process.execPath,
@@ -100,7 +100,7 @@ describe.runIf(isRoot || process.env.CI)("agent lifecycle (root tier: the real a
         "--info-file",
         p.info,
         "--export-filename",
-        p.export,
+        exportFile,
         "--metrics-server",
         "127.0.0.1:0",
         "--health-server-address",
@@ -294,6 +294,53 @@ describe.runIf(isRoot || process.env.CI)("agent lifecycle (root tier: the real a
         expect((await second.exited).code).toBe(0);
       }
       for (const line of exportLines()) expect(() => JSON.parse(line)).not.toThrow();
+    },
+    120_000,
+  );
+
+  rootIt(
+    "a stop that hangs (the export's filesystem frozen) ends at the 5 s bound: a log line, exit code 2, no BPF object left",
+    async () => {
+      // A disk that stops taking writes: the export on a loop-mounted ext4 frozen mid-run
+      // (fsfreeze), so the exporter's writes block and its flush at stop cannot finish.
+      const image = join(dir, "frozen.img");
+      const mnt = join(dir, "frozen");
+      execFileSync("truncate", ["-s", "32M", image]);
+      execFileSync("mkfs.ext4", ["-q", "-F", image]);
+      execFileSync("mkdir", ["-p", mnt]);
+      execFileSync("mount", ["-o", "loop", image, mnt]);
+      let frozen = false;
+      const load = spawn(paced, ["2000", "30"], { stdio: "ignore" });
+      try {
+        const agent = await startAgentProcess(join(mnt, "export.log"));
+        const held = bpfObjectsOf(agent.child.pid as number);
+        await new Promise((r) => setTimeout(r, 1000));
+        execFileSync("fsfreeze", ["-f", mnt]);
+        frozen = true;
+        await new Promise((r) => setTimeout(r, 1000)); // a write is now blocked
+        agent.child.kill("SIGTERM");
+        const signalled = performance.now();
+        const hardExitLine = () =>
+          agent.logs().find((l) => String(l.msg).startsWith("shutdown did not finish within 5000 ms"));
+        await waitFor(() => hardExitLine() !== undefined, 30_000, "the hard-exit log line");
+        console.log(`hung stop → hard exit logged after ${(performance.now() - signalled).toFixed(0)} ms`);
+        // A thread blocked in write(2) on a frozen filesystem holds the exit until it thaws.
+        execFileSync("fsfreeze", ["-u", mnt]);
+        frozen = false;
+        expect((await agent.exited).code).toBe(2);
+        await waitFor(
+          () => {
+            const progs = loadedIds("prog");
+            return [...held.prog].every((id) => !progs.has(id));
+          },
+          15_000,
+          "the programs of the hard-exited agent to be freed",
+        );
+      } finally {
+        load.kill("SIGKILL");
+        if (frozen) execFileSync("fsfreeze", ["-u", mnt]);
+        execFileSync("umount", ["-l", mnt]);
+      }
     },
     120_000,
   );
