@@ -221,12 +221,19 @@ describe.runIf(isRoot || process.env.CI)("agent lifecycle (root tier: the real a
         expect(kprobeOf(client.events.at(-1)).process?.binary).toBe(paced);
 
         // Nothing the agent held is loaded any more, and it removed its socket and info file.
-        const progs = loadedIds("prog");
-        const maps = loadedIds("map");
-        const links = loadedIds("link");
-        expect([...held.prog].filter((id) => progs.has(id))).toEqual([]);
-        expect([...held.map].filter((id) => maps.has(id))).toEqual([]);
-        expect([...held.link].filter((id) => links.has(id))).toEqual([]);
+        // (The kernel frees them in deferred work after the last reference goes: waited for.)
+        const left = () => {
+          const progs = loadedIds("prog");
+          const maps = loadedIds("map");
+          const links = loadedIds("link");
+          return [
+            ...[...held.prog].filter((id) => progs.has(id)),
+            ...[...held.map].filter((id) => maps.has(id)),
+            ...[...held.link].filter((id) => links.has(id)),
+          ];
+        };
+        await waitFor(() => left().length === 0, 15_000, "the agent's BPF objects to be freed");
+        expect(left()).toEqual([]);
         expect(existsSync(paths().socket)).toBe(false);
         expect(existsSync(paths().info)).toBe(false);
       } finally {
