@@ -15,9 +15,12 @@ import { EventCache } from "./event-cache.js";
 import { JsonExporter } from "./export/json-exporter.js";
 import { ThrottleMonitor } from "./flood/throttle-monitor.js";
 import { infoFileContent, removeInfoFile, writeInfoFile } from "./info-file.js";
+import { truncatePartialLastLine } from "./lifecycle/export-tail.js";
+import { startHealthServer } from "./lifecycle/health-server.js";
+import { EventMetrics, type PodLabel } from "./metrics/event-metrics.js";
 import { createMetricsRegistry, startMetricsServer } from "./metrics/metrics.js";
 import { resolveNodeName } from "./node-name.js";
-import { Observer } from "./observer.js";
+import { type EventSink, Observer } from "./observer.js";
 import { PolicyDirectory } from "./policies/policy-directory.js";
 import { AgentPolicyStore, STATIC_POLICY_DOMAIN } from "./policies/policy-store.js";
 import { ProcessCache } from "./process/process-cache.js";
@@ -41,6 +44,21 @@ const THROTTLE_POLL_MS = 250;
  * for it: their first exec puts them in scope.
  */
 const SCOPE_RESYNC_MS = 5_000;
+/**
+ * At stop, how long listeners (gRPC streams, the export) get to take the events already queued
+ * for them before their streams are ended: a live client and the export file get everything the
+ * agent built; a stalled client cannot hold the stop beyond this.
+ */
+const STOP_DRAIN_MS = 2000;
+/** How often the drain looks at the queues. */
+const STOP_DRAIN_POLL_MS = 10;
+/**
+ * `nsguard agent`'s bound on a signalled stop: past it the process exits anyway (BPF programs
+ * and links go with its file descriptors). Above the drain (2 s) + the server's close grace (1 s).
+ */
+export const SHUTDOWN_BOUND_MS = 5000;
+/** Exit code of a stop that overran SHUTDOWN_BOUND_MS (or was cut short by a second signal). */
+export const HARD_EXIT_CODE = 2;
 
 export interface AgentOptions {
   /** Policy files loaded at start-up (Tetragon's "static" domain). */
@@ -105,6 +123,12 @@ export interface AgentOptions {
   bpfDir?: string;
   /** Prometheus endpoint address (Tetragon's --metrics-server, e.g. ":2112"); unset: none. */
   metricsServer?: string;
+  /** Pod labels on the per-event metrics (Tetragon's --metrics-label-filter); default all four. */
+  metricsLabelFilter?: PodLabel[];
+  /** Distinct label sets kept per labelled metric before folding into _overflow_ (event-metrics.ts). */
+  metricsMaxLabelSets?: number;
+  /** HTTP liveness/readiness probes, /healthz and /readyz (health-server.ts); unset: none. */
+  healthServerAddress?: string;
   /** `ns` on every process, with `is_host` (Tetragon's --enable-process-ns); default off. */
   enableProcessNs?: boolean;
   /** `cap` and `process_credentials` on every process (Tetragon's --enable-process-cred); default off. */
@@ -124,6 +148,8 @@ export interface RunningAgent {
   readonly observer: Observer;
   /** The /metrics URL when a metrics server runs. */
   readonly metricsUrl: string | undefined;
+  /** The probes' base URL (`http://host:port`, then /healthz, /readyz) when a health server runs. */
+  readonly healthUrl: string | undefined;
   stop(): Promise<void>;
 }
 
@@ -141,9 +167,27 @@ export async function startAgent(
   // The directory must exist; its files' own faults are reported per file, never fatal.
   if (options.tracingPolicyDir !== undefined) await PolicyDirectory.check(options.tracingPolicyDir);
   const nodeName = resolveNodeName({ explicit: options.nodeName });
+  // Probes answer from the start: alive while starting, ready once everything below is in.
+  let phase: "starting" | "ready" | "stopping" = "starting";
+  let sensor: Sensor | undefined;
+  const health = options.healthServerAddress
+    ? await startHealthServer(options.healthServerAddress, {
+        live: () =>
+          phase === "ready" && sensor !== undefined && !sensor.counters().reader.running
+            ? { ok: false, reason: "the ring-buffer reader stopped" }
+            : { ok: true, reason: "ok" },
+        ready: () => ({ ok: phase === "ready", reason: phase }),
+      })
+    : undefined;
   // Runtimes are asked now, before the kernel is touched: a CRI or Kubernetes API that cannot be
   // reached fails the start.
-  const podInfo = await startPodInfoSources(options, nodeName, logger);
+  let podInfo: Awaited<ReturnType<typeof startPodInfoSources>>;
+  try {
+    podInfo = await startPodInfoSources(options, nodeName, logger);
+  } catch (err) {
+    await health?.close();
+    throw err;
+  }
   const hub = new EventHub({ queueSize: options.eventQueueSize, queueBytes: options.eventQueueBytes });
   // The clock's offset needs the native addon, which the sensor loads; set for real below.
   const context = {
@@ -156,7 +200,6 @@ export async function startAgent(
     hostNamespaces: options.enableProcessNs ? (hostNamespaceInums() ?? readNamespaces("/proc/1")) : undefined,
   };
   const cache = new ProcessCache({ nodeName, clock: context.clock, podInfo });
-  let sensor: Sensor | undefined;
   let server: RunningServer | undefined;
   let exporter: JsonExporter | undefined;
   let clockRefresh: NodeJS.Timeout | undefined;
@@ -166,11 +209,17 @@ export async function startAgent(
   let scopeResync: NodeJS.Timeout | undefined;
   let scopes: ScopeMaintainer | undefined;
   let metrics: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
+  // Per-event metrics are counted where events are published, after the event cache has added
+  // the pod; without a metrics server nothing is counted.
+  const eventMetrics = options.metricsServer
+    ? new EventMetrics({ labelFilter: options.metricsLabelFilter, maxLabelSets: options.metricsMaxLabelSets })
+    : undefined;
+  const published = eventMetrics ? countingSink(hub, eventMetrics) : hub;
   // Events of containers whose pod is not known yet wait for it (bounded, then sent without).
-  const eventCache = podInfo ? new EventCache({ podInfo, cache, sink: hub }) : undefined;
+  const eventCache = podInfo ? new EventCache({ podInfo, cache, sink: published }) : undefined;
   const observer = new Observer({
     cache,
-    sink: eventCache ?? hub,
+    sink: eventCache ?? published,
     context,
     hookInfo: (hookId) => sensor?.hookInfo(hookId),
     recordAction: (key, action) => policies?.recordAction(key, action),
@@ -187,7 +236,7 @@ export async function startAgent(
       suppressedTotal: () => kernel.counters().kernel.throttled,
       sources: () => kernel.sources(),
       // Priority: a flood's throttle report must not be evicted by the flood it reports.
-      publish: (event) => hub.publish(event, { source: 0, priority: true }),
+      publish: (event) => published.publish(event, { source: 0, priority: true }),
       nodeName,
     });
     const monitor = throttles;
@@ -224,7 +273,16 @@ export async function startAgent(
       policyDirectory = await PolicyDirectory.open(options.tracingPolicyDir, policies, logger);
     }
 
-    if (options.exportFilename) exporter = new JsonExporter(hub, { filename: options.exportFilename });
+    if (options.exportFilename) {
+      // A killed run can leave a cut last line; this run appends after a whole one.
+      const cut = truncatePartialLastLine(options.exportFilename);
+      if (cut > 0)
+        logger.warn(
+          { file: options.exportFilename, bytes: cut },
+          "removed a partial last line from the export file",
+        );
+      exporter = new JsonExporter(hub, { filename: options.exportFilename });
+    }
     server = await startServer({
       routes: createFineGuidanceSensorsRoutes({
         events: hub,
@@ -252,10 +310,11 @@ export async function startAgent(
         reader: () => s.counters().reader,
         observer: () => observer.stats,
         hub: () => hub.stats(),
-        processCacheSize: () => cache.size,
+        processCache: () => ({ ...cache.stats(), capacity: cache.capacity }),
         eventCache: () => eventCache?.stats(),
         throttledSources: () => monitor.throttledSources,
-        policies: () => p.list().length,
+        policyStates: () => p.list().map((status) => status.state),
+        events: eventMetrics as EventMetrics,
       });
       metrics = await startMetricsServer(registry, options.metricsServer);
     }
@@ -271,7 +330,11 @@ export async function startAgent(
         logger.warn({ err, infoFile: options.infoFile }, "cannot write the info file");
       }
     }
-    logger.info({ addresses: server.addresses, metrics: metrics?.url, nodeName }, "nsguard agent running");
+    phase = "ready";
+    logger.info(
+      { addresses: server.addresses, metrics: metrics?.url, health: health?.url, nodeName },
+      "nsguard agent running",
+    );
   } catch (err) {
     clearInterval(clockRefresh);
     clearInterval(throttlePoll);
@@ -285,6 +348,7 @@ export async function startAgent(
     await exporter?.close();
     await sensor?.stop();
     await podInfo?.close?.();
+    await health?.close();
     throw err;
   }
 
@@ -295,9 +359,13 @@ export async function startAgent(
     hub,
     observer,
     metricsUrl: metrics?.url,
+    healthUrl: health?.url,
     ...running,
     stop() {
+      // The order matters: nothing new enters (BPF detached first), what was built reaches the
+      // listeners, then the streams end and the export file is flushed.
       stopping ??= (async () => {
+        phase = "stopping";
         if (options.infoFile) removeInfoFile(options.infoFile);
         clearInterval(clockRefresh);
         clearInterval(throttlePoll);
@@ -306,17 +374,66 @@ export async function startAgent(
         scopes?.close();
         throttles?.close();
         await running.policyDirectory?.close();
-        await metrics?.close();
-        await running.server.close();
+        const t0 = performance.now();
         await running.sensor.stop();
+        const unread = observer.backlog;
         observer.close();
+        // Events still waiting for pod metadata go out without it rather than being lost.
         eventCache?.close();
+        const t1 = performance.now();
+        const undelivered = await drainListeners(hub, STOP_DRAIN_MS);
+        const t2 = performance.now();
+        await running.server.close();
+        const t3 = performance.now();
         await exporter?.close();
+        logger.info(
+          {
+            unreadRecords: unread,
+            undelivered,
+            exported: exporter?.written,
+            ms: {
+              sensor: Math.round(t1 - t0),
+              drain: Math.round(t2 - t1),
+              server: Math.round(t3 - t2),
+              export: Math.round(performance.now() - t3),
+            },
+          },
+          "pipeline stopped",
+        );
+        await metrics?.close();
         await podInfo?.close?.();
+        await health?.close();
       })();
       return stopping;
     },
   };
+}
+
+/** The hub, with every published event counted in the per-event metrics on its way in. */
+function countingSink(hub: EventHub, metrics: EventMetrics): EventSink {
+  return {
+    publish(event, meta) {
+      metrics.record(event);
+      hub.publish(event, meta);
+    },
+    get saturated() {
+      return hub.saturated;
+    },
+    onRoom: (listener) => hub.onRoom(listener),
+  };
+}
+
+/**
+ * Waits until every listener's queue is empty, or `timeoutMs`; resolves with the events still
+ * queued then, by listener (a stalled listener's, which the stop does not wait for).
+ */
+async function drainListeners(hub: EventHub, timeoutMs: number): Promise<Record<string, number>> {
+  const behind = () => hub.stats().perSubscriber.filter((s) => s.queueLength > 0);
+  const deadline = performance.now() + timeoutMs;
+  while (behind().length > 0 && performance.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, STOP_DRAIN_POLL_MS));
+  }
+  return Object.fromEntries(behind().map((s) => [s.label, s.queueLength]));
 }
 
 /** GetHealth's pipeline counters: every stage that can lose an event, with its count. */
@@ -365,11 +482,29 @@ export async function runAgent(options: AgentOptions): Promise<number> {
     process.stderr.write(`nsguard agent: ${describeStartupError(err)}\n`);
     return 1;
   }
-  await new Promise<void>((resolve) => {
-    process.once("SIGINT", resolve);
-    process.once("SIGTERM", resolve);
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once("SIGINT", () => resolve("SIGINT"));
+    process.once("SIGTERM", () => resolve("SIGTERM"));
   });
-  logger.info("stopping");
+  logger.info({ signal, boundMs: SHUTDOWN_BOUND_MS }, "stopping");
+  const started = performance.now();
+  // The bound holds whatever hangs (a stuck socket, a stalled disk): the kernel detaches the BPF
+  // programs when the process's descriptors close, so exiting is always safe. Unref'd: a clean
+  // stop leaves the event loop empty and the process exits at once.
+  const hardExit = (reason: string) => {
+    logger.error({ signal, elapsedMs: Math.round(performance.now() - started) }, reason);
+    process.exit(HARD_EXIT_CODE);
+  };
+  setTimeout(
+    () => hardExit(`shutdown did not finish within ${SHUTDOWN_BOUND_MS} ms; exiting without it`),
+    SHUTDOWN_BOUND_MS,
+  ).unref();
+  const again = () => hardExit("second signal during shutdown; exiting at once");
+  process.once("SIGINT", again);
+  process.once("SIGTERM", again);
   await agent.stop();
+  process.off("SIGINT", again);
+  process.off("SIGTERM", again);
+  logger.info({ elapsedMs: Math.round(performance.now() - started) }, "stopped");
   return 0;
 }

@@ -24,6 +24,9 @@ function agentWith(policyText: string | undefined, name = "policy.yaml", extraAr
       "127.0.0.1:0",
       "--server-socket",
       join(dir, "s.sock"),
+      // Concurrent test files start agents too: no fixed probe port.
+      "--health-server-address",
+      "127.0.0.1:0",
       "--log-level",
       "warn",
       ...extraArgs,

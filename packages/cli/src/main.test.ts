@@ -54,6 +54,14 @@ describe("nsguard agent", () => {
       "debug",
       "--enable-process-ns",
       "--enable-process-cred",
+      "--metrics-label-filter",
+      "pod, binary",
+      "--metrics-max-label-sets",
+      "100",
+      "--health-server-address",
+      "",
+      "--info-file",
+      "/tmp/nsguard-info.json",
     ]);
     expect(r.code).toBe(7);
     expect(runAgent).toHaveBeenCalledWith({
@@ -67,7 +75,9 @@ describe("nsguard agent", () => {
       logLevel: "debug",
       enableProcessNs: true,
       enableProcessCred: true,
-      infoFile: "/var/run/nsguard/nsguard-info.json",
+      metricsLabelFilter: ["pod", "binary"],
+      metricsMaxLabelSets: 100,
+      infoFile: "/tmp/nsguard-info.json",
     });
   });
 
@@ -87,8 +97,21 @@ describe("nsguard agent", () => {
         : {}),
       enableProcessNs: false,
       enableProcessCred: false,
+      // Tetragon's --metrics-label-filter default; probes on loopback only.
+      metricsLabelFilter: ["namespace", "workload", "pod", "binary"],
+      metricsMaxLabelSets: 4096,
+      healthServerAddress: "127.0.0.1:6789",
       infoFile: "/var/run/nsguard/nsguard-info.json",
     });
+  });
+
+  it("refuses an unknown --metrics-label-filter label in one line, before starting anything", async () => {
+    const r = await run(["agent", "--metrics-label-filter", "pod,container"]);
+    expect(r.code).toBe(1);
+    expect(r.err).toBe(
+      'nsguard agent: --metrics-label-filter: unknown label "container" (allowed: namespace,workload,pod,binary)\n',
+    );
+    expect(runAgent).not.toHaveBeenCalled();
   });
 
   it("--cri-endpoint names the CRI endpoint, which must answer; an empty one turns the CRI off", async () => {

@@ -1,10 +1,12 @@
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { TracingPolicyState } from "@nsguard/sdk";
 import type { Sensor } from "@nsguard/sensor";
 import type { EventHubStats } from "@nsguard/server";
 import { Counter, Gauge, Registry } from "prom-client";
 import type { EventCacheStats } from "../event-cache.js";
 import type { ObserverStats } from "../observer.js";
+import type { ProcessCacheStats } from "../process/process-cache.js";
+import type { EventMetrics } from "./event-metrics.js";
+import { startHttpEndpoint } from "./http-endpoint.js";
 
 type SensorCounters = ReturnType<Sensor["counters"]>;
 
@@ -15,18 +17,31 @@ type SensorCounters = ReturnType<Sensor["counters"]>;
 export interface MetricsSources {
   kernel(): Pick<
     SensorCounters["kernel"],
-    "events" | "ringbufFull" | "sigkill" | "sigkillErr" | "filtered" | "throttled"
+    "events" | "ringbufFull" | "procTableFull" | "sigkill" | "sigkillErr" | "filtered" | "throttled"
   >;
-  reader(): Pick<SensorCounters["reader"], "malformed" | "droppedEvents">;
+  reader(): Pick<SensorCounters["reader"], "records" | "malformed" | "droppedEvents" | "errors">;
   observer(): ObserverStats;
-  hub(): Pick<EventHubStats, "published" | "dropped" | "subscribers">;
-  processCacheSize(): number;
+  hub(): Pick<EventHubStats, "published" | "dropped" | "evicted" | "subscribers">;
+  processCache(): Pick<ProcessCacheStats, "size" | "evictedReferenced" | "procfsMisses"> & {
+    capacity: number;
+  };
   /** Events waiting for their pod metadata; undefined when no pod source runs. */
   eventCache(): EventCacheStats | undefined;
-  policies(): number;
+  /** The state of every tracing policy the agent holds. */
+  policyStates(): TracingPolicyState[];
   /** Containers whose events the kernel is suppressing now (flood protection). */
   throttledSources(): number;
+  /** The per-event counters (by type, pod, binary, policy, hook), counted at publish. */
+  events: EventMetrics;
 }
+
+/** tetragon_tracingpolicy_loaded's state label values. */
+const POLICY_STATE_LABELS: [TracingPolicyState, string][] = [
+  [TracingPolicyState.TP_STATE_ENABLED, "enabled"],
+  [TracingPolicyState.TP_STATE_DISABLED, "disabled"],
+  [TracingPolicyState.TP_STATE_LOAD_ERROR, "load_error"],
+  [TracingPolicyState.TP_STATE_ERROR, "error"],
+];
 
 /**
  * Prometheus metrics named after Tetragon's where one exists (tetragon-reference §4.4), so the
@@ -55,18 +70,55 @@ export function createMetricsRegistry(sources: MetricsSources): Registry {
       },
     });
 
+  const labelled = (name: string, help: string, counts: EventMetrics["events"], labelNames: string[]) =>
+    new Counter({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const { labels, count } of counts.entries()) this.inc(labels, count);
+      },
+    });
+  labelled(
+    "nsguard_events_total",
+    "Events published to listeners, by type and (--metrics-label-filter) namespace, workload, pod, binary; label sets beyond --metrics-max-label-sets are folded into _overflow_ series (Tetragon: tetragon_events_total)",
+    sources.events.events,
+    ["type", "namespace", "workload", "pod", "binary"],
+  );
+  labelled(
+    "nsguard_policy_events_total",
+    "Policy events published, by policy and hook (Tetragon: tetragon_policy_events_total)",
+    sources.events.policyEvents,
+    ["policy", "hook", "namespace", "workload", "pod", "binary"],
+  );
+  labelled(
+    "nsguard_policy_actions_total",
+    "Policy events published, by policy, hook and the action taken (POST, SIGKILL …)",
+    sources.events.policyActions,
+    ["policy", "hook", "action"],
+  );
+  counter(
+    "nsguard_metrics_label_sets_evicted_total",
+    "Label sets folded into an _overflow_ series because --metrics-max-label-sets was reached",
+    () =>
+      sources.events.events.evicted +
+      sources.events.policyEvents.evicted +
+      sources.events.policyActions.evicted,
+  );
   new Counter({
-    name: "nsguard_events_total",
-    help: "Kernel records handled by the agent, by type",
+    name: "nsguard_kernel_records_total",
+    help: "Kernel records the agent handled, by kind (clone records update the process cache and are not published)",
     labelNames: ["type"],
     registers: [registry],
     collect() {
       const o = sources.observer();
       this.reset();
-      this.inc({ type: "PROCESS_EXEC" }, o.exec);
-      this.inc({ type: "PROCESS_CLONE" }, o.clone);
-      this.inc({ type: "PROCESS_EXIT" }, o.exit);
-      this.inc({ type: "PROCESS_KPROBE" }, o.syscall);
+      this.inc({ type: "exec" }, o.exec);
+      this.inc({ type: "clone" }, o.clone);
+      this.inc({ type: "exit" }, o.exit);
+      this.inc({ type: "syscall" }, o.syscall);
     },
   });
   counter(
@@ -88,6 +140,21 @@ export function createMetricsRegistry(sources: MetricsSources): Registry {
     sources.throttledSources(),
   );
   counter(
+    "nsguard_observer_ringbuf_events_received_total",
+    "Records read from the ring buffer (Tetragon: tetragon_observer_ringbuf_events_received_total)",
+    () => sources.reader().records,
+  );
+  counter(
+    "nsguard_observer_ringbuf_errors_total",
+    "Ring-buffer poll/consume failures (Tetragon: tetragon_observer_ringbuf_errors_total)",
+    () => sources.reader().errors,
+  );
+  counter(
+    "nsguard_map_errors_update_total",
+    "Kernel process-table updates that failed, the table being full (Tetragon: tetragon_map_errors_update_total{map=execve_map})",
+    () => sources.kernel().procTableFull,
+  );
+  counter(
     "nsguard_observer_pauses_total",
     "Times the agent stopped reading the kernel because every listener was behind",
     () => sources.observer().pauses,
@@ -106,6 +173,11 @@ export function createMetricsRegistry(sources: MetricsSources): Registry {
     "nsguard_notify_overflowed_events_total",
     "Events dropped because a listener's queue was full (Tetragon: tetragon_notify_overflowed_events_total)",
     () => sources.hub().dropped,
+  );
+  counter(
+    "nsguard_notify_evicted_events_total",
+    "The part of nsguard_notify_overflowed_events_total a full queue evicted to make room for another source's or a priority event (fair sharing)",
+    () => sources.hub().evicted,
   );
   counter("nsguard_events_published_total", "Events published to listeners", () => sources.hub().published);
   counter(
@@ -128,8 +200,25 @@ export function createMetricsRegistry(sources: MetricsSources): Registry {
     "Hooked calls no selector matched (dropped in the kernel)",
     () => sources.kernel().filtered,
   );
-  gauge("nsguard_process_cache_size", "Processes in the user-space process cache", () =>
-    sources.processCacheSize(),
+  gauge(
+    "nsguard_process_cache_size",
+    "Processes in the user-space process cache (Tetragon: tetragon_process_cache_size)",
+    () => sources.processCache().size,
+  );
+  gauge(
+    "nsguard_process_cache_capacity",
+    "Bound on the process cache's entries (Tetragon: tetragon_process_cache_capacity)",
+    () => sources.processCache().capacity,
+  );
+  counter(
+    "nsguard_process_cache_evictions_total",
+    "Processes still referenced that were dropped because the cache was at capacity (Tetragon: tetragon_process_cache_evictions_total)",
+    () => sources.processCache().evictedReferenced,
+  );
+  counter(
+    "nsguard_process_cache_misses_total",
+    "Process lookups the cache could not answer, resolved from /proc (Tetragon: tetragon_process_cache_misses_total)",
+    () => sources.processCache().procfsMisses,
   );
   gauge(
     "nsguard_event_cache_entries",
@@ -150,7 +239,18 @@ export function createMetricsRegistry(sources: MetricsSources): Registry {
       this.inc({ outcome: "unknown_container" }, stats?.unknownContainer ?? 0);
     },
   });
-  gauge("nsguard_tracingpolicy_loaded", "Tracing policies loaded", () => sources.policies());
+  new Gauge({
+    name: "nsguard_tracingpolicy_loaded",
+    help: "Tracing policies by state (Tetragon: tetragon_tracingpolicy_loaded)",
+    labelNames: ["state"],
+    registers: [registry],
+    collect() {
+      const states = sources.policyStates();
+      for (const [state, label] of POLICY_STATE_LABELS) {
+        this.set({ state: label }, states.filter((s) => s === state).length);
+      }
+    },
+  });
   gauge(
     "nsguard_event_listeners",
     "GetEvents streams and exporters listening",
@@ -164,10 +264,7 @@ export async function startMetricsServer(
   registry: Registry,
   address: string,
 ): Promise<{ url: string; close(): Promise<void> }> {
-  const match = /^(.*):(\d+)$/.exec(address);
-  if (!match) throw new Error(`--metrics-server: expected host:port or :port, got "${address}"`);
-  const host = match[1] === "" ? "0.0.0.0" : (match[1] as string).replace(/^\[(.*)\]$/, "$1");
-  const server: Server = createServer((req, res) => {
+  const endpoint = await startHttpEndpoint("--metrics-server", address, (req, res) => {
     if (req.url !== "/metrics") {
       res.writeHead(404).end("not found: metrics are at /metrics\n");
       return;
@@ -177,17 +274,5 @@ export async function startMetricsServer(
       (err: Error) => res.writeHead(500).end(`${err.message}\n`),
     );
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(Number(match[2]), host, () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://${host.includes(":") ? `[${host}]` : host}:${port}/metrics`,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return { url: `${endpoint.url}/metrics`, close: endpoint.close };
 }

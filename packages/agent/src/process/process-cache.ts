@@ -138,6 +138,11 @@ export class ProcessCache {
     return this.#entries.size;
   }
 
+  /** The bound on entries (maxEntries). */
+  get capacity(): number {
+    return this.#maxEntries;
+  }
+
   stats(): ProcessCacheStats {
     return {
       size: this.#entries.size,

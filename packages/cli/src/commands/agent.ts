@@ -55,6 +55,11 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
       "refuse TCP clients without a verified certificate, read-only RPCs included (needs --server-tls-client-ca-files)",
       false,
     )
+    .option(
+      "--info-file <file>",
+      "where clients find the agent's addresses (a second agent on one host needs its own)",
+      DEFAULT_INFO_FILE,
+    )
     .option("--node-name <name>", "node name on events (default: $NODE_NAME, then the hostname)")
     .option(
       "--event-queue-size <n>",
@@ -69,6 +74,22 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
     )
     .option("--export-filename <file>", "write every event as a JSON line to this file")
     .option("--metrics-server <address>", 'Prometheus /metrics listen address, e.g. ":2112" (default: none)')
+    .option(
+      "--metrics-label-filter <labels>",
+      "pod labels on the per-event metrics, comma-separated, from namespace,workload,pod,binary",
+      "namespace,workload,pod,binary",
+    )
+    .option(
+      "--metrics-max-label-sets <n>",
+      "distinct label sets kept per labelled metric; older ones are folded into _overflow_ series",
+      parseCount("--metrics-max-label-sets"),
+      4096,
+    )
+    .option(
+      "--health-server-address <address>",
+      'HTTP liveness and readiness probes (/healthz, /readyz) listen address ("" disables)',
+      "127.0.0.1:6789",
+    )
     .option(
       "--pod-info-file <file>",
       "pod metadata by container id (JSON), where no Kubernetes API is reachable",
@@ -102,6 +123,7 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
         serverTlsClientCaFiles?: string[];
         serverTlsRequireClientCert: boolean;
         nodeName?: string;
+        infoFile: string;
         eventQueueSize: number;
         eventQueueBytes?: number;
         exportFilename?: string;
@@ -111,13 +133,18 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
         enableK8sApi?: boolean;
         k8sKubeconfigPath?: string;
         metricsServer?: string;
+        metricsLabelFilter: string;
+        metricsMaxLabelSets: number;
+        healthServerAddress: string;
         enableProcessNs: boolean;
         enableProcessCred: boolean;
         logLevel: string;
       }) => {
         let access: Pick<AgentOptions, "serverSocketGroup" | "serverTls">;
+        let metricsLabelFilter: NonNullable<AgentOptions["metricsLabelFilter"]>;
         try {
           access = accessOptions(flags);
+          metricsLabelFilter = parseMetricsLabelFilter(flags.metricsLabelFilter);
         } catch (err) {
           await writeLine(io.stderr, `nsguard agent: ${(err as Error).message}`);
           setExitCode(1);
@@ -132,7 +159,7 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
           enableProcessNs: flags.enableProcessNs,
           enableProcessCred: flags.enableProcessCred,
           // Client commands find the agent through it (server-address.ts).
-          infoFile: DEFAULT_INFO_FILE,
+          infoFile: flags.infoFile,
           ...(flags.tracingPolicyDir !== undefined ? { tracingPolicyDir: flags.tracingPolicyDir } : {}),
           ...(flags.nodeName !== undefined ? { nodeName: flags.nodeName } : {}),
           ...(flags.eventQueueBytes !== undefined ? { eventQueueBytes: flags.eventQueueBytes } : {}),
@@ -148,6 +175,9 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
               }
             : {}),
           ...(flags.metricsServer !== undefined ? { metricsServer: flags.metricsServer } : {}),
+          metricsLabelFilter,
+          metricsMaxLabelSets: flags.metricsMaxLabelSets,
+          ...(flags.healthServerAddress !== "" ? { healthServerAddress: flags.healthServerAddress } : {}),
           ...access,
         };
         const mod = (await import(agentModule)) as Partial<AgentModule>;
@@ -162,6 +192,24 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
         setExitCode(await mod.runAgent(options));
       },
     );
+}
+
+/** Tetragon's --metrics-label-filter labels (checked here: the CLI must not load the agent to parse flags). */
+const METRICS_LABELS = ["namespace", "workload", "pod", "binary"] as const;
+
+function parseMetricsLabelFilter(value: string): NonNullable<AgentOptions["metricsLabelFilter"]> {
+  const labels = value
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
+  for (const label of labels) {
+    if (!(METRICS_LABELS as readonly string[]).includes(label)) {
+      throw new Error(
+        `--metrics-label-filter: unknown label ${JSON.stringify(label)} (allowed: ${METRICS_LABELS.join(",")})`,
+      );
+    }
+  }
+  return labels as NonNullable<AgentOptions["metricsLabelFilter"]>;
 }
 
 /** The unix socket group and TCP TLS flags, checked together (Tetragon's --server-tls-* rules). */
