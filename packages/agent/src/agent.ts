@@ -312,11 +312,19 @@ export function describeStartupError(err: unknown): string {
   return message.split("\n")[0] ?? message;
 }
 
+/** What the command line that started the agent can do for it while it runs. */
+export interface AgentControl {
+  /** The log level the configuration says now (SIGHUP); throws, with one line, when it is invalid. */
+  reloadLogLevel(): string;
+}
+
 /**
  * `nsguard agent`: runs until SIGINT/SIGTERM, then detaches everything. Resolves with the exit
- * code: 0 after a clean stop, 1 when start-up failed (one clear line on stderr).
+ * code: 0 after a clean stop, 1 when start-up failed (one clear line on stderr). SIGHUP
+ * re-reads the log level (the daemon convention for "reload"; Tetragon's `tetra loglevel set`
+ * is the SetDebug RPC), and a reload that fails keeps the level and says why.
  */
-export async function runAgent(options: AgentOptions): Promise<number> {
+export async function runAgent(options: AgentOptions, control?: AgentControl): Promise<number> {
   const logger = pino({ level: options.logLevel, base: undefined }, pino.destination(2));
   let agent: RunningAgent;
   try {
@@ -325,10 +333,24 @@ export async function runAgent(options: AgentOptions): Promise<number> {
     process.stderr.write(`nsguard agent: ${describeStartupError(err)}\n`);
     return 1;
   }
+  const reload = () => {
+    if (control === undefined) return;
+    try {
+      const level = control.reloadLogLevel();
+      if (level !== logger.level) {
+        logger.level = level;
+        logger.info({ level }, "log level changed");
+      }
+    } catch (err) {
+      logger.error({ reason: describeStartupError(err) }, "configuration reload failed; log level unchanged");
+    }
+  };
+  process.on("SIGHUP", reload);
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);
     process.once("SIGTERM", resolve);
   });
+  process.off("SIGHUP", reload);
   logger.info("stopping");
   await agent.stop();
   return 0;

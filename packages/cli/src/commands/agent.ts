@@ -1,14 +1,15 @@
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import type { AgentOptions } from "@nsguard/agent";
+import type { AgentControl, AgentOptions } from "@nsguard/agent";
 import type { Command } from "commander";
 import { Option } from "commander";
+import { addConfigSources, rereadSetting } from "../agent-config.js";
 import type { CliIo } from "../io.js";
 import { DEFAULT_INFO_FILE, writeLine } from "../io.js";
 import { collectList, collectRepeated, parseCount } from "../list-option.js";
 
 interface AgentModule {
-  runAgent(options: AgentOptions): Promise<number>;
+  runAgent(options: AgentOptions, control?: AgentControl): Promise<number>;
 }
 
 // Kept in a variable so TypeScript does not resolve it at build time: the client commands
@@ -22,7 +23,7 @@ const PODMAN_DEFAULT_SOCKET = "/run/podman/podman.sock";
 const CONTAINERD_DEFAULT_SOCKET = "/run/containerd/containerd.sock";
 
 export function registerAgent(program: Command, io: CliIo, setExitCode: (code: number) => void): void {
-  program
+  const agent = program
     .command("agent")
     .description("Run the nsguard agent (needs root)")
     .option("--tracing-policy <file>", "load this policy at start (repeatable)", collectRepeated, [])
@@ -86,30 +87,35 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
         .choices(["trace", "debug", "info", "warn", "error", "fatal"])
         .default("info"),
     )
+    .option("--print-config", "print the resolved settings (AgentOptions) as JSON and exit; needs no root")
     .action(
-      async (flags: {
-        tracingPolicy: string[];
-        serverAddress: string;
-        serverSocket: string;
-        serverSocketGroup?: string;
-        serverTlsCertFile?: string;
-        serverTlsKeyFile?: string;
-        serverTlsClientCaFiles?: string[];
-        serverTlsRequireClientCert: boolean;
-        nodeName?: string;
-        eventQueueSize: number;
-        eventQueueBytes?: number;
-        exportFilename?: string;
-        podInfoFile?: string;
-        podmanSocket?: string;
-        criEndpoint?: string;
-        enableK8sApi?: boolean;
-        k8sKubeconfigPath?: string;
-        metricsServer?: string;
-        enableProcessNs: boolean;
-        enableProcessCred: boolean;
-        logLevel: string;
-      }) => {
+      async (
+        flags: {
+          tracingPolicy: string[];
+          serverAddress: string;
+          serverSocket: string;
+          serverSocketGroup?: string;
+          serverTlsCertFile?: string;
+          serverTlsKeyFile?: string;
+          serverTlsClientCaFiles?: string[];
+          serverTlsRequireClientCert: boolean;
+          nodeName?: string;
+          eventQueueSize: number;
+          eventQueueBytes?: number;
+          exportFilename?: string;
+          podInfoFile?: string;
+          podmanSocket?: string;
+          criEndpoint?: string;
+          enableK8sApi?: boolean;
+          k8sKubeconfigPath?: string;
+          metricsServer?: string;
+          enableProcessNs: boolean;
+          enableProcessCred: boolean;
+          logLevel: string;
+          printConfig?: boolean;
+        },
+        command: Command,
+      ) => {
         let access: Pick<AgentOptions, "serverSocketGroup" | "serverTls">;
         try {
           access = accessOptions(flags);
@@ -144,6 +150,10 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
           ...(flags.metricsServer !== undefined ? { metricsServer: flags.metricsServer } : {}),
           ...access,
         };
+        if (flags.printConfig) {
+          await writeLine(io.stdout, JSON.stringify(options, null, 2));
+          return;
+        }
         const mod = (await import(agentModule)) as Partial<AgentModule>;
         if (typeof mod.runAgent !== "function") {
           await writeLine(
@@ -153,9 +163,16 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
           setExitCode(1);
           return;
         }
-        setExitCode(await mod.runAgent(options));
+        setExitCode(
+          await mod.runAgent(options, {
+            // SIGHUP: the level as the configuration files now say (a flag or variable still wins).
+            reloadLogLevel: () => String(rereadSetting(command, "log-level")),
+          }),
+        );
       },
     );
+  // After every option: each one, whoever adds it, is also a setting from env and config files.
+  addConfigSources(agent, io, io.agentConfigDefaults);
 }
 
 /** The unix socket group and TCP TLS flags, checked together (Tetragon's --server-tls-* rules). */
