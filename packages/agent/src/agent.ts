@@ -94,6 +94,12 @@ export interface AgentOptions {
   enableProcessCred?: boolean;
   /** Where to write the info file clients find the agent by (info-file.ts); unset: none. Removed on stop. */
   infoFile?: string;
+  /**
+   * runAgent: the log level as the configuration says now, asked on SIGHUP (the CLI re-reads its
+   * configuration files); throws, with one line, when the new value is invalid. Unset: SIGHUP
+   * changes nothing.
+   */
+  reloadLogLevel?: () => string;
 }
 
 export interface RunningAgent {
@@ -312,19 +318,13 @@ export function describeStartupError(err: unknown): string {
   return message.split("\n")[0] ?? message;
 }
 
-/** What the command line that started the agent can do for it while it runs. */
-export interface AgentControl {
-  /** The log level the configuration says now (SIGHUP); throws, with one line, when it is invalid. */
-  reloadLogLevel(): string;
-}
-
 /**
  * `nsguard agent`: runs until SIGINT/SIGTERM, then detaches everything. Resolves with the exit
  * code: 0 after a clean stop, 1 when start-up failed (one clear line on stderr). SIGHUP
  * re-reads the log level (the daemon convention for "reload"; Tetragon's `tetra loglevel set`
  * is the SetDebug RPC), and a reload that fails keeps the level and says why.
  */
-export async function runAgent(options: AgentOptions, control?: AgentControl): Promise<number> {
+export async function runAgent(options: AgentOptions): Promise<number> {
   const logger = pino({ level: options.logLevel, base: undefined }, pino.destination(2));
   let agent: RunningAgent;
   try {
@@ -334,9 +334,9 @@ export async function runAgent(options: AgentOptions, control?: AgentControl): P
     return 1;
   }
   const reload = () => {
-    if (control === undefined) return;
+    if (options.reloadLogLevel === undefined) return;
     try {
-      const level = control.reloadLogLevel();
+      const level = options.reloadLogLevel();
       if (level !== logger.level) {
         logger.level = level;
         logger.info({ level }, "log level changed");

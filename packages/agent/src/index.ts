@@ -1,5 +1,4 @@
 export {
-  type AgentControl,
   type AgentOptions,
   describeStartupError,
   type RunningAgent,

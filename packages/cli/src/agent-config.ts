@@ -5,7 +5,7 @@ import type { Command } from "commander";
 import { CommanderError, Option } from "commander";
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import type { CliIo } from "./io.js";
-import { writeLine } from "./io.js";
+import { DEFAULT_AGENT_CONFIG, writeLine } from "./io.js";
 import { collectList, collectRepeated } from "./list-option.js";
 
 /**
@@ -60,7 +60,7 @@ function settingOptions(command: Command): Map<string, Option> {
   return out;
 }
 
-/** The configuration locations used when none is named (tests use scratch paths). */
+/** The configuration locations used when none is named (DEFAULT_AGENT_CONFIG; tests use scratch paths). */
 export interface ConfigDefaults {
   file: string;
   dir: string;
@@ -75,11 +75,11 @@ export function addConfigSources(command: Command, io: CliIo, defaults: ConfigDe
   command
     .option(
       `--${CONFIG_FILE} <file>`,
-      `YAML file of settings, keys as the flag names ("" disables; default: ${defaults.file} if it exists)`,
+      `YAML file of settings, keys as the flag names ("" disables; default: ${DEFAULT_AGENT_CONFIG.file} if it exists)`,
     )
     .option(
       `--${CONFIG_DIR} <dir>`,
-      `directory of settings, one file per setting named as its flag, e.g. a ConfigMap mount ("" disables; default: ${defaults.dir} if it exists)`,
+      `directory of settings, one file per setting named as its flag, e.g. a ConfigMap mount ("" disables; default: ${DEFAULT_AGENT_CONFIG.dir} if it exists)`,
     )
     .addOption(
       new Option("--generate-docs", "print the Markdown table of agent settings and exit").hideHelp(),
@@ -360,7 +360,7 @@ export function settingsTable(command: Command): string {
 
 function defaultText(option: Option): string {
   if (option.defaultValueDescription !== undefined) return option.defaultValueDescription;
-  const d: unknown = option.defaultValue;
+  const d: unknown = option.defaultValue ?? (option.isBoolean() ? option.negate : undefined);
   if (d === undefined || (Array.isArray(d) && d.length === 0)) return "";
   return `\`${JSON.stringify(d)}\``;
 }

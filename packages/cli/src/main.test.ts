@@ -68,6 +68,7 @@ describe("nsguard agent", () => {
       enableProcessNs: true,
       enableProcessCred: true,
       infoFile: "/var/run/nsguard/nsguard-info.json",
+      reloadLogLevel: expect.any(Function),
     });
   });
 
@@ -88,6 +89,7 @@ describe("nsguard agent", () => {
       enableProcessNs: false,
       enableProcessCred: false,
       infoFile: "/var/run/nsguard/nsguard-info.json",
+      reloadLogLevel: expect.any(Function),
     });
   });
 

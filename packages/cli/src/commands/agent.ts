@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import type { AgentControl, AgentOptions } from "@nsguard/agent";
+import type { AgentOptions } from "@nsguard/agent";
 import type { Command } from "commander";
 import { Option } from "commander";
 import { addConfigSources, rereadSetting } from "../agent-config.js";
@@ -9,7 +9,7 @@ import { DEFAULT_INFO_FILE, writeLine } from "../io.js";
 import { collectList, collectRepeated, parseCount } from "../list-option.js";
 
 interface AgentModule {
-  runAgent(options: AgentOptions, control?: AgentControl): Promise<number>;
+  runAgent(options: AgentOptions): Promise<number>;
 }
 
 // Kept in a variable so TypeScript does not resolve it at build time: the client commands
@@ -149,8 +149,11 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
             : {}),
           ...(flags.metricsServer !== undefined ? { metricsServer: flags.metricsServer } : {}),
           ...access,
+          // SIGHUP: the level as the configuration files now say (a flag or variable still wins).
+          reloadLogLevel: () => String(rereadSetting(command, "log-level")),
         };
         if (flags.printConfig) {
+          // JSON leaves out the function: what prints is the settings.
           await writeLine(io.stdout, JSON.stringify(options, null, 2));
           return;
         }
@@ -163,12 +166,7 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
           setExitCode(1);
           return;
         }
-        setExitCode(
-          await mod.runAgent(options, {
-            // SIGHUP: the level as the configuration files now say (a flag or variable still wins).
-            reloadLogLevel: () => String(rereadSetting(command, "log-level")),
-          }),
-        );
+        setExitCode(await mod.runAgent(options));
       },
     );
   // After every option: each one, whoever adds it, is also a setting from env and config files.
