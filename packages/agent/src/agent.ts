@@ -339,7 +339,7 @@ export async function runAgent(options: AgentOptions): Promise<number> {
       const level = options.reloadLogLevel();
       if (level !== logger.level) {
         logger.level = level;
-        logger.info({ level }, "log level changed");
+        logger.info({ logLevel: level }, "log level changed");
       }
     } catch (err) {
       logger.error({ reason: describeStartupError(err) }, "configuration reload failed; log level unchanged");

@@ -2,7 +2,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AgentOptions } from "@nsguard/agent";
+import { Command } from "commander";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
+import { addConfigSources } from "./agent-config.js";
+import { parseCount } from "./list-option.js";
 import { main } from "./main.js";
 import type { CaptureOptions } from "./testing/capture-io.js";
 import { captureIo } from "./testing/capture-io.js";
@@ -128,6 +131,42 @@ describe("nsguard agent settings", () => {
     expect(
       await printed([], { agentConfigDefaults: { file: "/nonexistent", dir: asDir(SETTINGS) } }),
     ).toEqual(fromFlags);
+  });
+
+  it("a flag added later with a plain .option() is a setting from every source, with its parser", async () => {
+    const parse = async (args: string[], env: Record<string, string>) => {
+      let seen: Record<string, unknown> = {};
+      const command = new Command("agent")
+        .exitOverride()
+        .option(
+          "--export-file-max-size-mb <n>",
+          "rotate at this size",
+          parseCount("--export-file-max-size-mb"),
+          10,
+        )
+        .option("--export-allowlist <json>", "only these events")
+        .option("--enable-health", "serve /healthz")
+        .action((opts: Record<string, unknown>) => {
+          seen = opts;
+        });
+      addConfigSources(command, captureIo({ env }), { file: "/nonexistent", dir: "/nonexistent" });
+      await command.parseAsync(args, { from: "user" });
+      return seen;
+    };
+    const dir = asDir({ "export-allowlist": '{"event_set":["PROCESS_KPROBE"]}' });
+    expect(
+      await parse(["--config-dir", dir], {
+        NSGUARD_EXPORT_FILE_MAX_SIZE_MB: "20",
+        NSGUARD_ENABLE_HEALTH: "true",
+      }),
+    ).toMatchObject({
+      exportFileMaxSizeMb: 20,
+      exportAllowlist: '{"event_set":["PROCESS_KPROBE"]}',
+      enableHealth: true,
+    });
+    await expect(parse([], { NSGUARD_EXPORT_FILE_MAX_SIZE_MB: "big" })).rejects.toThrow(
+      'environment variable NSGUARD_EXPORT_FILE_MAX_SIZE_MB: --export-file-max-size-mb must be a non-negative integer, got "big"',
+    );
   });
 
   it("precedence: flag > environment > config dir > config file > default", async () => {
