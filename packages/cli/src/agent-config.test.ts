@@ -62,9 +62,9 @@ const SETTINGS: Record<string, string | boolean | string[]> = {
   "log-level": "debug",
 };
 
-const asFlags = (settings: typeof SETTINGS) =>
+const asFlags = (settings: typeof SETTINGS): string[] =>
   Object.entries(settings).flatMap(([key, value]) => {
-    if (value === true) return [`--${key}`];
+    if (typeof value === "boolean") return value ? [`--${key}`] : [];
     return (Array.isArray(value) ? value : [value]).flatMap((v) => [`--${key}`, v]);
   });
 const asText = (value: string | boolean | string[]) =>
