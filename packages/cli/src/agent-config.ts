@@ -1,6 +1,5 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { closestMatch } from "@nsguard/policy";
 import type { Command } from "commander";
 import { CommanderError, Option } from "commander";
 import { parse as parseYaml, YAMLParseError } from "yaml";
@@ -90,7 +89,9 @@ export function addConfigSources(command: Command, io: CliIo, defaults: ConfigDe
         // Stops before the action, as --help does; main() returns the exit code.
         throw new CommanderError(0, "nsguard.generateDocs", "");
       }
-      const sources = new ConfigSources(cmd, io.env, defaults);
+      // Loaded here, not at the top: the client commands share this module and need no policy code.
+      const { closestMatch } = await import("@nsguard/policy");
+      const sources = new ConfigSources(cmd, io.env, defaults, closestMatch);
       for (const warning of sources.warnings)
         await writeLine(io.stderr, `nsguard agent: warning: ${warning}`);
       sources.apply();
@@ -122,6 +123,8 @@ class ConfigSources {
     private readonly command: Command,
     env: Readonly<Record<string, string | undefined>>,
     defaults: ConfigDefaults,
+    /** The setting a misspelt name most likely meant (the policy loader's did-you-mean). */
+    private readonly closestMatch: (word: string, candidates: readonly string[]) => string | undefined,
   ) {
     this.settings = settingOptions(command);
     for (const [key, option] of this.settings) {
@@ -210,7 +213,7 @@ class ConfigSources {
       }
       // Tetragon ignores unknown TETRAGON_* variables, and NSGUARD_* also holds the client
       // commands' NSGUARD_SERVER_ADDRESS and build settings: only a likely typo is worth a word.
-      const meant = closestMatch(name, [...byVar.keys()]);
+      const meant = this.closestMatch(name, [...byVar.keys()]);
       if (meant !== undefined)
         this.warnings.push(`environment variable ${name} is not a setting (did you mean ${meant}?)`);
     }
@@ -272,7 +275,7 @@ class ConfigSources {
     if (this.settings.has(key)) return;
     if (key === CONFIG_FILE || key === CONFIG_DIR)
       throw new ConfigError(`${where}: "${key}" can only be given as a flag or environment variable`);
-    const meant = closestMatch(key, [...this.settings.keys()]);
+    const meant = this.closestMatch(key, [...this.settings.keys()]);
     throw new ConfigError(
       `${where}: unknown key ${JSON.stringify(key)}${meant !== undefined ? ` (did you mean ${JSON.stringify(meant)}?)` : ""}`,
     );
