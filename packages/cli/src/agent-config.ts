@@ -20,7 +20,7 @@ import { collectList, collectRepeated } from "./list-option.js";
  * line replaces, not extends, the same setting from a file.
  */
 
-export const ENV_PREFIX = "NSGUARD_";
+const ENV_PREFIX = "NSGUARD_";
 
 /** Options that choose where settings come from, or print instead of running: not settings themselves. */
 const CONFIG_FILE = "config-file";
@@ -45,7 +45,7 @@ function keyOf(option: Option): string | undefined {
   return option.long?.replace(/^--/, "");
 }
 
-export function envVarOf(key: string): string {
+function envVarOf(key: string): string {
   return ENV_PREFIX + key.toUpperCase().replace(/-/g, "_");
 }
 
@@ -264,9 +264,17 @@ class ConfigSources {
     for (const name of names) {
       if (name.startsWith(".")) continue;
       const file = join(path, name);
-      if (!statSync(file).isFile()) continue;
+      let text: string;
+      try {
+        if (!statSync(file).isFile()) continue;
+        text = readFileSync(file, "utf8");
+      } catch (err) {
+        throw new ConfigError(
+          `${where}: ${name}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        );
+      }
       this.checkKey(name, where);
-      values.set(name, readFileSync(file, "utf8").trim());
+      values.set(name, text.trim());
     }
     return { source: "config", values, describe: (key) => `config dir ${path}: ${key}` };
   }
