@@ -135,6 +135,12 @@ export interface AgentOptions {
   enableProcessCred?: boolean;
   /** Where to write the info file clients find the agent by (info-file.ts); unset: none. Removed on stop. */
   infoFile?: string;
+  /**
+   * runAgent: the log level as the configuration says now, asked on SIGHUP (the CLI re-reads its
+   * configuration files); throws, with one line, when the new value is invalid. Unset: SIGHUP
+   * changes nothing.
+   */
+  reloadLogLevel?: () => string;
 }
 
 export interface RunningAgent {
@@ -471,7 +477,9 @@ export function describeStartupError(err: unknown): string {
 
 /**
  * `nsguard agent`: runs until SIGINT/SIGTERM, then detaches everything. Resolves with the exit
- * code: 0 after a clean stop, 1 when start-up failed (one clear line on stderr).
+ * code: 0 after a clean stop, 1 when start-up failed (one clear line on stderr). SIGHUP
+ * re-reads the log level (the daemon convention for "reload"; Tetragon's `tetra loglevel set`
+ * is the SetDebug RPC), and a reload that fails keeps the level and says why.
  */
 export async function runAgent(options: AgentOptions): Promise<number> {
   const logger = pino({ level: options.logLevel, base: undefined }, pino.destination(2));
@@ -482,10 +490,24 @@ export async function runAgent(options: AgentOptions): Promise<number> {
     process.stderr.write(`nsguard agent: ${describeStartupError(err)}\n`);
     return 1;
   }
+  const reload = () => {
+    if (options.reloadLogLevel === undefined) return;
+    try {
+      const level = options.reloadLogLevel();
+      if (level !== logger.level) {
+        logger.level = level;
+        logger.info({ logLevel: level }, "log level changed");
+      }
+    } catch (err) {
+      logger.error({ reason: describeStartupError(err) }, "configuration reload failed; log level unchanged");
+    }
+  };
+  process.on("SIGHUP", reload);
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once("SIGINT", () => resolve("SIGINT"));
     process.once("SIGTERM", () => resolve("SIGTERM"));
   });
+  process.off("SIGHUP", reload);
   logger.info({ signal, boundMs: SHUTDOWN_BOUND_MS }, "stopping");
   const started = performance.now();
   // The bound holds whatever hangs (a stuck socket, a stalled disk): the kernel detaches the BPF

@@ -1,4 +1,10 @@
-export { type AgentOptions, describeStartupError, type RunningAgent, runAgent, startAgent } from "./agent.js";
+export {
+  type AgentOptions,
+  describeStartupError,
+  type RunningAgent,
+  runAgent,
+  startAgent,
+} from "./agent.js";
 export { BootClock } from "./clock.js";
 export { type PodInfoSource, StaticPodInfoSource } from "./container/pod-info.js";
 export { Observer, type ObserverStats } from "./observer.js";

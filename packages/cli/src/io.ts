@@ -3,6 +3,9 @@ import { fstatSync } from "node:fs";
 /** Where the agent writes its info file and the CLI looks for the agent's address (tetra: /var/run/tetragon/tetragon-info.json). */
 export const DEFAULT_INFO_FILE = "/var/run/nsguard/nsguard-info.json";
 
+/** Where `nsguard agent` reads its settings when no --config-file/--config-dir names them (agent-config.ts). */
+export const DEFAULT_AGENT_CONFIG = { file: "/etc/nsguard/nsguard.yaml", dir: "/etc/nsguard/nsguard.conf.d" };
+
 /** Where the CLI reads its environment and input and writes its output; tests pass their own. */
 export interface CliIo {
   stdout: NodeJS.WritableStream;
@@ -21,6 +24,8 @@ export interface CliIo {
   stdoutIsTerminal: boolean;
   /** The agent's info file (DEFAULT_INFO_FILE outside tests). */
   infoFile: string;
+  /** The agent's default configuration file and directory (DEFAULT_AGENT_CONFIG outside tests). */
+  agentConfigDefaults: { file: string; dir: string };
 }
 
 export function processIo(): CliIo {
@@ -32,6 +37,7 @@ export function processIo(): CliIo {
     stdinIsCharDevice: () => isCharDevice(0),
     stdoutIsTerminal: process.stdout.isTTY === true,
     infoFile: DEFAULT_INFO_FILE,
+    agentConfigDefaults: DEFAULT_AGENT_CONFIG,
   };
 }
 

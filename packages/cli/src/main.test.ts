@@ -78,6 +78,7 @@ describe("nsguard agent", () => {
       metricsLabelFilter: ["pod", "binary"],
       metricsMaxLabelSets: 100,
       infoFile: "/tmp/nsguard-info.json",
+      reloadLogLevel: expect.any(Function),
     });
   });
 
@@ -102,6 +103,7 @@ describe("nsguard agent", () => {
       metricsMaxLabelSets: 4096,
       healthServerAddress: "127.0.0.1:6789",
       infoFile: "/var/run/nsguard/nsguard-info.json",
+      reloadLogLevel: expect.any(Function),
     });
   });
 

@@ -4,6 +4,7 @@
 // → compiled hooks and kernel tables for the sensor. Pure TypeScript, no native code.
 
 export { ARCHES, type Arch, hostArch } from "./arch.js";
+export { closestMatch } from "./closest-match.js";
 export { MAX_ARG_INDEX } from "./compile-args.js";
 export { type CompileOptions, compileTracingPolicy } from "./compile-tracing-policy.js";
 export {

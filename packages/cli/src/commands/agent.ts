@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import type { AgentOptions } from "@nsguard/agent";
 import type { Command } from "commander";
 import { Option } from "commander";
+import { addConfigSources, rereadSetting } from "../agent-config.js";
 import type { CliIo } from "../io.js";
 import { DEFAULT_INFO_FILE, writeLine } from "../io.js";
 import { collectList, collectRepeated, parseCount } from "../list-option.js";
@@ -22,7 +23,7 @@ const PODMAN_DEFAULT_SOCKET = "/run/podman/podman.sock";
 const CONTAINERD_DEFAULT_SOCKET = "/run/containerd/containerd.sock";
 
 export function registerAgent(program: Command, io: CliIo, setExitCode: (code: number) => void): void {
-  program
+  const agent = program
     .command("agent")
     .description("Run the nsguard agent (needs root)")
     .option("--tracing-policy <file>", "load this policy at start (repeatable)", collectRepeated, [])
@@ -111,35 +112,40 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
         .choices(["trace", "debug", "info", "warn", "error", "fatal"])
         .default("info"),
     )
+    .option("--print-config", "print the resolved settings (AgentOptions) as JSON and exit; needs no root")
     .action(
-      async (flags: {
-        tracingPolicy: string[];
-        tracingPolicyDir?: string;
-        serverAddress: string;
-        serverSocket: string;
-        serverSocketGroup?: string;
-        serverTlsCertFile?: string;
-        serverTlsKeyFile?: string;
-        serverTlsClientCaFiles?: string[];
-        serverTlsRequireClientCert: boolean;
-        nodeName?: string;
-        infoFile: string;
-        eventQueueSize: number;
-        eventQueueBytes?: number;
-        exportFilename?: string;
-        podInfoFile?: string;
-        podmanSocket?: string;
-        criEndpoint?: string;
-        enableK8sApi?: boolean;
-        k8sKubeconfigPath?: string;
-        metricsServer?: string;
-        metricsLabelFilter: string;
-        metricsMaxLabelSets: number;
-        healthServerAddress: string;
-        enableProcessNs: boolean;
-        enableProcessCred: boolean;
-        logLevel: string;
-      }) => {
+      async (
+        flags: {
+          tracingPolicy: string[];
+          tracingPolicyDir?: string;
+          serverAddress: string;
+          serverSocket: string;
+          serverSocketGroup?: string;
+          serverTlsCertFile?: string;
+          serverTlsKeyFile?: string;
+          serverTlsClientCaFiles?: string[];
+          serverTlsRequireClientCert: boolean;
+          nodeName?: string;
+          infoFile: string;
+          eventQueueSize: number;
+          eventQueueBytes?: number;
+          exportFilename?: string;
+          podInfoFile?: string;
+          podmanSocket?: string;
+          criEndpoint?: string;
+          enableK8sApi?: boolean;
+          k8sKubeconfigPath?: string;
+          metricsServer?: string;
+          metricsLabelFilter: string;
+          metricsMaxLabelSets: number;
+          healthServerAddress: string;
+          enableProcessNs: boolean;
+          enableProcessCred: boolean;
+          logLevel: string;
+          printConfig?: boolean;
+        },
+        command: Command,
+      ) => {
         let access: Pick<AgentOptions, "serverSocketGroup" | "serverTls">;
         let metricsLabelFilter: NonNullable<AgentOptions["metricsLabelFilter"]>;
         try {
@@ -179,7 +185,14 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
           metricsMaxLabelSets: flags.metricsMaxLabelSets,
           ...(flags.healthServerAddress !== "" ? { healthServerAddress: flags.healthServerAddress } : {}),
           ...access,
+          // SIGHUP: the level as the configuration files now say (a flag or variable still wins).
+          reloadLogLevel: () => String(rereadSetting(command, "log-level")),
         };
+        if (flags.printConfig) {
+          // JSON leaves out the function: what prints is the settings.
+          await writeLine(io.stdout, JSON.stringify(options, null, 2));
+          return;
+        }
         const mod = (await import(agentModule)) as Partial<AgentModule>;
         if (typeof mod.runAgent !== "function") {
           await writeLine(
@@ -192,6 +205,8 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
         setExitCode(await mod.runAgent(options));
       },
     );
+  // After every option: each one, whoever adds it, is also a setting from env and config files.
+  addConfigSources(agent, io, io.agentConfigDefaults);
 }
 
 /** Tetragon's --metrics-label-filter labels (checked here: the CLI must not load the agent to parse flags). */

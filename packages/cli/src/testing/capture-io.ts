@@ -13,6 +13,8 @@ export interface CaptureOptions {
   stdoutIsTerminal?: boolean;
   /** The agent info file to consult; default a path that never exists, so a real agent's file on this machine is not picked up. */
   infoFile?: string;
+  /** `nsguard agent`'s default config file and dir; default paths that never exist, so this machine's /etc/nsguard is not read. */
+  agentConfigDefaults?: { file: string; dir: string };
 }
 
 /** A CliIo whose stdout/stderr are collected in memory. */
@@ -37,6 +39,10 @@ export function captureIo(options: CaptureOptions = {}): CapturedIo {
     stdinIsCharDevice: () => options.stdin === undefined,
     stdoutIsTerminal: options.stdoutIsTerminal ?? false,
     infoFile: options.infoFile ?? "/nonexistent/nsguard-cli-test/nsguard-info.json",
+    agentConfigDefaults: options.agentConfigDefaults ?? {
+      file: "/nonexistent/nsguard-cli-test/nsguard.yaml",
+      dir: "/nonexistent/nsguard-cli-test/nsguard.conf.d",
+    },
     out: stdout.text,
     err: stderr.text,
   };
