@@ -15,7 +15,7 @@ import { EventCache } from "./event-cache.js";
 import { JsonExporter } from "./export/json-exporter.js";
 import { ThrottleMonitor } from "./flood/throttle-monitor.js";
 import { infoFileContent, removeInfoFile, writeInfoFile } from "./info-file.js";
-import { createMetricsRegistry, startMetricsServer } from "./metrics/metrics.js";
+import { createMetricsRegistry, registerExportMetrics, startMetricsServer } from "./metrics/metrics.js";
 import { resolveNodeName } from "./node-name.js";
 import { Observer } from "./observer.js";
 import { AgentPolicyStore, STATIC_POLICY_DOMAIN } from "./policies/policy-store.js";
@@ -61,7 +61,26 @@ export interface AgentOptions {
   eventQueueSize: number;
   /** Per-listener bound on queued encoded bytes; default the hub's (32 MiB). */
   eventQueueBytes?: number;
+  /** JSON export (Tetragon's --export-filename): a file, or "-" for standard output; unset: none. */
   exportFilename?: string;
+  /** --export-file-max-size-mb: rotate the export file at this size (default 10). */
+  exportFileMaxSizeMb?: number;
+  /** --export-file-rotation-interval, in ms: also rotate this often (default 0: by size only). */
+  exportFileRotationIntervalMs?: number;
+  /** --export-file-max-backups: rotated files kept (default 5; 0 keeps all). */
+  exportFileMaxBackups?: number;
+  /** --export-file-compress: gzip rotated files. */
+  exportFileCompress?: boolean;
+  /** --export-file-perm: the export files' mode (default 0o600). */
+  exportFilePerm?: number;
+  /** --export-rate-limit: exported events per minute; -1 (default) unlimited, 0 none. */
+  exportRateLimit?: number;
+  /** --export-allowlist: tetragon.Filter JSON objects, one a line; only matching events are exported. */
+  exportAllowlist?: string;
+  /** --export-denylist: tetragon.Filter JSON objects, one a line; matching events are not exported. */
+  exportDenylist?: string;
+  /** --field-filters: tetragon.FieldFilter JSON objects, one a line, applied to exported events. */
+  fieldFilters?: string;
   logLevel: string;
   /** Pod metadata file (container id → pod) where no Kubernetes API is reachable. */
   podInfoFile?: string;
@@ -190,7 +209,24 @@ export async function startAgent(
       logger.info({ file }, "tracing policy loaded");
     }
 
-    if (options.exportFilename) exporter = new JsonExporter(hub, { filename: options.exportFilename });
+    if (options.exportFilename) {
+      exporter = await JsonExporter.start(hub, {
+        filename: options.exportFilename,
+        maxSizeMb: options.exportFileMaxSizeMb,
+        rotationIntervalMs: options.exportFileRotationIntervalMs,
+        maxBackups: options.exportFileMaxBackups,
+        compress: options.exportFileCompress,
+        mode: options.exportFilePerm,
+        rateLimit: options.exportRateLimit,
+        filters: {
+          allowList: options.exportAllowlist,
+          denyList: options.exportDenylist,
+          fieldFilters: options.fieldFilters,
+        },
+        nodeName,
+        onError: (err) => logger.warn({ err, exportFilename: options.exportFilename }, "JSON export"),
+      });
+    }
     server = await startServer({
       routes: createFineGuidanceSensorsRoutes({
         events: hub,
@@ -223,6 +259,8 @@ export async function startAgent(
         throttledSources: () => monitor.throttledSources,
         policies: () => p.list().length,
       });
+      const exported = exporter;
+      registerExportMetrics(registry, () => exported?.stats());
       metrics = await startMetricsServer(registry, options.metricsServer);
     }
     if (options.infoFile) {
