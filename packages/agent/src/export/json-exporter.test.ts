@@ -125,28 +125,23 @@ describe("JsonExporter", () => {
       for (let i = from; i < from + 5; i++) hub.publish(execEvent(i));
       await settled(exporter, from + 5);
     };
-    const tick = async (rotations: number) => {
-      timers.advance(10_000);
-      await waitFor(() => readdirSync(dir).includes(`events.log.${rotations}`), `rotation ${rotations}`);
-    };
     // A backup is missing for a moment while the files shift.
     const pidsIn = (name: string) => (existsSync(join(dir, name)) ? parsedLines(join(dir, name)).map(pidOf) : [-1]);
+    /** Advances one interval and waits for the files to hold these pids (rotation runs in the background). */
+    const tick = async (expected: Record<string, number[]>) => {
+      timers.advance(10_000);
+      const matches = () => Object.entries(expected).every(([n, p]) => JSON.stringify(pidsIn(n)) === JSON.stringify(p));
+      await waitFor(matches, `files ${JSON.stringify(expected)}`);
+      expect(readdirSync(dir).sort()).toEqual(Object.keys(expected).sort());
+    };
     await batch(0);
-    await tick(1);
+    await tick({ "events.log": [], "events.log.1": [0, 1, 2, 3, 4] });
     await batch(5);
-    await tick(2);
-    expect(pidsIn("events.log.2")).toEqual([0, 1, 2, 3, 4]);
-    expect(pidsIn("events.log.1")).toEqual([5, 6, 7, 8, 9]);
+    await tick({ "events.log": [], "events.log.1": [5, 6, 7, 8, 9], "events.log.2": [0, 1, 2, 3, 4] });
     await batch(10);
-    timers.advance(10_000);
-    await waitFor(() => pidsIn("events.log.1")[0] === 10, "the third rotation");
-    expect(readdirSync(dir).sort()).toEqual(["events.log", "events.log.1", "events.log.2"]);
-    expect(pidsIn("events.log.2")).toEqual([5, 6, 7, 8, 9]);
-    expect(pidsIn("events.log")).toEqual([]);
+    await tick({ "events.log": [], "events.log.1": [10, 11, 12, 13, 14], "events.log.2": [5, 6, 7, 8, 9] });
     // Idle: the empty live file rotates too (lumberjack's Rotate does not skip it).
-    timers.advance(10_000);
-    await waitFor(() => pidsIn("events.log.1").length === 0, "the idle rotation");
-    expect(pidsIn("events.log.2")).toEqual([10, 11, 12, 13, 14]);
+    await tick({ "events.log": [], "events.log.1": [], "events.log.2": [10, 11, 12, 13, 14] });
   });
 
   it("cuts a torn last line left by a killed run before appending, so every line parses", async () => {
