@@ -3,11 +3,21 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { create, toJson } from "@bufbuild/protobuf";
-import { FieldFilterSchema, FilterSchema, GetEventsResponseSchema, ProcessExecSchema, toJsonLine } from "@nsguard/sdk";
+import { createClient } from "@connectrpc/connect";
+import {
+  FieldFilterSchema,
+  FilterSchema,
+  FineGuidanceSensors,
+  type GetEventsResponse,
+  GetEventsResponseSchema,
+  ProcessExecSchema,
+  toJsonLine,
+} from "@nsguard/sdk";
 import { EventHub } from "@nsguard/server";
 import { afterEach, describe, expect, it } from "vitest";
 // The SDK's shared filter tables (test-only): the export must select and shape exactly as GetEvents.
 import { fieldFilterCases, filterCases, filterEvents } from "../../../sdk/src/testing/filter-cases.js";
+import { startTestServer, transportFor } from "../../../server/src/testing/test-server.js";
 import { waitFor } from "../../../server/src/testing/wait-for.js";
 import { ManualTimers } from "../testing/manual-timers.js";
 import { ExportFilterError } from "./export-filters.js";
@@ -103,7 +113,13 @@ describe("JsonExporter", () => {
     const dir = scratch();
     const file = join(dir, "events.log");
     const hub = new EventHub({ queueSize: 100000 });
-    const exporter = await start(hub, { filename: file, maxSizeMb: 0.01, maxBackups: 2, compress: true, mode: 0o640 });
+    const exporter = await start(hub, {
+      filename: file,
+      maxSizeMb: 0.01,
+      maxBackups: 2,
+      compress: true,
+      mode: 0o640,
+    });
     for (let i = 0; i < 1000; i++) hub.publish(execEvent(i));
     await settled(exporter, 1000);
     await exporter.close();
@@ -126,11 +142,13 @@ describe("JsonExporter", () => {
       await settled(exporter, from + 5);
     };
     // A backup is missing for a moment while the files shift.
-    const pidsIn = (name: string) => (existsSync(join(dir, name)) ? parsedLines(join(dir, name)).map(pidOf) : [-1]);
+    const pidsIn = (name: string) =>
+      existsSync(join(dir, name)) ? parsedLines(join(dir, name)).map(pidOf) : [-1];
     /** Advances one interval and waits for the files to hold these pids (rotation runs in the background). */
     const tick = async (expected: Record<string, number[]>) => {
       timers.advance(10_000);
-      const matches = () => Object.entries(expected).every(([n, p]) => JSON.stringify(pidsIn(n)) === JSON.stringify(p));
+      const matches = () =>
+        Object.entries(expected).every(([n, p]) => JSON.stringify(pidsIn(n)) === JSON.stringify(p));
       await waitFor(matches, `files ${JSON.stringify(expected)}`);
       expect(readdirSync(dir).sort()).toEqual(Object.keys(expected).sort());
     };
@@ -219,12 +237,16 @@ describe("JsonExporter", () => {
       const hub = new EventHub();
       const file = join(dir, `case-${k}.log`);
       // As a user writes it: one JSON object a line, snake_case names.
-      const allowList = JSON.stringify(toJson(FilterSchema, create(FilterSchema, c.filter), { useProtoFieldName: true }));
+      const allowList = JSON.stringify(
+        toJson(FilterSchema, create(FilterSchema, c.filter), { useProtoFieldName: true }),
+      );
       const exporter = await start(hub, { filename: file, filters: { allowList } });
       const events = filterEvents();
       for (const [name] of c.expect) hub.publish(events[name]);
       await settled(exporter, c.expect.length);
-      const wanted = c.expect.filter(([, m]) => m).map(([name]) => JSON.parse(toJsonLine(filterEvents()[name])));
+      const wanted = c.expect
+        .filter(([, m]) => m)
+        .map(([name]) => JSON.parse(toJsonLine(filterEvents()[name])));
       expect(parsedLines(file), c.name).toEqual(wanted);
       expect(exporter.stats().filtered, c.name).toBe(c.expect.length - wanted.length);
     }
@@ -237,7 +259,9 @@ describe("JsonExporter", () => {
       const file = join(dir, `case-${k}.log`);
       const fieldFilters = c.fieldFilters
         .map((f) => {
-          const json = toJson(FieldFilterSchema, create(FieldFilterSchema, f), { useProtoFieldName: true }) as object;
+          const json = toJson(FieldFilterSchema, create(FieldFilterSchema, f), {
+            useProtoFieldName: true,
+          }) as object;
           return JSON.stringify({ ...json, fields: (f.fields?.paths ?? []).join(",") });
         })
         .join("\n");
@@ -264,5 +288,48 @@ describe("JsonExporter", () => {
     }
     expect(readdirSync(dir)).toEqual([]);
     expect(hub.subscriberCount).toBe(0);
+  });
+
+  it("export filters never change what a gRPC GetEvents stream on the same hub receives", async () => {
+    const server = await startTestServer();
+    try {
+      const file = join(scratch(), "events.log");
+      // Deny every exec and shape what is left; the gRPC client asks for nothing of the kind.
+      const exporter = await start(server.hub, {
+        filename: file,
+        filters: {
+          denyList: '{"event_set":["PROCESS_EXEC"]}',
+          fieldFilters: '{"fields":"process.binary","action":"INCLUDE"}',
+        },
+      });
+      const client = createClient(FineGuidanceSensors, transportFor("grpc", server.url));
+      const abort = new AbortController();
+      const received: GetEventsResponse[] = [];
+      const stream = (async () => {
+        for await (const e of client.getEvents({}, { signal: abort.signal })) received.push(e);
+      })().catch(() => undefined);
+      await waitFor(() => server.hub.subscriberCount === 2, "the gRPC stream to subscribe");
+      const events = filterEvents();
+      const published = [events.seed, events.hostExec, events.exitEvent, events.probeExec];
+      for (const e of published) server.hub.publish(e);
+      await waitFor(() => received.length === published.length, "the gRPC stream to get every event");
+      await settled(exporter, published.length);
+      abort.abort();
+      await stream;
+      // gRPC: every event, whole.
+      expect(received.map(toJsonLine)).toEqual(published.map(toJsonLine));
+      // Export: no execs, only process.binary of the rest.
+      expect(parsedLines(file)).toEqual([
+        {
+          process_kprobe: { process: { binary: "/usr/bin/nsenter" } },
+          node_name: "tetragon-dev-control-plane",
+          time: expect.any(String),
+        },
+        { process_exit: { process: { binary: "/usr/bin/ls" } } },
+      ]);
+      expect(exporter.stats()).toMatchObject({ written: 2, filtered: 2 });
+    } finally {
+      await server.close();
+    }
   });
 });

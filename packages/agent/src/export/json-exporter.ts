@@ -241,7 +241,9 @@ async function openFileSink(options: JsonExporterOptions): Promise<LineSink> {
   });
   if (file.repairedBytes > 0) {
     options.onError?.(
-      new Error(`cut a torn last line (${file.repairedBytes} bytes) off ${options.filename}: the previous run was killed mid-write`),
+      new Error(
+        `cut a torn last line (${file.repairedBytes} bytes) off ${options.filename}: the previous run was killed mid-write`,
+      ),
     );
   }
   return file;
