@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { create, toJson } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import {
   FieldFilterSchema,
   FilterSchema,
@@ -13,11 +14,10 @@ import {
   ProcessExecSchema,
   toJsonLine,
 } from "@nsguard/sdk";
-import { EventHub } from "@nsguard/server";
+import { createFineGuidanceSensorsRoutes, EventHub, startServer } from "@nsguard/server";
 import { afterEach, describe, expect, it } from "vitest";
 // The SDK's shared filter tables (test-only): the export must select and shape exactly as GetEvents.
 import { fieldFilterCases, filterCases, filterEvents } from "../../../sdk/src/testing/filter-cases.js";
-import { startTestServer, transportFor } from "../../../server/src/testing/test-server.js";
 import { waitFor } from "../../../server/src/testing/wait-for.js";
 import { ManualTimers } from "../testing/manual-timers.js";
 import { ExportFilterError } from "./export-filters.js";
@@ -291,27 +291,38 @@ describe("JsonExporter", () => {
   });
 
   it("export filters never change what a gRPC GetEvents stream on the same hub receives", async () => {
-    const server = await startTestServer();
+    // A real gRPC server on the hub the export listens to, as in the agent.
+    const hub = new EventHub();
+    const server = await startServer({
+      routes: createFineGuidanceSensorsRoutes({ events: hub, version: "test" }),
+      getEvents: { source: hub },
+      tcpAddress: "127.0.0.1:0",
+      unixSocket: "",
+    });
     try {
       const file = join(scratch(), "events.log");
       // Deny every exec and shape what is left; the gRPC client asks for nothing of the kind.
-      const exporter = await start(server.hub, {
+      const exporter = await start(hub, {
         filename: file,
         filters: {
           denyList: '{"event_set":["PROCESS_EXEC"]}',
           fieldFilters: '{"fields":"process.binary","action":"INCLUDE"}',
         },
       });
-      const client = createClient(FineGuidanceSensors, transportFor("grpc", server.url));
+      const port = server.addresses.tcp?.port;
+      const client = createClient(
+        FineGuidanceSensors,
+        createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` }),
+      );
       const abort = new AbortController();
       const received: GetEventsResponse[] = [];
       const stream = (async () => {
         for await (const e of client.getEvents({}, { signal: abort.signal })) received.push(e);
       })().catch(() => undefined);
-      await waitFor(() => server.hub.subscriberCount === 2, "the gRPC stream to subscribe");
+      await waitFor(() => hub.subscriberCount === 2, "the gRPC stream to subscribe");
       const events = filterEvents();
       const published = [events.seed, events.hostExec, events.exitEvent, events.probeExec];
-      for (const e of published) server.hub.publish(e);
+      for (const e of published) hub.publish(e);
       await waitFor(() => received.length === published.length, "the gRPC stream to get every event");
       await settled(exporter, published.length);
       abort.abort();
