@@ -12,6 +12,7 @@ import pino, { type Logger } from "pino";
 import { BootClock } from "./clock.js";
 import { startPodInfoSources } from "./container/pod-sources.js";
 import { EventCache } from "./event-cache.js";
+import { compileExportFilters } from "./export/export-filters.js";
 import { JsonExporter } from "./export/json-exporter.js";
 import { ThrottleMonitor } from "./flood/throttle-monitor.js";
 import { infoFileContent, removeInfoFile, writeInfoFile } from "./info-file.js";
@@ -138,6 +139,13 @@ export async function startAgent(
 ): Promise<RunningAgent> {
   // Validate everything user-supplied first: a bad policy file must change nothing.
   for (const file of options.tracingPolicies) await loadTracingPolicyFile(file);
+  const exportFilters = {
+    allowList: options.exportAllowlist,
+    denyList: options.exportDenylist,
+    fieldFilters: options.fieldFilters,
+  };
+  // Compiled again by the exporter; this only makes a bad filter fail before the kernel is touched.
+  if (options.exportFilename) compileExportFilters(exportFilters);
   const nodeName = resolveNodeName({ explicit: options.nodeName });
   // Runtimes are asked now, before the kernel is touched: a CRI or Kubernetes API that cannot be
   // reached fails the start.
@@ -218,11 +226,7 @@ export async function startAgent(
         compress: options.exportFileCompress,
         mode: options.exportFilePerm,
         rateLimit: options.exportRateLimit,
-        filters: {
-          allowList: options.exportAllowlist,
-          denyList: options.exportDenylist,
-          fieldFilters: options.fieldFilters,
-        },
+        filters: exportFilters,
         nodeName,
         onError: (err) => logger.warn({ err, exportFilename: options.exportFilename }, "JSON export"),
       });

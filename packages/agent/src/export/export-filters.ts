@@ -38,7 +38,9 @@ export function compileExportFilters(flags: ExportFilterFlags): CompiledGetEvent
   try {
     return compileGetEventsRequest(request);
   } catch (err) {
-    throw new ExportFilterError(err instanceof Error ? err.message : String(err));
+    // compileGetEventsRequest wraps the filter's own error for gRPC clients; the user wants that one.
+    const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
+    throw new ExportFilterError(`export filters: ${cause instanceof Error ? cause.message : String(cause)}`);
   }
 }
 
