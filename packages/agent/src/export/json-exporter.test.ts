@@ -15,10 +15,12 @@ import {
   toJsonLine,
 } from "@nsguard/sdk";
 import { createFineGuidanceSensorsRoutes, EventHub, startServer } from "@nsguard/server";
+import { Registry } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
 // The SDK's shared filter tables (test-only): the export must select and shape exactly as GetEvents.
 import { fieldFilterCases, filterCases, filterEvents } from "../../../sdk/src/testing/filter-cases.js";
 import { waitFor } from "../../../server/src/testing/wait-for.js";
+import { registerExportMetrics } from "../metrics/metrics.js";
 import { ManualTimers } from "../testing/manual-timers.js";
 import { ExportFilterError } from "./export-filters.js";
 import { JsonExporter, type JsonExporterOptions } from "./json-exporter.js";
@@ -342,5 +344,26 @@ describe("JsonExporter", () => {
     } finally {
       await server.close();
     }
+  });
+
+  it("its counters reach /metrics: lines written, bytes, rate-limited, filtered, errors", async () => {
+    const file = join(scratch(), "events.log");
+    const hub = new EventHub();
+    const exporter = await start(hub, {
+      filename: file,
+      rateLimit: 5,
+      timers: new ManualTimers(),
+      filters: { denyList: '{"binary_regex":["x1"]}' },
+    });
+    for (let i = 0; i < 12; i++) hub.publish(execEvent(i)); // x1, x10, x11 denied; 4 of the other 9 over the limit
+    await settled(exporter, 12);
+    const registry = new Registry();
+    registerExportMetrics(registry, () => exporter.stats());
+    const text = await registry.metrics();
+    expect(text).toContain("nsguard_events_exported_total 5");
+    expect(text).toContain(`nsguard_events_exported_bytes_total ${statSync(file).size}`);
+    expect(text).toContain("nsguard_export_ratelimit_events_dropped_total 4");
+    expect(text).toContain("nsguard_export_filtered_events_total 3");
+    expect(text).toContain("nsguard_events_export_failed_total 0");
   });
 });
