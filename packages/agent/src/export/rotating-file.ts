@@ -129,11 +129,15 @@ export class RotatingFile {
     // The previous backup's compression must finish before the backups shift under it.
     await this.compressing;
     await this.file.close();
-    await shiftBackups(this.options);
     const backup = `${filename}.1`;
-    await rename(filename, backup);
-    this.file = await openLive(this.options);
-    this.size = 0;
+    try {
+      await shiftBackups(this.options);
+      await rename(filename, backup);
+    } finally {
+      // Even when the shuffle failed (someone removed the file, say), keep a live file to write to.
+      this.file = await openLive(this.options);
+      this.size = (await this.file.stat()).size;
+    }
     if (compress) {
       this.compressing = gzipBackup(backup, mode).catch((err: Error) => this.options.onError?.(err));
     }
