@@ -12,13 +12,13 @@ import pino, { type Logger } from "pino";
 import { BootClock } from "./clock.js";
 import { startPodInfoSources } from "./container/pod-sources.js";
 import { EventCache } from "./event-cache.js";
+import { compileExportFilters } from "./export/export-filters.js";
 import { JsonExporter } from "./export/json-exporter.js";
 import { ThrottleMonitor } from "./flood/throttle-monitor.js";
 import { infoFileContent, removeInfoFile, writeInfoFile } from "./info-file.js";
-import { truncatePartialLastLine } from "./lifecycle/export-tail.js";
 import { startHealthServer } from "./lifecycle/health-server.js";
 import { EventMetrics, type PodLabel } from "./metrics/event-metrics.js";
-import { createMetricsRegistry, startMetricsServer } from "./metrics/metrics.js";
+import { createMetricsRegistry, registerExportMetrics, startMetricsServer } from "./metrics/metrics.js";
 import { resolveNodeName } from "./node-name.js";
 import { type EventSink, Observer } from "./observer.js";
 import { PolicyDirectory } from "./policies/policy-directory.js";
@@ -96,7 +96,26 @@ export interface AgentOptions {
   eventQueueSize: number;
   /** Per-listener bound on queued encoded bytes; default the hub's (32 MiB). */
   eventQueueBytes?: number;
+  /** JSON export (Tetragon's --export-filename): a file, or "-" for standard output; unset: none. */
   exportFilename?: string;
+  /** --export-file-max-size-mb: rotate the export file at this size (default 10). */
+  exportFileMaxSizeMb?: number;
+  /** --export-file-rotation-interval, in ms: also rotate this often (default 0: by size only). */
+  exportFileRotationIntervalMs?: number;
+  /** --export-file-max-backups: rotated files kept (default 5; 0 keeps all). */
+  exportFileMaxBackups?: number;
+  /** --export-file-compress: gzip rotated files. */
+  exportFileCompress?: boolean;
+  /** --export-file-perm: the export files' mode (default 0o600). */
+  exportFilePerm?: number;
+  /** --export-rate-limit: exported events per minute; -1 (default) unlimited, 0 none. */
+  exportRateLimit?: number;
+  /** --export-allowlist: tetragon.Filter JSON objects, one a line; only matching events are exported. */
+  exportAllowlist?: string;
+  /** --export-denylist: tetragon.Filter JSON objects, one a line; matching events are not exported. */
+  exportDenylist?: string;
+  /** --field-filters: tetragon.FieldFilter JSON objects, one a line, applied to exported events. */
+  fieldFilters?: string;
   logLevel: string;
   /** Pod metadata file (container id → pod) where no Kubernetes API is reachable. */
   podInfoFile?: string;
@@ -172,6 +191,13 @@ export async function startAgent(
   for (const file of options.tracingPolicies) await loadTracingPolicyFile(file);
   // The directory must exist; its files' own faults are reported per file, never fatal.
   if (options.tracingPolicyDir !== undefined) await PolicyDirectory.check(options.tracingPolicyDir);
+  const exportFilters = {
+    allowList: options.exportAllowlist,
+    denyList: options.exportDenylist,
+    fieldFilters: options.fieldFilters,
+  };
+  // Compiled again by the exporter; this only makes a bad filter fail before the kernel is touched.
+  if (options.exportFilename) compileExportFilters(exportFilters);
   const nodeName = resolveNodeName({ explicit: options.nodeName });
   // Probes answer from the start: alive while starting, ready once everything below is in.
   let phase: "starting" | "ready" | "stopping" = "starting";
@@ -280,14 +306,18 @@ export async function startAgent(
     }
 
     if (options.exportFilename) {
-      // A killed run can leave a cut last line; this run appends after a whole one.
-      const cut = truncatePartialLastLine(options.exportFilename);
-      if (cut > 0)
-        logger.warn(
-          { file: options.exportFilename, bytes: cut },
-          "removed a partial last line from the export file",
-        );
-      exporter = new JsonExporter(hub, { filename: options.exportFilename });
+      exporter = await JsonExporter.start(hub, {
+        filename: options.exportFilename,
+        maxSizeMb: options.exportFileMaxSizeMb,
+        rotationIntervalMs: options.exportFileRotationIntervalMs,
+        maxBackups: options.exportFileMaxBackups,
+        compress: options.exportFileCompress,
+        mode: options.exportFilePerm,
+        rateLimit: options.exportRateLimit,
+        filters: exportFilters,
+        nodeName,
+        onError: (err) => logger.warn({ err, exportFilename: options.exportFilename }, "JSON export"),
+      });
     }
     server = await startServer({
       routes: createFineGuidanceSensorsRoutes({
@@ -322,6 +352,8 @@ export async function startAgent(
         policyStates: () => p.list().map((status) => status.state),
         events: eventMetrics as EventMetrics,
       });
+      const exported = exporter;
+      registerExportMetrics(registry, () => exported?.stats());
       metrics = await startMetricsServer(registry, options.metricsServer);
     }
     if (options.infoFile) {
@@ -396,7 +428,7 @@ export async function startAgent(
           {
             unreadRecords: unread,
             undelivered,
-            exported: exporter?.written,
+            exported: exporter?.stats().written,
             ms: {
               sensor: Math.round(t1 - t0),
               drain: Math.round(t2 - t1),

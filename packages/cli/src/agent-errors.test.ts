@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -96,4 +96,22 @@ describe("nsguard agent start-up errors", () => {
       /^nsguard agent: cannot load kubeconfig .*no-kubeconfig\.yaml/,
     );
   });
+
+  it("an export filter that does not compile, and one that is not JSON", () => {
+    const exportFile = join(dir, "export.log");
+    expectOneLine(
+      agentWith(SEED_HEAD, "allow.yaml", [
+        "--export-filename",
+        exportFile,
+        "--export-allowlist",
+        '{"binary_regex":["("]}',
+      ]),
+      /^nsguard agent: export filters: binary_regex: /,
+    );
+    expectOneLine(
+      agentWith(SEED_HEAD, "deny.yaml", ["--export-filename", exportFile, "--export-denylist", "{nope"]),
+      /^nsguard agent: --export-denylist: "\{nope": /,
+    );
+    expect(existsSync(exportFile)).toBe(false);
+  }, 60_000);
 });

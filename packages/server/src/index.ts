@@ -27,7 +27,12 @@ export {
   EventSubscription,
   type SubscriberStats,
 } from "./event-hub.js";
-export { createGetEventsHandler, type GetEventsOptions } from "./get-events.js";
+export {
+  type CompiledGetEvents,
+  compileGetEventsRequest,
+  createGetEventsHandler,
+  type GetEventsOptions,
+} from "./get-events.js";
 export { HubEvent, type PublishMeta } from "./hub-event.js";
 export {
   type ConfigureTracingPolicyOptions,

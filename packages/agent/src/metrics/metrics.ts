@@ -3,6 +3,7 @@ import type { Sensor } from "@nsguard/sensor";
 import type { EventHubStats } from "@nsguard/server";
 import { Counter, Gauge, Registry } from "prom-client";
 import type { EventCacheStats } from "../event-cache.js";
+import type { ExportStats } from "../export/json-exporter.js";
 import type { ObserverStats } from "../observer.js";
 import type { ProcessCacheStats } from "../process/process-cache.js";
 import type { EventMetrics } from "./event-metrics.js";
@@ -275,4 +276,47 @@ export async function startMetricsServer(
     );
   });
   return { url: `${endpoint.url}/metrics`, close: endpoint.close };
+}
+
+/**
+ * The JSON export's counters (Tetragon's pkg/exporter metrics), registered by the agent when an
+ * export runs; `read` gives undefined while there is none.
+ */
+export function registerExportMetrics(registry: Registry, read: () => ExportStats | undefined): void {
+  const counter = (name: string, help: string, value: (s: ExportStats) => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const stats = read();
+        this.reset();
+        if (stats) this.inc(value(stats));
+      },
+    });
+  counter(
+    "nsguard_events_exported_total",
+    "Events written to the JSON export (Tetragon: tetragon_events_exported_total)",
+    (s) => s.written,
+  );
+  counter(
+    "nsguard_events_exported_bytes_total",
+    "Bytes written to the JSON export (Tetragon: tetragon_events_exported_bytes_total)",
+    (s) => s.bytes,
+  );
+  counter(
+    "nsguard_export_ratelimit_events_dropped_total",
+    "Events dropped by --export-rate-limit (Tetragon: tetragon_export_ratelimit_events_dropped_total)",
+    (s) => s.rateLimitDropped,
+  );
+  counter(
+    "nsguard_export_filtered_events_total",
+    "Events --export-allowlist/--export-denylist kept out of the JSON export",
+    (s) => s.filtered,
+  );
+  counter(
+    "nsguard_events_export_failed_total",
+    "Lines lost to JSON export write errors (Tetragon: tetragon_events_export_failed_total)",
+    (s) => s.errors,
+  );
 }

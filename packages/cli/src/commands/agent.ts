@@ -4,6 +4,7 @@ import type { AgentOptions } from "@nsguard/agent";
 import type { Command } from "commander";
 import { Option } from "commander";
 import { addConfigSources, rereadSetting } from "../agent-config.js";
+import { parseGoDuration } from "../duration.js";
 import type { CliIo } from "../io.js";
 import { DEFAULT_INFO_FILE, writeLine } from "../io.js";
 import { collectList, collectRepeated, parseCount } from "../list-option.js";
@@ -73,7 +74,48 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
       "encoded event bytes buffered per listener before dropping (default 32 MiB)",
       parseCount("--event-queue-bytes"),
     )
-    .option("--export-filename <file>", "write every event as a JSON line to this file")
+    .option(
+      "--export-filename <file>",
+      'write every event as a JSON line to this file ("-": standard output)',
+    )
+    .option(
+      "--export-file-max-size-mb <n>",
+      "rotate the export file at this size",
+      parseCount("--export-file-max-size-mb"),
+      10,
+    )
+    .option(
+      "--export-file-rotation-interval <duration>",
+      "also rotate the export file this often, e.g. 1h (0: by size only)",
+      parseGoDuration("--export-file-rotation-interval"),
+      0,
+    )
+    .option(
+      "--export-file-max-backups <n>",
+      "rotated export files kept (0 keeps all)",
+      parseCount("--export-file-max-backups"),
+      5,
+    )
+    .option("--export-file-compress", "gzip rotated export files", false)
+    .option("--export-file-perm <mode>", "octal mode of the export files", parseFileMode, 0o600)
+    .option(
+      "--export-rate-limit <n>",
+      "exported events per minute; over it events are dropped and counted in rate_limit_info (-1: unlimited)",
+      parseRateLimit,
+      -1,
+    )
+    .option(
+      "--export-allowlist <filters>",
+      'export only events matching one of these filters (JSON, one a line, e.g. {"event_set":["PROCESS_KPROBE"]})',
+    )
+    .option(
+      "--export-denylist <filters>",
+      "do not export events matching any of these filters (JSON, one a line)",
+    )
+    .option(
+      "--field-filters <filters>",
+      'field filters for exported events (JSON, one a line, e.g. {"fields":"process.binary,process.pid","action":"INCLUDE"})',
+    )
     .option("--metrics-server <address>", 'Prometheus /metrics listen address, e.g. ":2112" (default: none)')
     .option(
       "--metrics-label-filter <labels>",
@@ -130,6 +172,15 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
           eventQueueSize: number;
           eventQueueBytes?: number;
           exportFilename?: string;
+          exportFileMaxSizeMb: number;
+          exportFileRotationInterval: number;
+          exportFileMaxBackups: number;
+          exportFileCompress: boolean;
+          exportFilePerm: number;
+          exportRateLimit: number;
+          exportAllowlist?: string;
+          exportDenylist?: string;
+          fieldFilters?: string;
           podInfoFile?: string;
           podmanSocket?: string;
           criEndpoint?: string;
@@ -170,6 +221,15 @@ export function registerAgent(program: Command, io: CliIo, setExitCode: (code: n
           ...(flags.nodeName !== undefined ? { nodeName: flags.nodeName } : {}),
           ...(flags.eventQueueBytes !== undefined ? { eventQueueBytes: flags.eventQueueBytes } : {}),
           ...(flags.exportFilename !== undefined ? { exportFilename: flags.exportFilename } : {}),
+          exportFileMaxSizeMb: flags.exportFileMaxSizeMb,
+          exportFileRotationIntervalMs: flags.exportFileRotationInterval,
+          exportFileMaxBackups: flags.exportFileMaxBackups,
+          exportFileCompress: flags.exportFileCompress,
+          exportFilePerm: flags.exportFilePerm,
+          exportRateLimit: flags.exportRateLimit,
+          ...(flags.exportAllowlist !== undefined ? { exportAllowlist: flags.exportAllowlist } : {}),
+          ...(flags.exportDenylist !== undefined ? { exportDenylist: flags.exportDenylist } : {}),
+          ...(flags.fieldFilters !== undefined ? { fieldFilters: flags.fieldFilters } : {}),
           ...(flags.podInfoFile !== undefined ? { podInfoFile: flags.podInfoFile } : {}),
           ...podmanSocketOption(flags.podmanSocket),
           ...criEndpointOption(flags.criEndpoint),
@@ -292,4 +352,20 @@ function criEndpointOption(
   return existsSync(CONTAINERD_DEFAULT_SOCKET)
     ? { criEndpoint: CONTAINERD_DEFAULT_SOCKET, criEndpointDiscovered: true }
     : {};
+}
+
+/** --export-file-perm: an octal mode such as 600 or 0640 (Tetragon's flag takes the same). */
+function parseFileMode(value: string): number {
+  if (!/^0?[0-7]{3}$/.test(value)) {
+    throw new Error(`--export-file-perm must be an octal mode such as 600, got ${JSON.stringify(value)}`);
+  }
+  return Number.parseInt(value, 8);
+}
+
+/** --export-rate-limit: -1 (unlimited) or a non-negative count per minute. */
+function parseRateLimit(value: string): number {
+  if (!/^(-1|\d+)$/.test(value)) {
+    throw new Error(`--export-rate-limit must be -1 or a non-negative integer, got ${JSON.stringify(value)}`);
+  }
+  return Number(value);
 }
