@@ -73,7 +73,7 @@ cp "$node_bin" "$rootfs/usr/bin/node"
 addon=$(echo "$app"/node_modules/.pnpm/@nsguard+native*/node_modules/@nsguard/native/build/Release/nsguard_native.node)
 # Every library the dynamic loader resolves for node and the addon, at the path it resolved (under
 # /usr: /lib is /usr/lib here as on the host), plus the loader itself.
-for lib in $( (ldd "$node_bin"; ldd "$addon") | awk '/=> \//{print $3} /^\s*\/lib/{print $1}' | sort -u); do
+for lib in $( (ldd "$node_bin"; ldd "$addon") | awk '/=> \//{print $3} /^[ \t]*\/lib/{print $1}' | sort -u); do
   dest=$rootfs/usr${lib#/usr}
   mkdir -p "$(dirname "$dest")"
   cp -L "$lib" "$dest"
