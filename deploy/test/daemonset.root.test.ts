@@ -2,7 +2,13 @@ import { execFile, execFileSync } from "node:child_process";
 import { existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { createNsguardClient, EventType, type GetEventsResponse, NamespaceDirection, type ProcessKprobe } from "@nsguard/sdk";
+import {
+  createNsguardClient,
+  EventType,
+  type GetEventsResponse,
+  NamespaceDirection,
+  type ProcessKprobe,
+} from "@nsguard/sdk";
 import { afterAll, beforeAll, describe, expect } from "vitest";
 import { isRoot, rootIt, waitFor } from "../../packages/agent/src/e2e/root-tier.js";
 import { PodmanHarness, type RunningContainer } from "../../packages/agent/src/e2e/runtimes/podman.js";
@@ -69,7 +75,8 @@ function dropFlag(args: string[], flag: string): string[] {
 /** The config ConfigMap as files: no API server here; the probes' flag only once the agent has it. */
 function configFiles(flags: Set<string>): Record<string, string> {
   const files = { ...agentConfig(), "enable-k8s-api": "false" };
-  if (!flags.has("--health-server-address")) delete (files as Record<string, string>)["health-server-address"];
+  if (!flags.has("--health-server-address"))
+    delete (files as Record<string, string>)["health-server-address"];
   return files;
 }
 
@@ -85,7 +92,11 @@ function podmanMemory(quantity: string): string {
  * decides what the agent can see and do is translated, and an unknown one fails the test (so a
  * manifest change cannot silently escape it).
  */
-function podmanRunArgs(manifest: Manifest, hostPaths: Record<string, string>, configMaps: Record<string, string>): string[] {
+function podmanRunArgs(
+  manifest: Manifest,
+  hostPaths: Record<string, string>,
+  configMaps: Record<string, string>,
+): string[] {
   const pod = manifest.spec.template.spec;
   const c = agentContainer(manifest);
   const args: string[] = [];
@@ -106,7 +117,10 @@ function podmanRunArgs(manifest: Manifest, hostPaths: Record<string, string>, co
     if (volume?.hostPath) {
       source = hostPaths[volume.hostPath.path] ?? volume.hostPath.path;
       if (volume.hostPath.type === "DirectoryOrCreate") mkdirSync(source, { recursive: true });
-      expect({ volume: mount.name, exists: existsSync(source) }).toEqual({ volume: mount.name, exists: true });
+      expect({ volume: mount.name, exists: existsSync(source) }).toEqual({
+        volume: mount.name,
+        exists: true,
+      });
     } else if (volume?.configMap) {
       source = configMaps[volume.configMap.name];
     }
@@ -118,7 +132,11 @@ function podmanRunArgs(manifest: Manifest, hostPaths: Record<string, string>, co
   return args;
 }
 
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(cmd, args, { env, maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
       resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
@@ -149,7 +167,15 @@ describe.runIf(isRoot || process.env.CI)("the DaemonSet's pod under podman, from
     await podman.podman(["tag", hashTag, container.image]);
 
     // What `podman run` of the agent image says about flags (the image's CLI, not the checkout's).
-    const help = await podman.podman(["run", "--rm", "--network", "none", container.image, "agent", "--help"]);
+    const help = await podman.podman([
+      "run",
+      "--rm",
+      "--network",
+      "none",
+      container.image,
+      "agent",
+      "--help",
+    ]);
     flags = agentFlags(help);
 
     for (const path of ["/var/run/nsguard", "/var/log/nsguard", "/run/containerd", "/run/podman"]) {
@@ -164,7 +190,8 @@ describe.runIf(isRoot || process.env.CI)("the DaemonSet's pod under podman, from
     ] as const) {
       const dir = join(scratch, "configmaps", name);
       mkdirSync(dir, { recursive: true });
-      for (const [file, text] of Object.entries(data as Record<string, string>)) writeFileSync(join(dir, file), text);
+      for (const [file, text] of Object.entries(data as Record<string, string>))
+        writeFileSync(join(dir, file), text);
       configMaps[name] = dir;
     }
     agent = await podman.run({
@@ -191,9 +218,16 @@ describe.runIf(isRoot || process.env.CI)("the DaemonSet's pod under podman, from
   rootIt(
     "an nsenter into a host process's namespaces is reported over the unix socket and in the export file",
     async () => {
-      const socket = join(hostPaths["/var/run/nsguard"] as string, basename(agentConfig()["server-socket"] as string));
+      const socket = join(
+        hostPaths["/var/run/nsguard"] as string,
+        basename(agentConfig()["server-socket"] as string),
+      );
       const infoFile = join(hostPaths["/var/run/nsguard"] as string, "nsguard-info.json");
-      await waitFor(() => existsSync(socket) && existsSync(infoFile), 60_000, "the agent's unix socket").catch(async (err) => {
+      await waitFor(
+        () => existsSync(socket) && existsSync(infoFile),
+        60_000,
+        "the agent's unix socket",
+      ).catch(async (err) => {
         throw new Error(`${err.message}\n${await agentLogs()}`);
       });
       const client = createNsguardClient(`unix://${socket}`);
@@ -209,13 +243,26 @@ describe.runIf(isRoot || process.env.CI)("the DaemonSet's pod under podman, from
       const fromEsc = (): ProcessKprobe[] =>
         events
           .map((ev) => (ev.event.case === "processKprobe" ? ev.event.value : undefined))
-          .filter((k): k is ProcessKprobe => k?.process?.docker === esc.id.slice(0, 31) && k.process.binary.endsWith("/nsenter"));
+          .filter(
+            (k): k is ProcessKprobe =>
+              k?.process?.docker === esc.id.slice(0, 31) && k.process.binary.endsWith("/nsenter"),
+          );
       // The stream's registration cannot be observed from outside the container: escape again
       // until the events arrive (each run makes the same four calls).
       const deadline = Date.now() + 60_000;
       while (fromEsc().length < 4) {
-        if (Date.now() > deadline) throw new Error(`no escape events over the unix socket\n${await agentLogs()}`);
-        const result = await podman.exec(esc.name, ["nsenter", "-t", String(anchor.pid), "-m", "-u", "-n", "-i", "true"]);
+        if (Date.now() > deadline)
+          throw new Error(`no escape events over the unix socket\n${await agentLogs()}`);
+        const result = await podman.exec(esc.name, [
+          "nsenter",
+          "-t",
+          String(anchor.pid),
+          "-m",
+          "-u",
+          "-n",
+          "-i",
+          "true",
+        ]);
         expect(result).toMatchObject({ code: 0, stderr: "" });
         await new Promise((r) => setTimeout(r, 1000));
       }
@@ -227,16 +274,23 @@ describe.runIf(isRoot || process.env.CI)("the DaemonSet's pod under podman, from
       expect(kinds).toEqual(new Set([0x20000, 0x4000000, 0x8000000, 0x40000000])); // mnt uts ipc net
       for (const k of kprobes) {
         expect(k.namespaceChanges?.escape).toBe(true);
-        expect(k.namespaceChanges?.changes.map((c) => c.direction)).toEqual([NamespaceDirection.CONTAINER_TO_HOST]);
+        expect(k.namespaceChanges?.changes.map((c) => c.direction)).toEqual([
+          NamespaceDirection.CONTAINER_TO_HOST,
+        ]);
         // Pod metadata from the node's podman, found at the default socket path the DaemonSet mounts.
         expect(k.process?.pod?.container?.id).toBe(`podman://${esc.id}`);
         expect(k.process?.pod?.container?.name).toBe(esc.name);
       }
-      const withNode = events.filter((ev) => ev.event.case === "processKprobe" && kprobes.includes(ev.event.value));
+      const withNode = events.filter(
+        (ev) => ev.event.case === "processKprobe" && kprobes.includes(ev.event.value),
+      );
       for (const ev of withNode) expect(ev.nodeName).toBe(NODE_NAME); // NODE_NAME from the downward API
 
       // The export file on the node's /var/log/nsguard.
-      const exportFile = join(hostPaths["/var/log/nsguard"] as string, basename(agentConfig()["export-filename"] as string));
+      const exportFile = join(
+        hostPaths["/var/log/nsguard"] as string,
+        basename(agentConfig()["export-filename"] as string),
+      );
       await waitFor(
         () => existsSync(exportFile) && readFileSync(exportFile, "utf8").includes(esc.id.slice(0, 31)),
         10_000,
@@ -257,27 +311,41 @@ describe.runIf(isRoot || process.env.CI)("the DaemonSet's pod under podman, from
     120_000,
   );
 
-  rootIt("the probes answer on the pod's health port (once the agent has --health-server-address)", async () => {
-    if (!flags.has("--health-server-address")) {
-      // PENDING_FLAGS: the probes endpoint lands on another branch; nothing to probe yet.
-      return;
-    }
-    const port = portOf(agentConfig()["health-server-address"] as string);
-    for (const probe of [container.livenessProbe, container.readinessProbe]) {
-      const url = `http://127.0.0.1:${port}${probe.httpGet.path}`;
-      // As the kubelet does, from outside: into the pod's network namespace, then HTTP.
-      await waitFor(
-        () => {
-          try {
-            const argv = ["-t", String(agent.pid), "-n", "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", url];
-            return execFileSync("nsenter", argv, { encoding: "utf8" }) === "200";
-          } catch {
-            return false; // not listening yet
-          }
-        },
-        30_000,
-        `${url} answering 200`,
-      );
-    }
-  });
+  rootIt(
+    "the probes answer on the pod's health port (once the agent has --health-server-address)",
+    async () => {
+      if (!flags.has("--health-server-address")) {
+        // PENDING_FLAGS: the probes endpoint lands on another branch; nothing to probe yet.
+        return;
+      }
+      const port = portOf(agentConfig()["health-server-address"] as string);
+      for (const probe of [container.livenessProbe, container.readinessProbe]) {
+        const url = `http://127.0.0.1:${port}${probe.httpGet.path}`;
+        // As the kubelet does, from outside: into the pod's network namespace, then HTTP.
+        await waitFor(
+          () => {
+            try {
+              const argv = [
+                "-t",
+                String(agent.pid),
+                "-n",
+                "curl",
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                url,
+              ];
+              return execFileSync("nsenter", argv, { encoding: "utf8" }) === "200";
+            } catch {
+              return false; // not listening yet
+            }
+          },
+          30_000,
+          `${url} answering 200`,
+        );
+      }
+    },
+  );
 });

@@ -36,7 +36,9 @@ function knownFlag(flag: string): boolean {
 
 describe("deploy/kubernetes: schemas", () => {
   it("kustomization.yaml lists every manifest of the directory", () => {
-    const files = readdirSync(KUBERNETES_DIR).filter((f) => f.endsWith(".yaml") && f !== "kustomization.yaml");
+    const files = readdirSync(KUBERNETES_DIR).filter(
+      (f) => f.endsWith(".yaml") && f !== "kustomization.yaml",
+    );
     const [kustomization] = readYamlDocuments(join(KUBERNETES_DIR, "kustomization.yaml"));
     expect([...(kustomization?.resources ?? [])].sort()).toEqual(files.sort());
     for (const { manifest } of kubernetesResources()) {
@@ -48,9 +50,18 @@ describe("deploy/kubernetes: schemas", () => {
   it("every manifest is valid against the Kubernetes OpenAPI schema, unknown fields included", () => {
     const resources = kubernetesResources();
     expect(resources.map((r) => r.manifest.kind).sort()).toEqual(
-      ["ClusterRole", "ClusterRoleBinding", "ConfigMap", "ConfigMap", "DaemonSet", "Namespace", "ServiceAccount"].sort(),
+      [
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "ConfigMap",
+        "ConfigMap",
+        "DaemonSet",
+        "Namespace",
+        "ServiceAccount",
+      ].sort(),
     );
-    for (const { file, manifest } of resources) expect({ file, errors: validateManifest(manifest) }).toEqual({ file, errors: [] });
+    for (const { file, manifest } of resources)
+      expect({ file, errors: validateManifest(manifest) }).toEqual({ file, errors: [] });
   });
 
   it("the validator catches a wrong type, a missing required field and a misspelt field", () => {
@@ -74,18 +85,28 @@ describe("deploy/kubernetes: what the agent needs", () => {
   const container = agentContainer(ds);
   const args: string[] = container.args;
   const config = agentConfig();
-  const mountPath = (volume: string): string => container.volumeMounts.find((m: { name: string }) => m.name === volume)?.mountPath;
+  const mountPath = (volume: string): string =>
+    container.volumeMounts.find((m: { name: string }) => m.name === volume)?.mountPath;
 
   it("RBAC: exactly get, list and watch on pods, bound to the DaemonSet's service account", () => {
     const role = resource("ClusterRole", "nsguard");
     expect(role.rules).toEqual([{ apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] }]);
     const binding = resource("ClusterRoleBinding", "nsguard");
-    expect(binding.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "nsguard" });
+    expect(binding.roleRef).toEqual({
+      apiGroup: "rbac.authorization.k8s.io",
+      kind: "ClusterRole",
+      name: "nsguard",
+    });
     const account = resource("ServiceAccount", "nsguard");
-    expect(binding.subjects).toEqual([{ kind: "ServiceAccount", name: "nsguard", namespace: account.metadata.namespace }]);
+    expect(binding.subjects).toEqual([
+      { kind: "ServiceAccount", name: "nsguard", namespace: account.metadata.namespace },
+    ]);
     expect(pod.serviceAccountName).toBe("nsguard");
     // The informer lists and watches pods of this node only: what the role grants, no more.
-    const source = readFileSync(join(REPO_DIR, "packages/agent/src/container/kubernetes/kubernetes-pod-info.ts"), "utf8");
+    const source = readFileSync(
+      join(REPO_DIR, "packages/agent/src/container/kubernetes/kubernetes-pod-info.ts"),
+      "utf8",
+    );
     expect(source).toMatch(/listPodForAllNamespaces\(\{ fieldSelector \}\)/);
     expect(source).toMatch(/spec\.nodeName=\$\{nodeName\}/);
   });
@@ -100,7 +121,8 @@ describe("deploy/kubernetes: what the agent needs", () => {
     const switches = new Set([...help.matchAll(/^\s+(--[a-z0-9-]+) {2,}/gm)].map((m) => m[1]));
     expect(switches.has("--enable-k8s-api")).toBe(true);
     for (const [name, value] of Object.entries(config)) {
-      if (switches.has(`--${name}`)) expect({ name, value }).toEqual({ name, value: expect.stringMatching(/^(true|false)$/) });
+      if (switches.has(`--${name}`))
+        expect({ name, value }).toEqual({ name, value: expect.stringMatching(/^(true|false)$/) });
     }
   });
 
@@ -108,14 +130,19 @@ describe("deploy/kubernetes: what the agent needs", () => {
     expect(pod.hostPID).toBe(true);
     expect(pod.hostNetwork).not.toBe(true);
     expect(container.securityContext).toEqual({ privileged: true });
-    expect(container.env).toContainEqual({ name: "NODE_NAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } });
+    expect(container.env).toContainEqual({
+      name: "NODE_NAME",
+      valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } },
+    });
     expect(pod.tolerations).toContainEqual({ operator: "Exists" });
   });
 
   it("the mounts are where the agent and the CLI look", () => {
     // Every mount has its volume and every volume is mounted.
     const volumes = new Map(pod.volumes.map((v: { name: string }) => [v.name, v]));
-    expect(new Set(container.volumeMounts.map((m: { name: string }) => m.name))).toEqual(new Set(volumes.keys()));
+    expect(new Set(container.volumeMounts.map((m: { name: string }) => m.name))).toEqual(
+      new Set(volumes.keys()),
+    );
     const hostPath = (name: string) => (volumes.get(name) as { hostPath?: { path: string } }).hostPath?.path;
     // The kernel's filesystems: the host's own, at the paths the sensor uses.
     expect([hostPath("bpffs"), mountPath("bpffs")]).toEqual([BPFFS, BPFFS]);
@@ -133,17 +160,24 @@ describe("deploy/kubernetes: what the agent needs", () => {
     // The runtimes' sockets the agent discovers by default.
     expect(dirname(helpDefault(help, "--cri-endpoint"))).toBe(mountPath("containerd"));
     expect(dirname(helpDefault(help, "--podman-socket"))).toBe(mountPath("podman"));
-    expect([hostPath("containerd"), hostPath("podman")]).toEqual([mountPath("containerd"), mountPath("podman")]);
+    expect([hostPath("containerd"), hostPath("podman")]).toEqual([
+      mountPath("containerd"),
+      mountPath("podman"),
+    ]);
     // The ConfigMaps where the flags point.
     expect(mountPath("config")).toBe(argValue(args, "--config-dir"));
     expect(mountPath("policies")).toBe(argValue(args, "--tracing-policy-dir"));
     expect((volumes.get("config") as { configMap: { name: string } }).configMap.name).toBe("nsguard-config");
-    expect((volumes.get("policies") as { configMap: { name: string } }).configMap.name).toBe("nsguard-policies");
+    expect((volumes.get("policies") as { configMap: { name: string } }).configMap.name).toBe(
+      "nsguard-policies",
+    );
   });
 
   it("safe network defaults: gRPC on the unix socket and loopback only; probes and metrics on named ports", () => {
     expect(config["server-address"]).toMatch(/^(localhost|127\.0\.0\.1|\[::1\]):\d+$/);
-    const ports = new Map(container.ports.map((p: { name: string; containerPort: number }) => [p.name, p.containerPort]));
+    const ports = new Map(
+      container.ports.map((p: { name: string; containerPort: number }) => [p.name, p.containerPort]),
+    );
     expect(ports.get("metrics")).toBe(portOf(config["metrics-server"] as string));
     expect(ports.get("health")).toBe(portOf(config["health-server-address"] as string));
     expect(container.livenessProbe.httpGet).toEqual({ path: "/healthz", port: "health" });
@@ -155,7 +189,9 @@ describe("deploy/kubernetes: what the agent needs", () => {
 
   it("the policies ConfigMap holds valid policies, namespace-access.yaml as in examples/", () => {
     const data = resource("ConfigMap", "nsguard-policies").data as Record<string, string>;
-    expect(data["namespace-access.yaml"]).toBe(readFileSync(join(REPO_DIR, "examples/namespace-access.yaml"), "utf8"));
+    expect(data["namespace-access.yaml"]).toBe(
+      readFileSync(join(REPO_DIR, "examples/namespace-access.yaml"), "utf8"),
+    );
     for (const [file, text] of Object.entries(data)) {
       expect(file).toMatch(/\.yaml$/);
       expect(parseTracingPolicy(text, file).metadata.name).toBeTruthy();
@@ -193,7 +229,9 @@ describe("deploy/systemd/nsguard.service", () => {
     expect(argValue(args, "--tracing-policy-dir")).toMatch(/^\/etc\/nsguard\//);
     expect(unit).toMatch(/^Restart=on-failure$/m);
     const caps = /^CapabilityBoundingSet=(.*)$/m.exec(unit)?.[1]?.split(" ") ?? [];
-    expect(caps).toEqual(expect.arrayContaining(["CAP_BPF", "CAP_PERFMON", "CAP_SYS_ADMIN", "CAP_SYS_PTRACE"]));
+    expect(caps).toEqual(
+      expect.arrayContaining(["CAP_BPF", "CAP_PERFMON", "CAP_SYS_ADMIN", "CAP_SYS_PTRACE"]),
+    );
     // V8's JIT needs writable+executable pages.
     expect(unit).not.toMatch(/^MemoryDenyWriteExecute=yes/m);
     // The unix socket's directory is the one the CLI reads the info file from.

@@ -32,13 +32,15 @@ export function readYamlDocuments(path: string): Manifest[] {
 /** The resources kustomization.yaml lists, in order, with the file each came from. */
 export function kubernetesResources(): { file: string; manifest: Manifest }[] {
   const [kustomization] = readYamlDocuments(join(KUBERNETES_DIR, "kustomization.yaml"));
-  return (kustomization?.resources as string[]).flatMap((file) =>
+  return ((kustomization?.resources ?? []) as string[]).flatMap((file) =>
     readYamlDocuments(join(KUBERNETES_DIR, file)).map((manifest) => ({ file, manifest })),
   );
 }
 
 export function resource(kind: string, name: string): Manifest {
-  const found = kubernetesResources().find((r) => r.manifest.kind === kind && r.manifest.metadata?.name === name);
+  const found = kubernetesResources().find(
+    (r) => r.manifest.kind === kind && r.manifest.metadata?.name === name,
+  );
   if (!found) throw new Error(`deploy/kubernetes has no ${kind} ${name}`);
   return found.manifest;
 }

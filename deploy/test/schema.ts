@@ -20,7 +20,9 @@ import type { Manifest } from "./manifests.js";
 interface Model {
   validate(): void;
 }
-const MODELS: Record<string, new (data: Manifest) => Model> = {
+// The models' constructors are typed for their own kind; the manifests are untyped until validated.
+// biome-ignore lint/suspicious/noExplicitAny: see above
+const MODELS: Record<string, new (data: any) => Model> = {
   "v1/Namespace": Namespace,
   "v1/ServiceAccount": ServiceAccount,
   "v1/ConfigMap": ConfigMap,
@@ -63,7 +65,9 @@ function strictFields(value: unknown, type: string, path: string, errors: string
   if (value === null || value === undefined) return;
   const array = /^Array<(.+)>$/.exec(type);
   if (array) {
-    if (Array.isArray(value)) value.forEach((v, i) => strictFields(v, array[1] as string, `${path}[${i}]`, errors));
+    if (Array.isArray(value)) {
+      for (const [i, v] of value.entries()) strictFields(v, array[1] as string, `${path}[${i}]`, errors);
+    }
     return;
   }
   const map = /^\{ \[key: string\]: (.+); \}$/.exec(type);
@@ -75,7 +79,8 @@ function strictFields(value: unknown, type: string, path: string, errors: string
   }
   const model = (k8s as unknown as Record<string, ModelClass | undefined>)[type];
   // Scalars (string, number, boolean, Date, IntOrString, object): the schema validator's part.
-  if (typeof model?.getAttributeTypeMap !== "function" || typeof value !== "object" || Array.isArray(value)) return;
+  if (typeof model?.getAttributeTypeMap !== "function" || typeof value !== "object" || Array.isArray(value))
+    return;
   const fields = new Map(model.getAttributeTypeMap().map((a) => [a.baseName, a.type]));
   for (const [k, v] of Object.entries(value)) {
     const fieldType = fields.get(k);
