@@ -13,8 +13,10 @@ PNPM_VERSION=10.34.9
 # containerd's CRI; crun cannot run on these hybrid-cgroup hosts — shared/spec/container-runtimes.md).
 # chromium: packages/sdk-e2e drives it with playwright-core (which brings no browser) to test the
 # SDK's browser entry over gRPC-Web/Connect.
+# systemd: systemd-analyze verifies deploy/systemd/nsguard.service; curl: the deploy test probes
+# the agent's health port inside its pod's network namespace.
 APT_PACKAGES=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc g++ python3 util-linux python3-grpcio python3-protobuf
-  podman runc containerd busybox-static chromium)
+  podman runc containerd busybox-static chromium systemd curl)
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
 

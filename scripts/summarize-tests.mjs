@@ -7,6 +7,7 @@ const [checksPassed = 0, checksFailed = 0] = process.argv.slice(2).map(Number);
 const reports = [
   ...readdirSync("packages").map((p) => join("packages", p, ".vitest-result.json")),
   join("native", ".vitest-result.json"),
+  join("deploy", ".vitest-result.json"),
 ].filter((p) => existsSync(p));
 
 let passed = checksPassed;

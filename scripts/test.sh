@@ -50,7 +50,7 @@ check "kernel contract matches bpf/include/nsguard_events.h (kernel-contract gen
 check "biome (format + lint)" pnpm -s biome check .
 check "typecheck" pnpm -s turbo run typecheck --output-logs=errors-only
 
-rm -f packages/*/.vitest-result.json native/.vitest-result.json
+rm -f packages/*/.vitest-result.json native/.vitest-result.json deploy/.vitest-result.json
 # One package at a time: root-tier tests load BPF programs and run containers; on a 2-core VM
 # running them side by side only adds noise.
 pnpm -s turbo run test --concurrency=1 --continue --output-logs=full

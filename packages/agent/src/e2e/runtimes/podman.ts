@@ -57,8 +57,12 @@ export interface RunOptions {
   privileged?: boolean;
   /** `--pid host`: the container sees host pids (what an nsenter escape needs). */
   pidHost?: boolean;
-  /** Default: sleep forever. */
+  /** Default: sleep forever (with {@link image}: the image's own command). */
   command?: string[];
+  /** Default: the busybox test image ({@link PODMAN_TEST_IMAGE}). */
+  image?: string;
+  /** More `podman run` options (mounts, env, limits …), before the image. */
+  runArgs?: string[];
 }
 
 export interface RunningContainer {
@@ -238,7 +242,9 @@ export class PodmanHarness {
     args.push(...(options.pod ? ["--pod", options.pod] : ["--network", "none"]));
     if (options.privileged) args.push("--privileged");
     if (options.pidHost) args.push("--pid", "host");
-    args.push(PODMAN_TEST_IMAGE, ...(options.command ?? ["sleep", "infinity"]));
+    args.push(...(options.runArgs ?? []));
+    if (options.image) args.push(options.image, ...(options.command ?? []));
+    else args.push(PODMAN_TEST_IMAGE, ...(options.command ?? ["sleep", "infinity"]));
     const id = (await this.podman(args)).trim();
     const [pid, cgroupPath, sandbox] = (
       await this.podman([
