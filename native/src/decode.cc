@@ -280,6 +280,7 @@ Napi::Object MakeConstants(Napi::Env env) {
   actions.Set("POST", U32(env, NSGUARD_ACTION_POST));
   actions.Set("SIGKILL", U32(env, NSGUARD_ACTION_SIGKILL));
   actions.Set("NOPOST", U32(env, NSGUARD_ACTION_NOPOST));
+  actions.Set("SIGNAL", U32(env, NSGUARD_ACTION_SIGNAL));
   c.Set("actions", actions);
 
   Napi::Object flags = Napi::Object::New(env);

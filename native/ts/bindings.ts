@@ -160,7 +160,7 @@ export interface NativeConstants {
     proc: number;
     hook: number;
   };
-  actions: { POST: number; SIGKILL: number; NOPOST: number };
+  actions: { POST: number; SIGKILL: number; NOPOST: number; SIGNAL: number };
   processFlags: {
     EXECVE: number;
     PROCFS: number;

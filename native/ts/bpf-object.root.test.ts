@@ -218,21 +218,36 @@ rootDescribe("BpfObject on the kernel (root)", () => {
     expect(sys.state().sharedMaps.sort()).toEqual([
       "nsguard_counters",
       "nsguard_events",
+      // followChildren filters are evaluated at exec; string values by both objects.
+      "nsguard_follow_filters",
+      // Per-CPU scratch of the path walks: the programs never nest on one CPU.
+      "nsguard_path_fwd_scratch",
+      "nsguard_path_scratch",
       "nsguard_procs",
       "nsguard_reader_state",
       "nsguard_sources",
+      "nsguard_string_postfix",
+      "nsguard_string_prefix",
       "nsguard_throttle",
     ]);
     // Found under their ELF names even though libbpf renamed them to the kernel's 15-char names.
     expect(sys.maps()).toContain("nsguard_counters");
     expect(sys.readCounters()).toEqual(proc.readCounters());
     expect(sys2.state().sharedMaps.sort()).toEqual([
+      "nsguard_call_ctx",
       "nsguard_counters",
       "nsguard_events",
+      "nsguard_follow_filters",
       "nsguard_hooks",
+      "nsguard_path_fwd_scratch",
+      "nsguard_path_scratch",
+      "nsguard_policy_cgroups",
       "nsguard_procs",
+      "nsguard_rate_limits",
       "nsguard_reader_state",
       "nsguard_sources",
+      "nsguard_string_postfix",
+      "nsguard_string_prefix",
       "nsguard_syscall_hooks",
       "nsguard_throttle",
     ]);

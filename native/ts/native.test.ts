@@ -543,6 +543,8 @@ describe("RecordBatch (the reader's validation + the JS decoder)", () => {
           // The caller's namespaces before the call are the task's, in slot order.
           before: Object.values(expectedTask(1).ns),
         },
+        // A record of the plain size: its hook reads no strings.
+        strings: [],
       });
     });
 

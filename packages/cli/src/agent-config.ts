@@ -351,6 +351,8 @@ function parseSetting(option: Option, raw: unknown, where: string): unknown {
  */
 export function settingsTable(command: Command): string {
   const cell = (s: string) => s.replace(/\|/g, "\\|");
+  // Prose also escapes Markdown's emphasis marks: a formatter reads `*.yaml/*.yml` as emphasis.
+  const prose = (s: string) => s.replace(/[|*_]/g, (c) => `\\${c}`);
   const rows = [
     "| Flag | Environment variable | Config key | Default | Meaning |",
     "| --- | --- | --- | --- | --- |",
@@ -363,7 +365,7 @@ export function settingsTable(command: Command): string {
     let meaning = option.description;
     if (option.argChoices) meaning += ` (${option.argChoices.join(", ")})`;
     rows.push(
-      `| \`${cell(flag)}\` | \`${envVarOf(key)}\` | ${meta ? "—" : `\`${key}\``} | ${cell(defaultText(option))} | ${cell(meaning)} |`,
+      `| \`${cell(flag)}\` | \`${envVarOf(key)}\` | ${meta ? "—" : `\`${key}\``} | ${cell(defaultText(option))} | ${prose(meaning)} |`,
     );
   }
   return rows.join("\n");

@@ -53,7 +53,8 @@ spec:
     syscall: true
 `;
 
-describe("nsguard agent start-up errors", () => {
+// Each case starts the real CLI process (node + the agent's modules): seconds on a loaded 2-core machine.
+describe("nsguard agent start-up errors", { timeout: 60_000 }, () => {
   it("a CRI endpoint nothing listens on", () => {
     const socket = join(dir, "no-runtime.sock");
     expectOneLine(
