@@ -85,6 +85,8 @@ export function compileArgs(
       );
     }
     const read = STRING_READS[arg.type];
+    // Checked for every type: an integer argument with sizeArgIndex would silently ignore it.
+    const sizeArg = sizeArgOf(policy, arg, path, read);
     if (read === "fd-path" && fdArg === -1) fdArg = arg.index;
     const entry: CompiledArg = { index: arg.index, kind };
     if (arg.label !== undefined) entry.label = arg.label;
@@ -97,7 +99,7 @@ export function compileArgs(
         );
       }
       entry.stringSlot = strings.length;
-      strings.push({ kind: read, index: arg.index, sizeArg: sizeArgOf(policy, arg, path, read) });
+      strings.push({ kind: read, index: arg.index, sizeArg });
     }
     compiled.push(entry);
   });
@@ -106,13 +108,14 @@ export function compileArgs(
 
 /**
  * char_buf's byte count: `sizeArgIndex` names it 1-based (Tetragon's quirk: "size is argument 2"
- * is written 3), and it must be an integer argument the hook declares.
+ * is written 3). The kernel reads that register directly, so the hook need not declare it (as in
+ * Tetragon). Any other type with sizeArgIndex is refused: it would be ignored.
  */
 function sizeArgOf(
   policy: TracingPolicy,
   arg: KProbeArg,
   path: string,
-  read: StringArgTable["kind"],
+  read: StringArgTable["kind"] | undefined,
 ): number {
   const given = arg.sizeArgIndex ?? 0;
   if (read !== "char-buf") {

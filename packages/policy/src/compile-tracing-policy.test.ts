@@ -147,10 +147,15 @@ describe("compileTracingPolicy: syscall names (reference §2.6)", () => {
         attach: { kind: "kprobe", symbol: "fd_install" },
         args: [
           { index: 0, kind: "int_arg" },
-          { index: 1, kind: "fd" },
+          { index: 1, kind: "file_arg", stringSlot: 0 },
         ],
         tags: [],
-        table: { enabled: true, fdArg: 1, selectors: [] },
+        table: {
+          enabled: true,
+          fdArg: 1,
+          strings: [{ kind: "fd-path", index: 1, sizeArg: -1 }],
+          selectors: [],
+        },
       },
     ]);
   });
@@ -286,13 +291,66 @@ describe("compileTracingPolicy: arguments", () => {
     ["uint64", "size_arg"],
     ["ulong", "size_arg"],
     ["size_t", "size_arg"],
-    ["fd", "fd"],
   ])("type %s is reported as %s", (type, kind) => {
     const hook = compileText(
       policyWithSpec("kprobes:", "- call: sys_read", `  args: [{index: 2, type: ${type}}]`),
     ).hooks[0];
     expect(hook?.args).toStrictEqual([{ index: 2, kind }]);
-    expect(hook?.table.fdArg).toBe(kind === "fd" ? 2 : -1);
+    expect(hook?.table.fdArg).toBe(-1);
+    expect(hook?.table.strings).toStrictEqual([]);
+  });
+
+  it.each([
+    ["string", "string_arg", "user", -1],
+    ["filename", "string_arg", "user", -1],
+    ["fd", "file_arg", "fd-path", 2],
+    ["file", "file_arg", "fd-path", 2],
+  ] as const)("type %s is reported as %s, read by the kernel as %s", (type, kind, read, fdArg) => {
+    const hook = compileText(
+      policyWithSpec("kprobes:", "- call: sys_openat", `  args: [{index: 2, type: ${type}}]`),
+    ).hooks[0];
+    expect(hook?.args).toStrictEqual([{ index: 2, kind, stringSlot: 0 }]);
+    expect(hook?.table.strings).toStrictEqual([{ kind: read, index: 2, sizeArg: -1 }]);
+    expect(hook?.table.fdArg).toBe(fdArg);
+  });
+
+  it("reads a char_buf's length from the argument sizeArgIndex names, 1-based", () => {
+    const hook = compileText(
+      policyWithSpec(
+        "kprobes:",
+        "- call: sys_write",
+        "  args: [{index: 1, type: char_buf, sizeArgIndex: 3, label: buf}, {index: 2, type: size_t}]",
+      ),
+    ).hooks[0];
+    expect(hook?.args).toStrictEqual([
+      { index: 1, kind: "bytes_arg", label: "buf", stringSlot: 0 },
+      { index: 2, kind: "size_arg" },
+    ]);
+    expect(hook?.table.strings).toStrictEqual([{ kind: "char-buf", index: 1, sizeArg: 2 }]);
+    expect(hook?.table.fdArg).toBe(-1);
+  });
+
+  it("gives string arguments slots in the order of args, nop ones left out", () => {
+    const hook = compileText(
+      policyWithSpec(
+        "kprobes:",
+        "- call: sys_renameat2",
+        "  args:",
+        "  - {index: 3, type: string, label: new}",
+        "  - {index: 0, type: nop}",
+        "  - {index: 4, type: uint32}",
+        "  - {index: 1, type: filename, label: old}",
+      ),
+    ).hooks[0];
+    expect(hook?.args).toStrictEqual([
+      { index: 3, kind: "string_arg", label: "new", stringSlot: 0 },
+      { index: 4, kind: "uint_arg" },
+      { index: 1, kind: "string_arg", label: "old", stringSlot: 1 },
+    ]);
+    expect(hook?.table.strings).toStrictEqual([
+      { kind: "user", index: 3, sizeArg: -1 },
+      { kind: "user", index: 1, sizeArg: -1 },
+    ]);
   });
 
   it("skips nop arguments, keeps labels and order, and points fdArg at the first fd", () => {
@@ -309,10 +367,14 @@ describe("compileTracingPolicy: arguments", () => {
     ).hooks[0];
     expect(hook?.args).toStrictEqual([
       { index: 2, kind: "int_arg", label: "flags" },
-      { index: 1, kind: "fd", label: "newfd" },
-      { index: 0, kind: "fd" },
+      { index: 1, kind: "file_arg", label: "newfd", stringSlot: 0 },
+      { index: 0, kind: "file_arg", stringSlot: 1 },
     ]);
     expect(hook?.table.fdArg).toBe(1);
+    expect(hook?.table.strings).toStrictEqual([
+      { kind: "fd-path", index: 1, sizeArg: -1 },
+      { kind: "fd-path", index: 0, sizeArg: -1 },
+    ]);
   });
 
   it("marks the namespace calls, whose change the kernel resolves even when no argument is typed fd", () => {
@@ -328,19 +390,25 @@ describe("compileTracingPolicy: arguments", () => {
 
   it.each([
     [
-      "string",
-      'c.yaml:10:7: spec.kprobes[0].args[0].type: argument type "string" is not supported by nsguard yet',
+      "sock",
+      'c.yaml:10:7: spec.kprobes[0].args[0].type: argument type "sock" is not supported by nsguard yet',
     ],
     [
-      "file",
-      'c.yaml:10:7: spec.kprobes[0].args[0].type: argument type "file" is not supported by nsguard yet',
-    ],
-    [
-      "char_buf",
-      'c.yaml:10:7: spec.kprobes[0].args[0].type: argument type "char_buf" is not supported by nsguard yet',
+      "path",
+      'c.yaml:10:7: spec.kprobes[0].args[0].type: argument type "path" is not supported by nsguard yet',
     ],
   ])("refuses type %s", (type, message) => {
     expect(compileError(setnsWith("args:", "- index: 0", `  type: ${type}`)).message).toBe(message);
+  });
+
+  it("refuses a third string, file or buffer argument: the record holds two", () => {
+    expect(
+      compileError(
+        setnsWith("args: [{index: 0, type: string}, {index: 1, type: fd}, {index: 2, type: file}]"),
+      ).message,
+    ).toBe(
+      "c.yaml:8:71: spec.kprobes[0].args[2].type: a hook reads at most 2 string, file or buffer arguments in nsguard",
+    );
   });
 
   it.each([
@@ -355,9 +423,24 @@ describe("compileTracingPolicy: arguments", () => {
       "c.yaml:11:7: spec.kprobes[0].args[0].resolve: not supported by nsguard yet",
     ],
     [
-      "sizeArgIndex",
+      "sizeArgIndex on an integer",
       ["- index: 0", "  type: int", "  sizeArgIndex: 2"],
-      "c.yaml:11:7: spec.kprobes[0].args[0].sizeArgIndex: not supported by nsguard yet",
+      "c.yaml:11:7: spec.kprobes[0].args[0].sizeArgIndex: is only used by char_buf arguments",
+    ],
+    [
+      "sizeArgIndex on a string",
+      ["- index: 0", "  type: string", "  sizeArgIndex: 2"],
+      "c.yaml:11:7: spec.kprobes[0].args[0].sizeArgIndex: is only used by char_buf arguments",
+    ],
+    [
+      "a char_buf without sizeArgIndex",
+      ["- index: 0", "  type: char_buf"],
+      "c.yaml:9:7: spec.kprobes[0].args[0].sizeArgIndex: a char_buf argument needs sizeArgIndex (1-based: the argument holding its length is index + 1)",
+    ],
+    [
+      "a char_buf sizeArgIndex past the sixth argument",
+      ["- index: 0", "  type: char_buf", "  sizeArgIndex: 7"],
+      "c.yaml:11:7: spec.kprobes[0].args[0].sizeArgIndex: 7 names argument 6, but a syscall has arguments 0..5 (sizeArgIndex is 1-based)",
     ],
     [
       "returnCopy",
@@ -428,12 +511,7 @@ describe("compileTracingPolicy: selectors and actions", () => {
     "matchData",
     "matchReturnArgs",
     "matchReturnActions",
-    "matchBinaries",
     "matchParentBinaries",
-    "matchNamespaces",
-    "matchNamespaceChanges",
-    "matchCapabilities",
-    "matchCapabilityChanges",
     "matchCEL",
     "matchCmdArgs",
     "matchStates",
@@ -445,12 +523,7 @@ describe("compileTracingPolicy: selectors and actions", () => {
       matchData: "[{index: 0, operator: Equal, values: ['0']}]",
       matchReturnArgs: "[{index: 0, operator: Equal, values: ['0']}]",
       matchReturnActions: "[{action: Post}]",
-      matchBinaries: "[{operator: In, values: [/usr/bin/nsenter]}]",
       matchParentBinaries: "[{operator: In, values: [/bin/bash]}]",
-      matchNamespaces: "[{namespace: Pid, operator: NotIn, values: [host_ns]}]",
-      matchNamespaceChanges: "[{operator: In, values: [Net]}]",
-      matchCapabilities: "[{operator: In, values: [CAP_SYS_ADMIN]}]",
-      matchCapabilityChanges: "[{operator: In, values: [CAP_SYS_ADMIN]}]",
       matchCEL: "{expr: 'arg1 == 0'}",
       matchCmdArgs: "[{index: 0, operator: Equal, values: [-t]}]",
       matchStates: "[{name: s, operator: Equal, value: x}]",
@@ -491,11 +564,6 @@ describe("compileTracingPolicy: selectors and actions", () => {
       "c.yaml:9:23: spec.kprobes[0].selectors[0].matchActions[0].action: Override cannot work on this kernel class: it has no kprobes, no CONFIG_BPF_KPROBE_OVERRIDE and no BPF LSM, so a syscall cannot be blocked; use Sigkill to kill the caller (the syscall itself still completes)",
     ],
     [
-      "Signal",
-      "{action: Signal, argSig: 9}",
-      "c.yaml:9:23: spec.kprobes[0].selectors[0].matchActions[0].action: action Signal is not supported by nsguard yet",
-    ],
-    [
       "GetUrl",
       "{action: GetUrl, argUrl: 'http://x'}",
       "c.yaml:9:23: spec.kprobes[0].selectors[0].matchActions[0].action: action GetUrl is not supported by nsguard yet",
@@ -511,14 +579,19 @@ describe("compileTracingPolicy: selectors and actions", () => {
       "c.yaml:9:23: spec.kprobes[0].selectors[0].matchActions[0].action: action NotifyEnforcer is not supported by nsguard yet",
     ],
     [
-      "rateLimit",
-      "{action: Post, rateLimit: 5m}",
-      "c.yaml:9:37: spec.kprobes[0].selectors[0].matchActions[0].rateLimit: not supported by nsguard yet",
-    ],
-    [
       "kernelStackTrace",
       "{action: Post, kernelStackTrace: true}",
-      "c.yaml:9:37: spec.kprobes[0].selectors[0].matchActions[0].kernelStackTrace: not supported by nsguard yet",
+      "c.yaml:9:37: spec.kprobes[0].selectors[0].matchActions[0].kernelStackTrace: kernelStackTrace needs a kprobe or LSM hook; nsguard hooks syscalls through tracepoints, which cannot provide it",
+    ],
+    [
+      "userStackTrace",
+      "{action: Post, userStackTrace: true}",
+      "c.yaml:9:37: spec.kprobes[0].selectors[0].matchActions[0].userStackTrace: userStackTrace needs a kprobe or LSM hook; nsguard hooks syscalls through tracepoints, which cannot provide it",
+    ],
+    [
+      "imaHash",
+      "{action: Post, imaHash: true}",
+      "c.yaml:9:37: spec.kprobes[0].selectors[0].matchActions[0].imaHash: imaHash needs a kprobe or LSM hook; nsguard hooks syscalls through tracepoints, which cannot provide it",
     ],
     [
       "argSig on Sigkill",
@@ -543,7 +616,27 @@ describe("compileTracingPolicy: selectors and actions", () => {
     [
       "Sigkill with NoPost",
       "[{action: NoPost}, {action: Sigkill}]",
-      "c.yaml:9:7: spec.kprobes[0].selectors[0].matchActions: Sigkill together with NoPost is not supported by nsguard yet (every kill is posted)",
+      "c.yaml:9:7: spec.kprobes[0].selectors[0].matchActions: Sigkill together with NoPost is not supported by nsguard (every signal sent is posted)",
+    ],
+    [
+      "Signal with NoPost",
+      "[{action: NoPost}, {action: Signal, argSig: 10}]",
+      "c.yaml:9:7: spec.kprobes[0].selectors[0].matchActions: Signal together with NoPost is not supported by nsguard (every signal sent is posted)",
+    ],
+    [
+      "Sigkill with Signal",
+      "[{action: Sigkill}, {action: Signal, argSig: 10}]",
+      "c.yaml:9:7: spec.kprobes[0].selectors[0].matchActions: Sigkill and Signal in one selector: the kernel sends one signal per call",
+    ],
+    [
+      "rateLimit with Sigkill",
+      "[{action: Post, rateLimit: 1m}, {action: Sigkill}]",
+      "c.yaml:9:7: spec.kprobes[0].selectors[0].matchActions: rateLimit with Sigkill or Signal is not supported by nsguard: every enforcement is posted",
+    ],
+    [
+      "rateLimit with Signal",
+      "[{action: Signal, argSig: 1}, {action: Post, rateLimit: 1m}]",
+      "c.yaml:9:7: spec.kprobes[0].selectors[0].matchActions: rateLimit with Sigkill or Signal is not supported by nsguard: every enforcement is posted",
     ],
   ])("refuses %s", (_name, actions, message) => {
     expect(compileError(withSelectors(`- matchActions: ${actions}`)).message).toBe(message);
@@ -799,7 +892,7 @@ describe("compileTracingPolicy: matchArgs on integer arguments", () => {
       "[{index: 0, operator: Mask, values: ['0x7E020080']}]",
     );
     expect(argTables(text)).toStrictEqual([
-      [{ op: "Mask", index: 0, values: [0x7e020080n], width32: true, signed: true }],
+      [{ type: "int", op: "Mask", index: 0, values: [0x7e020080n], width32: true, signed: true }],
     ]);
     expect(compileText(text).hooks[0]?.table.nsCall).toBe("unshare");
   });
@@ -817,7 +910,9 @@ describe("compileTracingPolicy: matchArgs on integer arguments", () => {
       `[{index: 0, type: ${type}}]`,
       `[{index: 0, operator: Equal, values: ${values}}]`,
     );
-    expect(argTables(text)).toStrictEqual([[{ op: "Equal", index: 0, values: expected, width32, signed }]]);
+    expect(argTables(text)).toStrictEqual([
+      [{ type: "int", op: "Equal", index: 0, values: expected, width32, signed }],
+    ]);
   });
 
   it("ANDs several entries and keeps them per selector", () => {
@@ -828,8 +923,8 @@ describe("compileTracingPolicy: matchArgs on integer arguments", () => {
     );
     expect(argTables(text)).toStrictEqual([
       [
-        { op: "NotEqual", index: 1, values: [0n], width32: true, signed: true },
-        { op: "GT", index: 0, values: [2n], width32: true, signed: true },
+        { type: "int", op: "NotEqual", index: 1, values: [0n], width32: true, signed: true },
+        { type: "int", op: "GT", index: 0, values: [2n], width32: true, signed: true },
       ],
     ]);
   });
@@ -841,14 +936,9 @@ describe("compileTracingPolicy: matchArgs on integer arguments", () => {
       "c.yaml:11:20: spec.kprobes[0].selectors[0].matchArgs[0].index: the hook's args declare no argument with index 1; matchArgs reads its type from there",
     ],
     [
-      "[{index: 0, type: fd}]",
-      "[{index: 0, operator: Equal, values: ['3']}]",
-      "c.yaml:11:20: spec.kprobes[0].selectors[0].matchArgs[0].index: matchArgs on an fd argument compares the file's path, which nsguard does not read yet",
-    ],
-    [
       "[{index: 0, type: int}]",
       "[{index: 0, operator: Prefix, values: ['0']}]",
-      "c.yaml:11:30: spec.kprobes[0].selectors[0].matchArgs[0].operator: operator Prefix on an integer argument is not supported by nsguard yet (supported: Equal, NotEqual, Mask, GT, LT)",
+      "c.yaml:11:30: spec.kprobes[0].selectors[0].matchArgs[0].operator: operator Prefix on an integer argument is not supported by nsguard (supported: Equal, NotEqual, Mask, GT, LT)",
     ],
     [
       "[{index: 0, type: int}]",

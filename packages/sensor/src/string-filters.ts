@@ -1,22 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 
-import {
-  encodeStruct,
-  NSGUARD_ARG_EQUAL,
-  NSGUARD_MAX_FOLLOW_FILTERS,
-  NSGUARD_STRING_LEN,
-} from "@nsguard/kernel-contract";
+import { encodeStruct, NSGUARD_ARG_EQUAL, NSGUARD_MAX_FOLLOW_FILTERS } from "@nsguard/kernel-contract";
 import type { BpfObject } from "@nsguard/native";
 import type { StringFilterTable } from "@nsguard/policy";
 import { SensorError } from "./sensor-error.js";
+import { stringKey } from "./string-key.js";
 
-const PREFIX_MAP = "nsguard_string_prefix";
-const POSTFIX_MAP = "nsguard_string_postfix";
 const FOLLOW_MAP = "nsguard_follow_filters";
-/** Bits of struct nsguard_string_key.prefixlen taken by filter_id. */
-const FILTER_ID_BITS = 32;
-
-const utf8 = new TextEncoder();
 
 interface LoadedFilter {
   keys: { map: string; key: Uint8Array }[];
@@ -90,28 +80,6 @@ export class StringFilters {
       this.followBits.delete(entry.followBit);
     }
   }
-}
-
-function stringKey(
-  filterId: number,
-  op: StringFilterTable["op"],
-  value: string,
-): { map: string; key: Uint8Array } {
-  let bytes = utf8.encode(value).slice(0, NSGUARD_STRING_LEN);
-  let map = PREFIX_MAP;
-  if (op === "Equal" || op === "NotEqual") {
-    // The NUL makes the value match only a string that ends where it ends.
-    if (bytes.length < NSGUARD_STRING_LEN) bytes = Uint8Array.from([...bytes, 0]);
-  } else if (op === "Postfix" || op === "NotPostfix") {
-    bytes = bytes.reverse();
-    map = POSTFIX_MAP;
-  }
-  const key = encodeStruct("nsguard_string_key", {
-    prefixlen: FILTER_ID_BITS + 8 * bytes.length,
-    filter_id: filterId,
-    data: bytes,
-  });
-  return { map, key };
 }
 
 function u32(value: number): Uint8Array {
