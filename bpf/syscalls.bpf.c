@@ -602,6 +602,9 @@ __noinline int nsguard_read_strings(const struct nsguard_hook *hook, struct call
 
 		out->len = 0;
 		out->flags = 0;
+		/* The rate-limit key takes these first bytes: past a shorter string they must not be a
+		 * previous call's. */
+		__builtin_memset(out->data, 0, NSGUARD_RATE_ARG_BYTES);
 		switch (sa->kind) {
 		case NSGUARD_STRING_USER:
 			n = bpf_probe_read_user_str(out->data, NSGUARD_STRING_LEN, (void *)arg);
@@ -649,8 +652,8 @@ __noinline int nsguard_read_strings(const struct nsguard_hook *hook, struct call
 /* Post rateLimit: whether this call may post now (and if so, remember it). Same hook, selector,
  * scope and arguments (strings by their first NSGUARD_RATE_ARG_BYTES) within the interval are
  * suppressed, as Tetragon's rateLimit. */
-static __always_inline bool rate_limit_allows(const struct nsguard_selector *sel, __u32 hook_id, __u32 selector,
-					      struct call_ctx *ctx, __u64 now)
+static __always_inline bool rate_limit_allows(const struct nsguard_hook *hook, const struct nsguard_selector *sel,
+					      __u32 hook_id, __u32 selector, struct call_ctx *ctx, __u64 now)
 {
 	struct nsguard_rate_key *key = &ctx->rate;
 	__u64 *last;
@@ -661,9 +664,14 @@ static __always_inline bool rate_limit_allows(const struct nsguard_selector *sel
 	key->scope_id = sel->rate_scope == NSGUARD_RATE_GLOBAL	? 0
 			: sel->rate_scope == NSGUARD_RATE_PROCESS ? ctx->tgid
 								  : ctx->tid;
-	__builtin_memcpy(key->args, ctx->call.v, sizeof(key->args));
-	__builtin_memcpy(&key->strings[0], ctx->strings[0].data, NSGUARD_RATE_ARG_BYTES);
-	__builtin_memcpy(&key->strings[NSGUARD_RATE_ARG_BYTES], ctx->strings[1].data, NSGUARD_RATE_ARG_BYTES);
+	/* Only what the policy declares: undeclared registers and string pointers differ between
+	 * identical calls (and ctx->strings of an unused slot is another call's, per CPU). */
+	for (int i = 0; i < NSGUARD_SYSCALL_ARGS; i++)
+		key->args[i] = hook->rate_args & (1U << i) ? ctx->call.v[i] : 0;
+	if (hook->string_count > 0)
+		__builtin_memcpy(&key->strings[0], ctx->strings[0].data, NSGUARD_RATE_ARG_BYTES);
+	if (hook->string_count > 1)
+		__builtin_memcpy(&key->strings[NSGUARD_RATE_ARG_BYTES], ctx->strings[1].data, NSGUARD_RATE_ARG_BYTES);
 	last = bpf_map_lookup_elem(&nsguard_rate_limits, key);
 	if (last && now - *last < sel->rate_limit_ns)
 		return false;
@@ -745,7 +753,7 @@ __noinline int nsguard_handle_call(__u32 hook_id, __u32 nr, const struct call_ar
 	if (action == NSGUARD_ACTION_NOPOST)
 		return 0;
 	if (matched && matched->rate_limit_ns &&
-	    !rate_limit_allows(matched, hook_id, selector, ctx, bpf_ktime_get_boot_ns())) {
+	    !rate_limit_allows(hook, matched, hook_id, selector, ctx, bpf_ktime_get_boot_ns())) {
 		count(NSGUARD_CNT_RATE_LIMITED);
 		return 0;
 	}

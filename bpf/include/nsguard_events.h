@@ -371,7 +371,8 @@ enum nsguard_rate_scope {
 };
 
 /* Post rateLimit state (map nsguard_rate_limits, LRU hash): when this hook + selector + scope +
- * arguments last posted. Arguments are the six registers, strings by their first bytes. */
+ * arguments last posted. Arguments are the declared integer registers (struct nsguard_hook.rate_args;
+ * the others zero), strings by their first bytes (zero past the string and for unused slots). */
 #define NSGUARD_RATE_ARG_BYTES 40
 struct nsguard_rate_key {
 	__u32 hook_id;
@@ -437,7 +438,10 @@ struct nsguard_hook {
 	struct nsguard_string_arg strings[NSGUARD_MAX_STRING_ARGS];
 	struct nsguard_selector selectors[NSGUARD_MAX_SELECTORS];
 	__u32 scope_id; /* 0 = every workload; else the policy's entries in nsguard_policy_cgroups */
-	__u32 scope_pad;
+	/* Post rateLimit: bit i = register argument i is part of the rate key (the hook declares it
+	 * as an integer). Undeclared registers hold whatever the caller left there, and a string's
+	 * register is a pointer: keying on those would make identical calls look different. */
+	__u32 rate_args;
 };
 
 /*

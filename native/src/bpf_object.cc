@@ -517,6 +517,7 @@ Napi::Value BpfObject::ReadCounters(const Napi::CallbackInfo& info) {
   o.Set("sigkillErr", Napi::BigInt::New(env, sums[NSGUARD_CNT_SIGKILL_ERR]));
   o.Set("filtered", Napi::BigInt::New(env, sums[NSGUARD_CNT_FILTERED]));
   o.Set("throttled", Napi::BigInt::New(env, sums[NSGUARD_CNT_THROTTLED]));
+  o.Set("rateLimited", Napi::BigInt::New(env, sums[NSGUARD_CNT_RATE_LIMITED]));
   return o;
 }
 

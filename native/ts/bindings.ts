@@ -23,6 +23,8 @@ export interface KernelCounters {
   filtered: bigint;
   /** Events suppressed by flood resistance (exact; per source in readSources()). */
   throttled: bigint;
+  /** Posts a selector's rateLimit suppressed (the calls still happened; only their events are gone). */
+  rateLimited: bigint;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { KPROBE_ACTION_SIGKILL } from "@nsguard/policy";
+import { KPROBE_ACTION_SIGKILL, KPROBE_ACTION_SIGNAL } from "@nsguard/policy";
 import type { GetEventsResponse } from "@nsguard/sdk";
 import {
   type HookInfo,
@@ -257,17 +257,19 @@ export class Observer {
     }
     const { cache, sink, context } = this.deps;
     const { hook } = info;
-    const sigkill = raw.action === KPROBE_ACTION_SIGKILL;
+    // Sigkill and Signal both sent a signal (Tetragon counts both as "signal").
+    const signalled = raw.action === KPROBE_ACTION_SIGKILL || raw.action === KPROBE_ACTION_SIGNAL;
     sink.publish(buildKprobeEvent(raw, this.#hookSpec(info, raw.compat), cache, context), {
       source: sourceKey(raw.cgroupId),
-      // As in the kernel: a kill's report and an escape into the host are never a flood's victims.
-      priority: sigkill || (raw.nsKinds !== 0 && entersHostFromContainer(raw)),
+      // As in the kernel: an enforcement's report and an escape into the host are never a
+      // flood's victims.
+      priority: signalled || (raw.nsKinds !== 0 && entersHostFromContainer(raw)),
     });
-    // In monitor mode a Sigkill selector posts instead; its table says so (monitorOnly).
+    // In monitor mode a Sigkill or Signal selector posts instead; its table says so (monitorOnly).
     const selector = raw.selector > 0 ? hook.table.selectors[raw.selector - 1] : undefined;
     this.deps.recordAction?.(
       info.policyKey,
-      sigkill ? "sigkill" : selector?.monitorOnly ? "monitor-sigkill" : "post",
+      signalled ? "sigkill" : selector?.monitorOnly ? "monitor-sigkill" : "post",
     );
   }
 }

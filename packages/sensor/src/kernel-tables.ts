@@ -37,6 +37,7 @@ import {
 } from "@nsguard/kernel-contract";
 import type {
   CapabilityFilterTable,
+  CompiledArg,
   HookTable,
   IntArgFilterTable,
   NamespaceCall,
@@ -97,6 +98,7 @@ export function hookValue(
   table: HookTable,
   ids: readonly SelectorFilterIds[],
   scopeId = 0,
+  args: readonly CompiledArg[] = [],
 ): StructValue<"nsguard_hook"> {
   const changeFirst = table.selectors.some((s) => s.hostNamespaceEntry !== undefined);
   return {
@@ -116,6 +118,8 @@ export function hookValue(
     ),
     // 0: unscoped; else the policy's workload scope in map nsguard_policy_cgroups.
     scope_id: scopeId,
+    // Post rateLimit keys on the declared integer arguments only (strings by their content).
+    rate_args: args.reduce((bits, a) => (a.stringSlot === undefined ? bits | (1 << a.index) : bits), 0),
   };
 }
 

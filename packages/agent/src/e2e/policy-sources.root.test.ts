@@ -1,9 +1,11 @@
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import {
+  copyFileSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
+  realpathSync,
   rmSync,
   unlinkSync,
   writeFileSync,
@@ -15,6 +17,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import {
   createNsguardClient,
   type GetEventsResponse,
+  KprobeAction,
   type ProcessKprobe,
   TracingPolicyState,
   type TracingPolicyStatus,
@@ -183,6 +186,93 @@ describe.runIf(isRoot || process.env.CI)("policy sources (root tier)", () => {
           const added = await workload(events, anchor.pid, 2);
           expect(added).toEqual(atStart);
           expect(added.map((s) => JSON.parse(s).function)).toEqual(["__x64_sys_setns", "__x64_sys_unshare"]);
+        } finally {
+          abort.abort();
+          await agent.stop();
+        }
+      } finally {
+        anchor.stop();
+      }
+    },
+    120_000,
+  );
+  rootIt(
+    "a policy with matchBinaries, a string matchArgs and Signal behaves the same added as loaded at start",
+    async () => {
+      // The policy's binary is a copy of nsenter under a name of this run's own: a Signal policy
+      // on /usr/bin/nsenter would signal other tests' nsenter on this shared machine.
+      const nsenter = join(realpathSync(dir), `nsenter-psrc-${process.pid}`);
+      copyFileSync(realpathSync("/usr/bin/nsenter"), nsenter);
+      execFileSync("chmod", ["755", nsenter]);
+      const yaml = `apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: "psrc-selectors"
+spec:
+  kprobes:
+  - call: "sys_setns"
+    syscall: true
+    args:
+    - index: 0
+      type: "fd"
+    - index: 1
+      type: "int"
+    selectors:
+    # Entering a network namespace (the fd's path, nsfs: "net:[inode]"): SIGUSR1, which kills.
+    - matchBinaries: [{operator: In, values: ["${nsenter}"]}]
+      matchArgs: [{index: 0, operator: Prefix, values: ["net:["]}]
+      matchActions: [{action: Signal, argSig: 10}]
+    # Any other namespace: reported.
+    - matchBinaries: [{operator: In, values: ["${nsenter}"]}]
+`;
+      const file = join(dir, "psrc-selectors.yaml");
+      writeFileSync(file, yaml);
+      const filter = { policyNames: ["psrc-selectors"] };
+      const anchor = startHostAnchor();
+      /** unshare(1) then two nsenters into the host's mnt (reported) and net (signalled). */
+      const selectorsWorkload = async (events: GetEventsResponse[]) => {
+        const { stdout } = await run("unshare", [
+          "-n",
+          "-m",
+          "sh",
+          "-c",
+          `echo $$; ${nsenter} -t ${anchor.pid} -m true; echo mnt=$?; ${nsenter} -t ${anchor.pid} -n true; echo net=$?`,
+        ]);
+        const pid = Number(stdout.split("\n")[0]);
+        // 0, then 128 + SIGUSR1: the signal's default action ended the second nsenter.
+        expect(stdout).toContain("mnt=0\nnet=138");
+        const ours = () => events.map(kprobeOf).filter((k) => k.parent?.pid === pid);
+        await waitFor(() => ours().length >= 2, 10_000, "the workload's events");
+        await new Promise((r) => setTimeout(r, 300));
+        return ours().map(signature).sort();
+      };
+      try {
+        let agent: RunningAgent = await startExampleAgent("namespace-surface.yaml", {
+          tracingPolicies: [file],
+        });
+        let abort = new AbortController();
+        let atStart: string[];
+        try {
+          atStart = await selectorsWorkload(await collectKprobes(agent, filter, abort.signal));
+        } finally {
+          abort.abort();
+          await agent.stop();
+        }
+        const socket = join(dir, "selectors.sock");
+        agent = await startExampleAgent("namespace-surface.yaml", {
+          tracingPolicies: [],
+          serverSocket: socket,
+        });
+        abort = new AbortController();
+        try {
+          const events = await collectKprobes(agent, filter, abort.signal);
+          await createNsguardClient(`unix://${socket}`).addTracingPolicy({ yaml });
+          const added = await selectorsWorkload(events);
+          expect(added).toEqual(atStart);
+          expect(added.map((s) => JSON.parse(s).action).sort()).toEqual(
+            [KprobeAction.POST, KprobeAction.SIGNAL].sort(),
+          );
+          expect(added.map((s) => JSON.parse(s).binary)).toEqual([nsenter, nsenter]);
         } finally {
           abort.abort();
           await agent.stop();

@@ -21,6 +21,7 @@ function sources(overrides: Partial<Record<string, number>> = {}): MetricsSource
       sigkillErr: 0n,
       filtered: 5n,
       throttled: 4000n,
+      rateLimited: 11n,
       procTableFull: 8n,
     }),
     reader: () => ({ records: 93, malformed: 0, droppedEvents: 1, errors: 0 }),
@@ -52,6 +53,7 @@ describe("metrics", () => {
     expect(text).toContain('nsguard_tracingpolicy_loaded{state="disabled"} 1');
     expect(text).toContain('nsguard_tracingpolicy_loaded{state="load_error"} 0');
     expect(text).toContain("nsguard_policy_sigkill_total 2");
+    expect(text).toContain("nsguard_policy_rate_limited_total 11");
     expect(text).toContain("nsguard_process_cache_size 42");
     expect(text).toContain("nsguard_event_listeners 2");
     expect(text).toContain("nsguard_flood_suppressed_events_total 4000");

@@ -18,7 +18,14 @@ type SensorCounters = ReturnType<Sensor["counters"]>;
 export interface MetricsSources {
   kernel(): Pick<
     SensorCounters["kernel"],
-    "events" | "ringbufFull" | "procTableFull" | "sigkill" | "sigkillErr" | "filtered" | "throttled"
+    | "events"
+    | "ringbufFull"
+    | "procTableFull"
+    | "sigkill"
+    | "sigkillErr"
+    | "filtered"
+    | "throttled"
+    | "rateLimited"
   >;
   reader(): Pick<SensorCounters["reader"], "records" | "malformed" | "droppedEvents" | "errors">;
   observer(): ObserverStats;
@@ -200,6 +207,11 @@ export function createMetricsRegistry(sources: MetricsSources): Registry {
     "nsguard_policy_filtered_calls_total",
     "Hooked calls no selector matched (dropped in the kernel)",
     () => sources.kernel().filtered,
+  );
+  counter(
+    "nsguard_policy_rate_limited_total",
+    "Posts a selector's rateLimit suppressed in the kernel (the calls happened; their events were not sent)",
+    () => sources.kernel().rateLimited,
   );
   gauge(
     "nsguard_process_cache_size",
