@@ -23,6 +23,7 @@ export class StringFilters {
   private nextId = 1;
   private readonly loaded = new Map<number, LoadedFilter>();
   private readonly followBits = new Set<number>();
+  private nextFollowBit = 0;
 
   constructor(private readonly object: BpfObject) {}
 
@@ -49,9 +50,19 @@ export class StringFilters {
    * binary equals one of the filter's values. Returns the bit + 1 (struct nsguard_binary_filter).
    */
   addFollow(filterId: number): number {
-    let bit = 0;
-    while (this.followBits.has(bit)) bit++;
-    if (bit >= NSGUARD_MAX_FOLLOW_FILTERS) {
+    // Bits are handed out round-robin: processes marked under a freed bit keep the mark in the
+    // kernel's process table until they exit, so the bit is reused as late as possible (after
+    // every other one). A reused bit can still match such a leftover descendant: the table is
+    // not walked to clear it.
+    let bit = -1;
+    for (let i = 0; i < NSGUARD_MAX_FOLLOW_FILTERS; i++) {
+      const candidate = (this.nextFollowBit + i) % NSGUARD_MAX_FOLLOW_FILTERS;
+      if (!this.followBits.has(candidate)) {
+        bit = candidate;
+        break;
+      }
+    }
+    if (bit < 0) {
       throw new SensorError(
         `at most ${NSGUARD_MAX_FOLLOW_FILTERS} matchBinaries followChildren filters can be loaded at once`,
         "unsupported",
@@ -65,6 +76,7 @@ export class StringFilters {
       encodeStruct("nsguard_follow_filter", { op: NSGUARD_ARG_EQUAL, filter_id: filterId }),
     );
     this.followBits.add(bit);
+    this.nextFollowBit = (bit + 1) % NSGUARD_MAX_FOLLOW_FILTERS;
     entry.followBit = bit;
     return bit + 1;
   }
