@@ -426,8 +426,6 @@ describe("compileTracingPolicy: selectors and actions", () => {
   it.each([
     "macros",
     "matchData",
-    "matchReturnArgs",
-    "matchReturnActions",
     "matchBinaries",
     "matchParentBinaries",
     "matchNamespaces",
@@ -443,8 +441,6 @@ describe("compileTracingPolicy: selectors and actions", () => {
     const values: Record<string, string> = {
       macros: "[m]",
       matchData: "[{index: 0, operator: Equal, values: ['0']}]",
-      matchReturnArgs: "[{index: 0, operator: Equal, values: ['0']}]",
-      matchReturnActions: "[{action: Post}]",
       matchBinaries: "[{operator: In, values: [/usr/bin/nsenter]}]",
       matchParentBinaries: "[{operator: In, values: [/bin/bash]}]",
       matchNamespaces: "[{namespace: Pid, operator: NotIn, values: [host_ns]}]",
@@ -707,14 +703,9 @@ describe("compileTracingPolicy: the rest of the spec", () => {
 
   it.each([
     [
-      "return",
-      ["return: true", "returnArg: {index: 0, type: int}"],
-      "c.yaml:8:5: spec.kprobes[0].return: not supported by nsguard yet",
-    ],
-    [
-      "returnArg",
+      "returnArg without return: true",
       ["returnArg: {index: 0, type: int}"],
-      "c.yaml:8:5: spec.kprobes[0].returnArg: not supported by nsguard yet",
+      "c.yaml:8:5: spec.kprobes[0].returnArg: is only used with return: true",
     ],
     [
       "returnArgAction",
