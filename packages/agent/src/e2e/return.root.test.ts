@@ -72,7 +72,7 @@ describe.runIf(isRoot || process.env.CI)("return probes on syscall hooks (root t
     });
     events = await collectKprobes(
       agent,
-      { policyNames: ["failed-setns", "every-setns", "plain-setns"] },
+      { policyNames: ["failed-setns", "every-setns", "plain-setns", "kill-failed-setns"] },
       abort.signal,
     );
   }, 60_000);
@@ -140,6 +140,39 @@ describe.runIf(isRoot || process.env.CI)("return probes on syscall hooks (root t
     await waitFor(() => kprobesOf("plain-setns", pid).length >= 2, 10_000, "both calls of plain-setns");
     expect(kprobesOf("plain-setns", pid).map((k) => k.return)).toEqual([undefined, undefined]);
   });
+
+  rootIt(
+    "matchReturnActions Sigkill kills the caller at the return of a failed call, and reports it",
+    async () => {
+      await agent.policies.add(
+        policy("kill-failed-setns", [
+          "selectors:",
+          "- matchArgs: [{index: 0, operator: Equal, values: ['7777']}]",
+          "  matchReturnArgs: [{operator: NotEqual, values: ['0']}]",
+          "  matchReturnActions: [{action: Sigkill}]",
+        ]),
+        "grpc",
+      );
+      const script = `
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+print(os.getpid(), flush=True)
+libc.syscall(308, 7777, 0)
+print("survived", flush=True)
+`;
+      const result = await run("python3", ["-c", script]).catch((e: { stdout: string; signal: string }) => e);
+      expect(result.stdout).not.toContain("survived");
+      expect((result as { signal?: string }).signal).toBe("SIGKILL");
+      const pid = Number(result.stdout.split("\n")[0]);
+      await waitFor(() => kprobesOf("kill-failed-setns", pid).length >= 1, 10_000, "the killed call's event");
+      const [k] = kprobesOf("kill-failed-setns", pid);
+      expect(k?.return?.arg).toEqual({ case: "intArg", value: -EBADF });
+      expect(k?.action).toBe(KprobeAction.POST);
+      expect(k?.returnAction).toBe(KprobeAction.SIGKILL);
+      await agent.policies.delete("kill-failed-setns", "", "grpc");
+    },
+  );
 });
 
 /** BPF links this process holds (the agent's attachments): /proc/self/fd entries of anon_inode:bpf_link. */
