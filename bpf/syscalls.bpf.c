@@ -679,6 +679,94 @@ static __always_inline bool rate_limit_allows(const struct nsguard_hook *hook, c
 	return true;
 }
 
+/* The record of one call, all but its strings (struct nsguard_syscall_event). */
+static __always_inline void fill_call_record(struct nsguard_syscall_event *ev, __u32 size, struct task_struct *task,
+					     __u32 hook_id, __u32 nr, __u32 action, __u32 selector,
+					     __s32 signal_err, __u32 flags, const struct call_ctx *ctx)
+{
+	const struct ns_change *change = &ctx->change;
+
+	ev->hdr.op = NSGUARD_OP_SYSCALL;
+	ev->hdr.size = size;
+	ev->hdr.ktime = bpf_ktime_get_boot_ns();
+	fill_task(&ev->task, task);
+	ev->hook_id = hook_id;
+	ev->syscall_nr = nr;
+	ev->action = action;
+	ev->selector = selector;
+	ev->signal_err = signal_err;
+	ev->flags = flags;
+	__builtin_memcpy(ev->args, ctx->call.v, sizeof(ev->args));
+	ev->fd_kind = change->fd_kind;
+	ev->fd_ns_inum = change->fd_ns_inum;
+	ev->ns_kinds = change->kinds;
+	ev->ns_created = change->created;
+	ev->ns_to_host = change->to_host;
+	ev->ns_from_host = change->from_host;
+	__builtin_memcpy(ev->ns_target, change->target, sizeof(ev->ns_target));
+}
+
+/*
+ * Return probes (hooks with NSGUARD_HOOK_FLAG_RETURN, `return: true`). At the call, a call the
+ * selectors match is not posted: its record, complete but for the return value, waits here keyed
+ * by thread and hook, and the tp_btf/sys_exit program (nsguard_return, attached only while such a
+ * hook is loaded: it runs on every syscall of the node) posts it when the same thread returns
+ * from the same syscall. A thread is in one syscall at a time, so thread + hook names one call.
+ * Not preallocated: memory is used only by calls in flight, and an update into a full table fails
+ * (counted as a lost event) instead of silently evicting another thread's call as an LRU would.
+ */
+struct pending_key {
+	__u32 tid;
+	__u32 hook_id;
+};
+
+struct pending_call {
+	__u64 start_time; /* the thread's task->start_time: a tid reused by a new thread is not this call */
+	__u32 size;	  /* bytes of call used: sizeof(struct nsguard_syscall_event) or the strings form */
+	__u32 pad;
+	struct nsguard_syscall_strings_event call;
+};
+
+#define NSGUARD_MAX_PENDING_RETURNS 4096
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NSGUARD_MAX_PENDING_RETURNS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct pending_key);
+	__type(value, struct pending_call);
+} nsguard_pending_returns SEC(".maps");
+
+/* Where a pending call is built before it is copied into nsguard_pending_returns (too big for the stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pending_call);
+} nsguard_pending_scratch SEC(".maps");
+
+/* A matched call of a return hook: keep its record until the thread returns from the syscall. */
+static __always_inline void stash_call(struct task_struct *task, __u32 hook_id, __u32 nr, __u32 action,
+				       __u32 selector, __s32 signal_err, __u32 flags, const struct call_ctx *ctx,
+				       bool strings)
+{
+	struct pending_key key = { .tid = task->pid, .hook_id = hook_id };
+	__u32 zero = 0;
+	struct pending_call *p = bpf_map_lookup_elem(&nsguard_pending_scratch, &zero);
+
+	if (!p)
+		return;
+	p->start_time = task->start_time;
+	p->size = strings ? sizeof(struct nsguard_syscall_strings_event) : sizeof(struct nsguard_syscall_event);
+	p->pad = 0;
+	fill_call_record(&p->call.call, p->size, task, hook_id, nr, action, selector, signal_err,
+			 flags | NSGUARD_SYSCALL_RETURN, ctx);
+	if (strings)
+		__builtin_memcpy(p->call.strings, ctx->strings, sizeof(ctx->strings));
+	if (bpf_map_update_elem(&nsguard_pending_returns, &key, p, BPF_ANY))
+		count(NSGUARD_CNT_RINGBUF_FULL);
+}
+
 /*
  * One call of a hooked syscall, for one policy hook: selectors, action, event. A global function:
  * the dispatcher runs it once per hook on the syscall, and verified in the caller's context its
@@ -752,7 +840,11 @@ __noinline int nsguard_handle_call(__u32 hook_id, __u32 nr, const struct call_ar
 	}
 	if (action == NSGUARD_ACTION_NOPOST)
 		return 0;
-	if (matched && matched->rate_limit_ns &&
+	/* Return hooks rate-limit at the return, after matchReturnArgs: a call filtered there must
+	 * not use up the interval. */
+	bool at_return = hook->flags & NSGUARD_HOOK_FLAG_RETURN;
+
+	if (!at_return && matched && matched->rate_limit_ns &&
 	    !rate_limit_allows(hook, matched, hook_id, selector, ctx, bpf_ktime_get_boot_ns())) {
 		count(NSGUARD_CNT_RATE_LIMITED);
 		return 0;
@@ -764,6 +856,12 @@ __noinline int nsguard_handle_call(__u32 hook_id, __u32 nr, const struct call_ar
 		nsguard_resolve_ns_change(hook->ns_call, &ctx->call, change);
 	else if (!hook->ns_call && hook->fd_arg >= 0 && hook->fd_arg < NSGUARD_SYSCALL_ARGS)
 		resolve_fd(task, (__s32)args[hook->fd_arg & 7], &change->fd_kind, &change->fd_ns_inum);
+
+	if (at_return) {
+		/* Throttling, like posting, happens at the return. */
+		stash_call(task, hook_id, nr, action, selector, signal_err, flags, ctx, hook->string_count != 0);
+		return 0;
+	}
 
 	/* Priority records are never throttled and may use the ring's headroom: enforcement (the
 	 * caller was just signalled; the report must not be lost to someone else's flood) and entries
@@ -785,24 +883,7 @@ __noinline int nsguard_handle_call(__u32 hook_id, __u32 nr, const struct call_ar
 	throttle_admitted(&src, ev != NULL);
 	if (!ev)
 		return 0;
-	ev->hdr.op = NSGUARD_OP_SYSCALL;
-	ev->hdr.size = size;
-	ev->hdr.ktime = bpf_ktime_get_boot_ns();
-	fill_task(&ev->task, task);
-	ev->hook_id = hook_id;
-	ev->syscall_nr = nr;
-	ev->action = action;
-	ev->selector = selector;
-	ev->signal_err = signal_err;
-	ev->flags = flags;
-	__builtin_memcpy(ev->args, args, sizeof(ev->args));
-	ev->fd_kind = change->fd_kind;
-	ev->fd_ns_inum = change->fd_ns_inum;
-	ev->ns_kinds = change->kinds;
-	ev->ns_created = change->created;
-	ev->ns_to_host = change->to_host;
-	ev->ns_from_host = change->from_host;
-	__builtin_memcpy(ev->ns_target, change->target, sizeof(ev->ns_target));
+	fill_call_record(ev, size, task, hook_id, nr, action, selector, signal_err, flags, ctx);
 	if (size == sizeof(struct nsguard_syscall_strings_event))
 		__builtin_memcpy(((struct nsguard_syscall_strings_event *)ev)->strings, ctx->strings,
 				 sizeof(ctx->strings));
@@ -877,6 +958,154 @@ int BPF_PROG(nsguard_dispatch, struct pt_regs *regs, long id)
 		if (i >= count)
 			break;
 		nsguard_handle_call(ids[i], nr, &call, flags);
+	}
+	return 0;
+}
+
+/*
+ * A return hook's pending call, at the thread's return from syscall nr (see stash_call): the
+ * matched selector's matchReturnArgs on the return value, its return action and rateLimit, then
+ * the record with struct nsguard_syscall_return. A global function, verified once.
+ */
+__noinline int nsguard_handle_return(__u32 hook_id, __u32 nr, __s64 ret)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pending_key key = { .tid = task->pid, .hook_id = hook_id };
+	struct pending_call *p = bpf_map_lookup_elem(&nsguard_pending_returns, &key);
+	__u32 return_action = NSGUARD_ACTION_POST, zero = 0;
+	struct nsguard_syscall_event *call;
+	struct nsguard_syscall_return *tail;
+
+	if (!p)
+		return 0;
+	call = &p->call.call;
+	/* A thread that left its call without returning (it exited in it) and whose tid is now
+	 * another thread's leaves a stale entry: never report it as this call. */
+	if (p->start_time != task->start_time || call->syscall_nr != nr)
+		goto done;
+	struct nsguard_hook *hook = bpf_map_lookup_elem(&nsguard_hooks, &hook_id);
+
+	if (!hook || !hook->enabled)
+		goto done;
+	__u32 selector = call->selector;
+
+	if (selector) {
+		__u32 index = selector - 1;
+
+		if (index >= NSGUARD_MAX_SELECTORS)
+			goto done;
+		const struct nsguard_selector *sel = &hook->selectors[index];
+		struct call_args value = { .v = { (__u64)ret } };
+
+		for (int i = 0; i < NSGUARD_MAX_RETURN_ARG_FILTERS; i++) {
+			if (i >= sel->return_arg_count)
+				break;
+			if (!int_arg_matches(&sel->return_args[i], &value)) {
+				count(NSGUARD_CNT_FILTERED);
+				goto done;
+			}
+		}
+		if (sel->return_action)
+			return_action = sel->return_action;
+		if (return_action == NSGUARD_ACTION_SIGKILL) {
+			long err = bpf_send_signal(SIGKILL);
+
+			count(err ? NSGUARD_CNT_SIGKILL_ERR : NSGUARD_CNT_SIGKILL);
+		}
+		if (return_action == NSGUARD_ACTION_NOPOST)
+			goto done;
+		if (sel->rate_limit_ns) {
+			struct call_ctx *ctx = bpf_map_lookup_elem(&nsguard_call_ctx, &zero);
+
+			if (!ctx)
+				goto done;
+			/* rate_limit_allows keys on the call's arguments and strings, as at the call. */
+			__builtin_memcpy(ctx->call.v, call->args, sizeof(ctx->call.v));
+			__builtin_memcpy(ctx->strings, p->call.strings, sizeof(ctx->strings));
+			ctx->tgid = call->task.pid;
+			ctx->tid = call->task.tid;
+			if (!rate_limit_allows(hook, sel, hook_id, selector, ctx, bpf_ktime_get_boot_ns())) {
+				count(NSGUARD_CNT_RATE_LIMITED);
+				goto done;
+			}
+		}
+	}
+
+	/* Priority as at the call (handle_call), and a kill at the return is enforcement too. */
+	bool priority = call->action == NSGUARD_ACTION_SIGKILL || call->action == NSGUARD_ACTION_SIGNAL ||
+			return_action == NSGUARD_ACTION_SIGKILL || (call->ns_to_host & ~call->ns_from_host);
+	struct throttle_sources src = {};
+
+	if (!priority && throttle_suppress(task, &src))
+		goto done;
+	if (p->size == sizeof(struct nsguard_syscall_strings_event)) {
+		struct nsguard_syscall_strings_return_event *ev = reserve_event(sizeof(*ev));
+
+		throttle_admitted(&src, ev != NULL);
+		if (!ev)
+			goto done;
+		__builtin_memcpy(&ev->call, &p->call, sizeof(ev->call));
+		ev->call.call.hdr.size = sizeof(*ev);
+		tail = &ev->ret;
+		tail->ret = ret;
+		tail->return_action = return_action;
+		tail->pad = 0;
+		submit_event(ev);
+	} else {
+		struct nsguard_syscall_return_event *ev = reserve_event(sizeof(*ev));
+
+		throttle_admitted(&src, ev != NULL);
+		if (!ev)
+			goto done;
+		__builtin_memcpy(&ev->call, call, sizeof(ev->call));
+		ev->call.hdr.size = sizeof(*ev);
+		tail = &ev->ret;
+		tail->ret = ret;
+		tail->return_action = return_action;
+		tail->pad = 0;
+		submit_event(ev);
+	}
+done:
+	/* Last: the record was copied out of the entry above, which the delete frees. */
+	bpf_map_delete_elem(&nsguard_pending_returns, &key);
+	return 0;
+}
+
+/*
+ * Every syscall of the node returns through here while a return hook is loaded (the sensor
+ * attaches it only then). As the dispatcher, a number nobody hooks costs one array lookup; the
+ * 32-bit entry's TS_COMPAT is still set here (it is cleared on the way to user space).
+ */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(nsguard_return, struct pt_regs *regs, long ret)
+{
+#if defined(__TARGET_ARCH_x86)
+	__u32 nr = regs->orig_ax;
+#elif defined(__TARGET_ARCH_arm64)
+	__u32 nr = regs->syscallno;
+#else
+#error "syscall number register: add this architecture"
+#endif
+	struct nsguard_syscall_hooks *hooks = bpf_map_lookup_elem(&nsguard_syscall_hooks, &nr);
+
+	if (!hooks || !(hooks->count | hooks->compat_count))
+		return 0;
+
+	__u32 n = hooks->count;
+	__u32 *ids = hooks->hook_ids;
+
+#if defined(__TARGET_ARCH_x86)
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	if (task->thread_info.status & TS_COMPAT) {
+		n = hooks->compat_count;
+		ids = hooks->compat_hook_ids;
+	}
+#endif
+	for (int i = 0; i < NSGUARD_MAX_SYSCALL_HOOKS; i++) {
+		if (i >= n)
+			break;
+		nsguard_handle_return(ids[i], nr, ret);
 	}
 	return 0;
 }

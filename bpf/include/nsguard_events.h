@@ -227,6 +227,27 @@ struct nsguard_syscall_strings_event {
 /* clone3: args[0] holds clone_args.flags, read from user memory, not the pointer to it — so
  * matchArgs and the reported argument see clone3's flags exactly as clone's. */
 #define NSGUARD_SYSCALL_CLONE3_FLAGS 0x2
+/* The record was made at the call's return (a hook with NSGUARD_HOOK_FLAG_RETURN): it ends with
+ * struct nsguard_syscall_return (struct nsguard_syscall_return_event or
+ * nsguard_syscall_strings_return_event; hdr.size says which). */
+#define NSGUARD_SYSCALL_RETURN 0x4
+
+/* The tail of a record made at the call's return (NSGUARD_SYSCALL_RETURN). */
+struct nsguard_syscall_return {
+	__s64 ret;	     /* what the syscall returned: a result, or -errno */
+	__u32 return_action; /* enum nsguard_action taken at the return (matchReturnActions) */
+	__u32 pad;
+};
+
+struct nsguard_syscall_return_event {
+	struct nsguard_syscall_event call;
+	struct nsguard_syscall_return ret;
+};
+
+struct nsguard_syscall_strings_return_event {
+	struct nsguard_syscall_strings_event call;
+	struct nsguard_syscall_return ret;
+};
 
 /* Syscall numbers covered by the dispatcher table (both ABIs; x86_64 and ia32 stay below 512). */
 #define NSGUARD_SYSCALL_NR_MAX 1024
@@ -279,6 +300,8 @@ enum nsguard_arg_op {
 	NSGUARD_ARG_NOT_POSTFIX = 9,
 };
 #define NSGUARD_MAX_ARG_FILTERS 5
+/* matchReturnArgs entries per selector. */
+#define NSGUARD_MAX_RETURN_ARG_FILTERS 2
 #define NSGUARD_MAX_ARG_VALUES 4
 /* The argument is 32 bits wide (int, uint): compare its low half only. */
 #define NSGUARD_ARG_FLAG_32BIT 0x1
@@ -406,6 +429,12 @@ struct nsguard_selector {
 	__u32 rate_scope;     /* enum nsguard_rate_scope */
 	__u32 pad;
 	struct nsguard_cap_filter cap_changes[NSGUARD_MAX_CAP_FILTERS];
+	/* Hooks with NSGUARD_HOOK_FLAG_RETURN, at the call's return, when this selector matched the
+	 * call: matchReturnArgs entries (integer filters on the return value; index unused), ANDed,
+	 * then return_action (matchReturnActions: POST, NOPOST or SIGKILL; 0 = POST). */
+	__u32 return_arg_count;
+	__u32 return_action;
+	struct nsguard_arg_filter return_args[NSGUARD_MAX_RETURN_ARG_FILTERS];
 };
 
 /* How the kernel reads an argument reported (and matched) as a string. */
@@ -426,6 +455,12 @@ struct nsguard_string_arg {
 /* The hook's selectors compare the namespace change of the call (matchHostNamespaceEntry), so
  * the kernel resolves it before the selectors. */
 #define NSGUARD_HOOK_FLAG_CHANGE_FIRST 0x1
+/* `return: true`: the hook reports at the call's return, with the return value. A call its
+ * selectors match is kept per thread (map nsguard_pending_returns) instead of posted; the
+ * tp_btf/sys_exit program (attached only while such a hook exists) applies the matched selector's
+ * matchReturnArgs and return_action and posts it with struct nsguard_syscall_return. Signals of
+ * matchActions are still sent at the call. */
+#define NSGUARD_HOOK_FLAG_RETURN 0x2
 
 /* Hook table value (map nsguard_hooks, key = hook id = attach cookie). */
 struct nsguard_hook {
@@ -532,7 +567,8 @@ struct nsguard_source {
 /* Per-CPU counters (map nsguard_counters, array index). Reported through GetHealth/metrics. */
 enum nsguard_counter {
 	NSGUARD_CNT_EVENTS = 0,
-	NSGUARD_CNT_RINGBUF_FULL = 1, /* bpf_ringbuf_reserve failed: event lost in the kernel */
+	NSGUARD_CNT_RINGBUF_FULL = 1, /* event lost in the kernel: bpf_ringbuf_reserve failed, or (return
+				       * hooks) the table of calls waiting for their return was full */
 	NSGUARD_CNT_PROC_TABLE_FULL = 2,
 	NSGUARD_CNT_SIGKILL = 3,
 	NSGUARD_CNT_SIGKILL_ERR = 4,

@@ -214,7 +214,7 @@ rootDescribe("BpfObject on the kernel (root)", () => {
 
   it("shares the ring buffer, process table and counters by name", () => {
     expect(proc.programs()).toEqual([...LIFECYCLE]);
-    expect(sys.programs()).toEqual(["nsguard_dispatch"]);
+    expect(sys.programs()).toEqual(["nsguard_dispatch", "nsguard_return"]);
     expect(sys.state().sharedMaps.sort()).toEqual([
       "nsguard_counters",
       "nsguard_events",

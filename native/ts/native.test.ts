@@ -617,6 +617,51 @@ describe("RecordBatch (the reader's validation + the JS decoder)", () => {
       expect(() => batch.syscall(0).arg(C.SYSCALL_ARGS)).toThrow(RangeError);
     });
 
+    describe("records made at the return (return: true hooks)", () => {
+      const R = contract.structs.nsguard_syscall_return.fields;
+      /** A record of `form` with the return tail: ret, return action, and NSGUARD_SYSCALL_RETURN. */
+      const returnRec = (
+        form: "nsguard_syscall_return_event" | "nsguard_syscall_strings_return_event",
+        ret: bigint,
+      ) => {
+        const layout = contract.structs[form];
+        const tail = layout.fields.ret.offset;
+        const r = new Rec("syscall", layout.size).task(S.task, 0).u32(S.hook_id, 3);
+        r.u32(S.flags, contract.NSGUARD_SYSCALL_RETURN | C.syscallFlags.COMPAT);
+        return r
+          .u64(tail + R.ret.offset, BigInt.asUintN(64, ret))
+          .u32(tail + R.return_action.offset, C.actions.POST);
+      };
+
+      it("reads the return value (signed) and action, in decode() and in the view", () => {
+        const { batch } = batchOf(returnRec("nsguard_syscall_return_event", -9n), syscallRec(0));
+        const raw = batch.decode(0);
+        expect(raw.op === "syscall" && raw.return).toEqual({ value: -9n, action: C.actions.POST });
+        expect(raw.op === "syscall" && raw.strings).toEqual([]);
+        expect([batch.syscall(0).returnValue, batch.syscall(0).returnAction]).toEqual([-9n, C.actions.POST]);
+        expect(batch.syscall(0).compat).toBe(true);
+        // A record made at the call has none.
+        const call = batch.decode(1);
+        expect(call.op === "syscall" && "return" in call).toBe(false);
+        expect([batch.syscall(1).returnValue, batch.syscall(1).returnAction]).toEqual([undefined, 0]);
+      });
+
+      it("finds the tail after the strings of a hook with string arguments", () => {
+        const STR = contract.structs.nsguard_syscall_strings_event.fields.strings.offset;
+        const A = contract.structs.nsguard_arg_string.fields;
+        const r = returnRec("nsguard_syscall_strings_return_event", 4026531840n);
+        r.u32(STR + A.len.offset, 3).raw(STR + A.data.offset, "net");
+        const { batch } = batchOf(r);
+        expect(batch.syscall(0).returnValue).toBe(4026531840n);
+        expect(new TextDecoder().decode(batch.syscall(0).string(0)?.bytes)).toBe("net");
+      });
+
+      it("ignores the flag on a record too short to hold a tail", () => {
+        const { batch } = batchOf(syscallRec(0).u32(S.flags, contract.NSGUARD_SYSCALL_RETURN));
+        expect(batch.syscall(0).returnValue).toBeUndefined();
+      });
+    });
+
     it("names fd kinds, unknown values as unknown", () => {
       const kinds = [C.fdKinds.pidfd, C.fdKinds.other, C.fdKinds.unknown, 77].map((k) =>
         syscallRec(0).u32(S.fd_kind, k),

@@ -118,6 +118,11 @@ export interface RawSyscallEvent {
   nsChange: RawNamespaceChange;
   /** The strings the kernel read for the hook's string, file and buffer arguments, by slot. */
   strings: RawArgString[];
+  /**
+   * Records of `return: true` hooks, made at the call's return: what the syscall returned (a
+   * result, or -errno) and the tetragon.KprobeAction taken there (matchReturnActions).
+   */
+  return?: { value: bigint; action: number };
 }
 
 /** A string argument as the kernel read it at the call (struct nsguard_arg_string). */

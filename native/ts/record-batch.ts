@@ -11,7 +11,7 @@
  */
 
 import { Buffer } from "node:buffer";
-import { structs } from "@nsguard/kernel-contract";
+import { NSGUARD_SYSCALL_RETURN, structs } from "@nsguard/kernel-contract";
 import { native } from "./bindings.js";
 import type {
   RawArgString,
@@ -102,6 +102,10 @@ const STRINGS_RECORD = structs.nsguard_syscall_strings_event;
 const STRING = structs.nsguard_arg_string;
 const STRINGS_AT = STRINGS_RECORD.fields.strings.offset;
 const W_SIZE = index(HDR.size, 4);
+// A record of a `return: true` hook, made at the call's return, ends with struct
+// nsguard_syscall_return (flag NSGUARD_SYSCALL_RETURN; hdr.size covers it).
+const RETURN_TAIL = structs.nsguard_syscall_return;
+const SYS_SIZE = structs.nsguard_syscall_event.size;
 const STRING_TRUNCATED = 0x1; // NSGUARD_STRING_FLAG_TRUNCATED
 const STRING_ERROR = 0x2; // NSGUARD_STRING_FLAG_ERROR
 
@@ -183,6 +187,17 @@ export class SyscallRecordView {
   /** The whole namespace change; allocates, so read nsKinds first. */
   nsChange(): RawNamespaceChange {
     return namespaceChangeAt(this.#u32, this.#w);
+  }
+  /**
+   * What the syscall returned (a result, or -errno), for a record made at the call's return (a
+   * `return: true` hook); undefined for records made at the call.
+   */
+  get returnValue(): bigint | undefined {
+    return this.#batch.returnTail(this.#base)?.value;
+  }
+  /** tetragon.KprobeAction taken at the return (matchReturnActions); 0 for records made at the call. */
+  get returnAction(): number {
+    return this.#batch.returnTail(this.#base)?.action ?? 0;
   }
   /** String slot n of the record (struct nsguard_hook.strings), or undefined when it has none. */
   string(n: number): RawArgString | undefined {
@@ -391,6 +406,19 @@ export class RecordBatch {
     return this.#u16s[at >>> 1] as number;
   }
 
+  /** @internal The return tail of the syscall record at base, if it was made at the return. */
+  returnTail(base: number): { value: bigint; action: number } | undefined {
+    const w = base >>> 2;
+    if (((this.#u32[w + W_FLAGS] as number) & NSGUARD_SYSCALL_RETURN) === 0) return undefined;
+    const at = base + (this.#u32[w + W_SIZE] as number) - RETURN_TAIL.size;
+    // hdr.size below the smallest record with a tail: the flag lies, there is no tail to read.
+    if (at < base + SYS_SIZE) return undefined;
+    return {
+      value: BigInt.asIntN(64, this.#u64[(at + RETURN_TAIL.fields.ret.offset) >>> 3] as bigint),
+      action: this.#u32[(at + RETURN_TAIL.fields.return_action.offset) >>> 2] as number,
+    };
+  }
+
   /** @internal String slot n of the syscall record at base (SyscallRecordView.string). */
   argString(base: number, n: number): RawArgString | undefined {
     if ((this.#u32[(base >>> 2) + W_SIZE] as number) < STRINGS_RECORD.size) return undefined;
@@ -498,8 +526,13 @@ export class RecordBatch {
       compat: ((u32[w + W_FLAGS] as number) & COMPAT) !== 0,
       nsChange: namespaceChangeAt(u32, w),
       strings: [0, 1].map((n) => this.argString(base, n)).filter((x): x is RawArgString => x !== undefined),
+      ...returnOf(this.returnTail(base)),
     };
   }
+}
+
+function returnOf(tail: { value: bigint; action: number } | undefined): Pick<RawSyscallEvent, "return"> {
+  return tail === undefined ? {} : { return: tail };
 }
 
 function namespaceChangeAt(u32: Uint32Array, w: number): RawNamespaceChange {

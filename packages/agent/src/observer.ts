@@ -235,6 +235,7 @@ export class Observer {
         args: hook.args,
         message: hook.message,
         tags: hook.tags,
+        returnArg: hook.returnArg,
       });
       specs = {
         info,

@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 
-import type { CompiledArg, CompiledArgKind, StringArgTable } from "./compiled-policy-types.js";
+import type {
+  CompiledArg,
+  CompiledArgKind,
+  CompiledReturnArg,
+  StringArgTable,
+} from "./compiled-policy-types.js";
 import type { ArgType } from "./crd-enums.js";
 import { MAX_STRING_ARGS } from "./crd-limits.js";
 import { fieldPath, itemPath } from "./field-path.js";
@@ -140,6 +145,26 @@ function sizeArgOf(
     );
   }
   return sizeIndex;
+}
+
+/**
+ * `returnArg` of a `return: true` hook: how the return value is reported and compared. A syscall
+ * returns a long (a result, or -errno), so only the integer types apply; its `index` means
+ * nothing for a return value and is not read. Tetragon's `auto` resolves to the prototype's long.
+ */
+export function compileReturnArg(policy: TracingPolicy, arg: KProbeArg, path: string): CompiledReturnArg {
+  refuseArgOptions(policy, arg, path);
+  const kind = ARG_KINDS[arg.type];
+  if (kind === undefined || STRING_READS[arg.type] !== undefined) {
+    throw policyErrorAt(
+      policy,
+      fieldPath(path, "type"),
+      `returnArg type ${JSON.stringify(arg.type)} is not supported by nsguard: a syscall returns a long (use an integer type such as int or long)`,
+    );
+  }
+  const compiled: CompiledReturnArg = { kind: kind as CompiledReturnArg["kind"] };
+  if (arg.label !== undefined) compiled.label = arg.label;
+  return compiled;
 }
 
 // Each of these changes what is read or when; none has a meaning for a syscall hook yet.

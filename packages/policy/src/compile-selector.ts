@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 
+import { NSGUARD_MAX_RETURN_ARG_FILTERS } from "@nsguard/kernel-contract";
 import {
   type ArgFilterTable,
   type BinaryFilterTable,
   type CapabilityFilterTable,
   type CompiledArg,
+  type CompiledArgKind,
+  type CompiledReturnArg,
   type IntArgFilterTable,
   KPROBE_ACTION_NOPOST,
   KPROBE_ACTION_POST,
@@ -13,6 +16,7 @@ import {
   type NamespaceFilterTable,
   type NamespaceKindsTable,
   type PolicyMode,
+  type ReturnAction,
   type SelectorTable,
   type StringOp,
 } from "./compiled-policy-types.js";
@@ -40,6 +44,9 @@ import type {
   TracingPolicy,
 } from "./tracing-policy-types.js";
 
+// Checked at the call's return (hooks with return: true only).
+const RETURN_FILTERS = ["matchReturnArgs", "matchReturnActions"] as const;
+
 // The filters the kernel table (struct nsguard_selector) can express; every other filter would
 // narrow or widen what matches, so compiling a policy that uses one as if it were absent would
 // enforce something the author did not write.
@@ -54,6 +61,7 @@ const SUPPORTED: readonly string[] = [
   "matchCapabilities",
   "matchCapabilityChanges",
   "matchHostNamespaceEntry",
+  ...RETURN_FILTERS,
 ];
 const UNSUPPORTED_FILTERS = SELECTOR_FIELDS.filter((field) => !SUPPORTED.includes(field));
 
@@ -75,6 +83,7 @@ export function compileSelector(
   path: string,
   mode: PolicyMode,
   hookArgs: readonly CompiledArg[],
+  returnArg?: CompiledReturnArg,
 ): SelectorTable {
   for (const filter of UNSUPPORTED_FILTERS) {
     if (isSet(selector[filter]))
@@ -153,6 +162,29 @@ export function compileSelector(
   );
   if (capabilityChanges.length > 0) table.capabilityChanges = capabilityChanges;
 
+  for (const filter of RETURN_FILTERS) {
+    if (returnArg === undefined && isSet(selector[filter])) {
+      throw policyErrorAt(policy, fieldPath(path, filter), "is only used by hooks with return: true");
+    }
+  }
+  if (returnArg !== undefined) {
+    const returnArgs = compileMatchReturnArgs(
+      policy,
+      selector.matchReturnArgs ?? [],
+      fieldPath(path, "matchReturnArgs"),
+      returnArg,
+    );
+    if (returnArgs.length > 0) table.returnArgs = returnArgs;
+    const returnAction = compileReturnActions(
+      policy,
+      selector.matchReturnActions ?? [],
+      fieldPath(path, "matchReturnActions"),
+      mode,
+    );
+    if (returnAction.action !== KPROBE_ACTION_POST) table.returnAction = returnAction.action;
+    if (returnAction.monitorOnly) table.monitorOnly = true;
+  }
+
   const actions = compileActions(policy, selector.matchActions ?? [], fieldPath(path, "matchActions"), mode);
   table.action = actions.action;
   if (actions.signal !== undefined) table.signal = actions.signal;
@@ -226,36 +258,123 @@ function compileMatchArgs(
         values: stringValues(policy, entry.values ?? [], fieldPath(entryPath, "values"), op),
       };
     }
-    if (!INTEGER_OPERATORS.includes(entry.operator)) {
-      throw policyErrorAt(
-        policy,
-        fieldPath(entryPath, "operator"),
-        `operator ${entry.operator} on an integer argument is not supported by nsguard (supported: ${INTEGER_OPERATORS.join(", ")})`,
-      );
-    }
-    const op = entry.operator as IntArgFilterTable["op"];
-    const values = entry.values ?? [];
-    const max = op === "GT" || op === "LT" ? 1 : MAX_ARG_VALUES;
-    if (values.length === 0 || values.length > max) {
-      throw policyErrorAt(
-        policy,
-        fieldPath(entryPath, "values"),
-        `has ${values.length} values; ${op} takes ${max === 1 ? "exactly 1" : `1 to ${max}`} in nsguard`,
-      );
-    }
-    const width32 = arg.kind === "int_arg" || arg.kind === "uint_arg";
-    const signed = arg.kind === "int_arg" || arg.kind === "long_arg";
-    return {
-      type: "int",
-      op,
-      index,
-      values: values.map((text, j) =>
-        integerValue(policy, text, itemPath(fieldPath(entryPath, "values"), j), width32, signed),
-      ),
-      width32,
-      signed,
-    };
+    return intArgFilter(policy, entry, entryPath, index, arg.kind, "an integer argument");
   });
+}
+
+/** One matchArgs / matchReturnArgs entry on an integer of `kind` (the value's width and signedness). */
+function intArgFilter(
+  policy: TracingPolicy,
+  entry: ArgSelector,
+  entryPath: string,
+  index: number,
+  kind: CompiledArgKind,
+  what: string,
+): IntArgFilterTable {
+  if (!INTEGER_OPERATORS.includes(entry.operator)) {
+    throw policyErrorAt(
+      policy,
+      fieldPath(entryPath, "operator"),
+      `operator ${entry.operator} on ${what} is not supported by nsguard (supported: ${INTEGER_OPERATORS.join(", ")})`,
+    );
+  }
+  const op = entry.operator as IntArgFilterTable["op"];
+  const values = entry.values ?? [];
+  const max = op === "GT" || op === "LT" ? 1 : MAX_ARG_VALUES;
+  if (values.length === 0 || values.length > max) {
+    throw policyErrorAt(
+      policy,
+      fieldPath(entryPath, "values"),
+      `has ${values.length} values; ${op} takes ${max === 1 ? "exactly 1" : `1 to ${max}`} in nsguard`,
+    );
+  }
+  const width32 = kind === "int_arg" || kind === "uint_arg";
+  const signed = kind === "int_arg" || kind === "long_arg";
+  return {
+    type: "int",
+    op,
+    index,
+    values: values.map((text, j) =>
+      integerValue(policy, text, itemPath(fieldPath(entryPath, "values"), j), width32, signed),
+    ),
+    width32,
+    signed,
+  };
+}
+
+/**
+ * matchReturnArgs: filters on the syscall's return value, typed by the hook's `returnArg`, checked
+ * at the return when the rest of the selector matched the call. Integer operators only: a
+ * syscall returns a long (Tetragon's Prefix/Postfix are for kernel functions returning strings).
+ */
+function compileMatchReturnArgs(
+  policy: TracingPolicy,
+  entries: readonly ArgSelector[],
+  path: string,
+  returnArg: CompiledReturnArg,
+): IntArgFilterTable[] {
+  if (entries.length > NSGUARD_MAX_RETURN_ARG_FILTERS) {
+    throw policyErrorAt(
+      policy,
+      path,
+      `has ${entries.length} entries, at most ${NSGUARD_MAX_RETURN_ARG_FILTERS} allowed in nsguard`,
+    );
+  }
+  return entries.map((entry, i) => {
+    const entryPath = itemPath(path, i);
+    // There is one return value: index 0 (the default) is the only one to name.
+    if (entry.args !== undefined) {
+      throw policyErrorAt(
+        policy,
+        fieldPath(entryPath, "args"),
+        "not used by matchReturnArgs: it compares the return value",
+      );
+    }
+    if ((entry.index ?? 0) !== 0) {
+      throw policyErrorAt(
+        policy,
+        fieldPath(entryPath, "index"),
+        "must be 0: matchReturnArgs compares the return value",
+      );
+    }
+    return intArgFilter(policy, entry, entryPath, 0, returnArg.kind, "the return value");
+  });
+}
+
+const RETURN_ACTIONS: Partial<Record<ActionSelector["action"], ReturnAction>> = {
+  Post: KPROBE_ACTION_POST,
+  NoPost: KPROBE_ACTION_NOPOST,
+  Sigkill: KPROBE_ACTION_SIGKILL,
+};
+
+/** matchReturnActions: Post (the default), NoPost, or Sigkill (the caller dies before it sees the result). */
+function compileReturnActions(
+  policy: TracingPolicy,
+  actions: readonly ActionSelector[],
+  path: string,
+  mode: PolicyMode,
+): { action: ReturnAction; monitorOnly: boolean } {
+  const [first, second] = actions;
+  if (second !== undefined) {
+    throw policyErrorAt(policy, itemPath(path, 1), "nsguard takes one action in matchReturnActions");
+  }
+  if (first === undefined) return { action: KPROBE_ACTION_POST, monitorOnly: false };
+  const actionPath = itemPath(path, 0);
+  const action = RETURN_ACTIONS[first.action];
+  if (action === undefined) {
+    throw policyErrorAt(
+      policy,
+      fieldPath(actionPath, "action"),
+      `action ${first.action} in matchReturnActions is not supported by nsguard (supported: Post, NoPost, Sigkill)`,
+    );
+  }
+  // rateLimit belongs to matchActions' Post, which these hooks apply at the return.
+  refuseParameters(policy, first, actionPath, [...POST_OPTIONS, ...OTHER_PARAMETERS, "argSig"]);
+  // Monitor mode keeps the event and drops the kill, as for matchActions.
+  if (action === KPROBE_ACTION_SIGKILL && mode === "monitor") {
+    return { action: KPROBE_ACTION_POST, monitorOnly: true };
+  }
+  return { action, monitorOnly: false };
 }
 
 const utf8 = new TextEncoder();

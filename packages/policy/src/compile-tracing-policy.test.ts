@@ -509,8 +509,6 @@ describe("compileTracingPolicy: selectors and actions", () => {
   it.each([
     "macros",
     "matchData",
-    "matchReturnArgs",
-    "matchReturnActions",
     "matchParentBinaries",
     "matchCEL",
     "matchCmdArgs",
@@ -521,8 +519,6 @@ describe("compileTracingPolicy: selectors and actions", () => {
     const values: Record<string, string> = {
       macros: "[m]",
       matchData: "[{index: 0, operator: Equal, values: ['0']}]",
-      matchReturnArgs: "[{index: 0, operator: Equal, values: ['0']}]",
-      matchReturnActions: "[{action: Post}]",
       matchParentBinaries: "[{operator: In, values: [/bin/bash]}]",
       matchCEL: "{expr: 'arg1 == 0'}",
       matchCmdArgs: "[{index: 0, operator: Equal, values: [-t]}]",
@@ -800,14 +796,9 @@ describe("compileTracingPolicy: the rest of the spec", () => {
 
   it.each([
     [
-      "return",
-      ["return: true", "returnArg: {index: 0, type: int}"],
-      "c.yaml:8:5: spec.kprobes[0].return: not supported by nsguard yet",
-    ],
-    [
-      "returnArg",
+      "returnArg without return: true",
       ["returnArg: {index: 0, type: int}"],
-      "c.yaml:8:5: spec.kprobes[0].returnArg: not supported by nsguard yet",
+      "c.yaml:8:5: spec.kprobes[0].returnArg: is only used with return: true",
     ],
     [
       "returnArgAction",

@@ -2,7 +2,7 @@
 
 import { goQuote } from "@nsguard/sdk";
 import { ARCHES, type Arch, hostArch } from "./arch.js";
-import { compileArgs } from "./compile-args.js";
+import { compileArgs, compileReturnArg } from "./compile-args.js";
 import { compileSelector } from "./compile-selector.js";
 import type {
   CompiledHook,
@@ -121,8 +121,13 @@ function compileKProbe(
       `has ${selectors.length} selectors, at most ${MAX_SELECTORS} allowed`,
     );
   }
+  // `return: true` needs a returnArg (checked by the reader, as the CRD's rule does).
+  const returnArg =
+    kprobe.return && kprobe.returnArg !== undefined
+      ? compileReturnArg(policy, kprobe.returnArg, fieldPath(path, "returnArg"))
+      : undefined;
   const selectorTables = selectors.map((selector, i) =>
-    compileSelector(policy, selector, itemPath(fieldPath(path, "selectors"), i), mode, args),
+    compileSelector(policy, selector, itemPath(fieldPath(path, "selectors"), i), mode, args, returnArg),
   );
 
   // Tetragon passes message and tags through Go's strconv.Quote and strips the outer quotes, so a
@@ -140,6 +145,7 @@ function compileKProbe(
       args: args.map((arg) => ({ ...arg })),
       ...(message === undefined ? {} : { message }),
       tags: [...tags],
+      ...(returnArg === undefined ? {} : { returnArg: { ...returnArg } }),
       table: {
         enabled: true,
         fdArg,
@@ -149,6 +155,7 @@ function compileKProbe(
         strings: strings.map((read) => ({ ...read })),
         // Each hook of a list gets its own copy (the sensor gives each its own string filters).
         selectors: selectorTables.map((table) => structuredClone(table)),
+        ...(returnArg === undefined ? {} : { atReturn: true as const }),
       },
     };
     return hook;
@@ -157,9 +164,10 @@ function compileKProbe(
 
 // Fields of a kprobe entry that ask for something the syscall-tracepoint path cannot deliver yet.
 function refuseUnsupportedKProbeFields(policy: TracingPolicy, kprobe: KProbeSpec, path: string): void {
-  if (kprobe.return) throw policyErrorAt(policy, fieldPath(path, "return"), "not supported by nsguard yet");
-  if (kprobe.returnArg !== undefined)
-    throw policyErrorAt(policy, fieldPath(path, "returnArg"), "not supported by nsguard yet");
+  // A returnArg without return: true would never be reported (Tetragon reads it only for return probes).
+  if (!kprobe.return && kprobe.returnArg !== undefined) {
+    throw policyErrorAt(policy, fieldPath(path, "returnArg"), "is only used with return: true");
+  }
   if (kprobe.returnArgAction !== undefined) {
     throw policyErrorAt(policy, fieldPath(path, "returnArgAction"), "not supported by nsguard yet");
   }

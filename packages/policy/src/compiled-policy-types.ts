@@ -66,7 +66,19 @@ export interface CompiledHook {
   message?: string;
   /** The policy tags, escaped the way Tetragon emits them. */
   tags: string[];
+  /**
+   * `return: true`: the event is reported at the call's return, with the return value rendered
+   * as this argument (`returnArg`; an integer kind, its index unused) in ProcessKprobe.return.
+   */
+  returnArg?: CompiledReturnArg;
   table: HookTable;
+}
+
+/** `returnArg`: how a syscall's return value (a long: a result, or -errno) is reported. */
+export interface CompiledReturnArg {
+  kind: "int_arg" | "uint_arg" | "long_arg" | "size_arg";
+  /** Copied into `KprobeArgument.label`. */
+  label?: string;
 }
 
 /**
@@ -126,6 +138,11 @@ export interface HookTable {
   strings: StringArgTable[];
   /** At most NSGUARD_MAX_SELECTORS (5). ORed, first match wins; none means every call is posted. */
   selectors: SelectorTable[];
+  /**
+   * `return: true` (NSGUARD_HOOK_FLAG_RETURN): a matched call is posted at its return, after the
+   * matched selector's returnArgs and returnAction; matchActions' signals are still sent at the call.
+   */
+  atReturn?: true;
 }
 
 /** enum nsguard_action, whose values are tetragon.KprobeAction's (checked in crd-limits.test.ts). */
@@ -138,6 +155,11 @@ export type SelectorAction =
   | typeof KPROBE_ACTION_SIGKILL
   | typeof KPROBE_ACTION_NOPOST
   | typeof KPROBE_ACTION_SIGNAL;
+
+export type ReturnAction =
+  | typeof KPROBE_ACTION_POST
+  | typeof KPROBE_ACTION_SIGKILL
+  | typeof KPROBE_ACTION_NOPOST;
 
 export type NamespaceCall = "setns" | "unshare" | "clone" | "clone3";
 
@@ -236,6 +258,16 @@ export interface SelectorTable {
   action: SelectorAction;
   /** SIGNAL: the signal number (argSig). */
   signal?: number;
+  /**
+   * matchReturnArgs entries, ANDed, on the return value (hooks with atReturn; `index` is 0 and
+   * unused). At most NSGUARD_MAX_RETURN_ARG_FILTERS.
+   */
+  returnArgs?: IntArgFilterTable[];
+  /**
+   * matchReturnActions: what the kernel does at the return when returnArgs match: POST (the
+   * default), NOPOST or SIGKILL (also posted).
+   */
+  returnAction?: ReturnAction;
   /** Post rateLimit: at most one post per interval per scope and arguments. */
   rateLimit?: { intervalNs: bigint; scope: "thread" | "process" | "global" };
   /** The policy asked for Sigkill but the policy is in monitor mode, so it only posts. Not encoded. */

@@ -17,6 +17,7 @@ import {
   NSGUARD_FILTER_IN,
   NSGUARD_FILTER_NOTIN,
   NSGUARD_HOOK_FLAG_CHANGE_FIRST,
+  NSGUARD_HOOK_FLAG_RETURN,
   NSGUARD_NS_CALL_NONE,
   NSGUARD_NS_CALL_SETNS,
   NSGUARD_NS_FILTER_HOST,
@@ -283,5 +284,43 @@ describe("kernel tables", () => {
     expect(at(bytes, F.parent.offset + K.pid.offset, 4)).toBe(1);
     expect(at(bytes, F.parent.offset + K.ktime.offset, 8)).toBe(3n);
     expect([at(bytes, F.nspid.offset, 4), at(bytes, F.flags.offset, 4)]).toEqual([5, 4]);
+  });
+
+  it("encodes a return hook: the hook flag, matchReturnArgs on the return value and the return action", () => {
+    const text = `
+apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: { name: failed-setns }
+spec:
+  kprobes:
+  - call: sys_setns
+    return: true
+    returnArg: { index: 0, type: int }
+    selectors:
+    - matchReturnArgs: [{ operator: Equal, values: ["-9", "-1"] }]
+      matchReturnActions: [{ action: Sigkill }]
+`;
+    const [hook] = compileTracingPolicy(parseTracingPolicy(text)).hooks;
+    const bytes = encodeStruct(
+      "nsguard_hook",
+      hookValue(hook?.table as NonNullable<typeof hook>["table"], []),
+    );
+    const H = structs.nsguard_hook.fields;
+    const S = structs.nsguard_selector.fields;
+    const A = structs.nsguard_arg_filter.fields;
+    const sel = H.selectors.offset;
+    expect((at(bytes, H.flags.offset, 4) as number) & NSGUARD_HOOK_FLAG_RETURN).toBe(
+      NSGUARD_HOOK_FLAG_RETURN,
+    );
+    expect(at(bytes, sel + S.return_arg_count.offset, 4)).toBe(1);
+    expect(at(bytes, sel + S.return_action.offset, 4)).toBe(NSGUARD_ACTION_SIGKILL);
+    const ret = sel + S.return_args.offset;
+    expect(at(bytes, ret + A.op.offset, 4)).toBe(NSGUARD_ARG_EQUAL);
+    expect(at(bytes, ret + A.count.offset, 4)).toBe(2);
+    expect(at(bytes, ret + A.flags.offset, 4)).toBe(NSGUARD_ARG_FLAG_32BIT | NSGUARD_ARG_FLAG_SIGNED);
+    expect([at(bytes, ret + A.values.offset, 8), at(bytes, ret + A.values.offset + 8, 8)]).toEqual([
+      BigInt.asUintN(64, -9n),
+      BigInt.asUintN(64, -1n),
+    ]);
   });
 });

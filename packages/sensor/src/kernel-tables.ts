@@ -19,6 +19,7 @@ import {
   NSGUARD_FILTER_IN,
   NSGUARD_FILTER_NOTIN,
   NSGUARD_HOOK_FLAG_CHANGE_FIRST,
+  NSGUARD_HOOK_FLAG_RETURN,
   NSGUARD_NS_CALL_CLONE,
   NSGUARD_NS_CALL_CLONE3,
   NSGUARD_NS_CALL_NONE,
@@ -106,7 +107,8 @@ export function hookValue(
     selector_count: table.selectors.length,
     fd_arg: table.fdArg,
     ns_call: table.nsCall === undefined ? NSGUARD_NS_CALL_NONE : NS_CALLS[table.nsCall],
-    flags: changeFirst ? NSGUARD_HOOK_FLAG_CHANGE_FIRST : 0,
+    flags:
+      (changeFirst ? NSGUARD_HOOK_FLAG_CHANGE_FIRST : 0) | (table.atReturn ? NSGUARD_HOOK_FLAG_RETURN : 0),
     string_count: table.strings.length,
     strings: table.strings.map((read) => ({
       kind: STRING_READS[read.kind],
@@ -157,13 +159,7 @@ function selectorValue(s: SelectorTable, ids: SelectorFilterIds): StructValue<"n
     arg_count: args.length,
     args: args.map((a, i) =>
       a.type === "int"
-        ? {
-            op: INT_ARG_OPS[a.op],
-            index: a.index,
-            count: a.values.length,
-            flags: (a.width32 ? NSGUARD_ARG_FLAG_32BIT : 0) | (a.signed ? NSGUARD_ARG_FLAG_SIGNED : 0),
-            values: a.values,
-          }
+        ? intArgValue(a)
         : {
             op: STRING_OPS[a.op],
             index: a.index,
@@ -196,6 +192,20 @@ function selectorValue(s: SelectorTable, ids: SelectorFilterIds): StructValue<"n
     signal: s.signal ?? 0,
     rate_limit_ns: s.rateLimit?.intervalNs ?? 0n,
     rate_scope: s.rateLimit === undefined ? 0 : RATE_SCOPES[s.rateLimit.scope],
+    // Return hooks (NSGUARD_HOOK_FLAG_RETURN): checked at the return; return_action 0 = POST.
+    return_arg_count: s.returnArgs?.length ?? 0,
+    return_args: (s.returnArgs ?? []).map(intArgValue),
+    return_action: s.returnAction ?? 0,
+  };
+}
+
+function intArgValue(a: IntArgFilterTable): StructValue<"nsguard_arg_filter"> {
+  return {
+    op: INT_ARG_OPS[a.op],
+    index: a.index,
+    count: a.values.length,
+    flags: (a.width32 ? NSGUARD_ARG_FLAG_32BIT : 0) | (a.signed ? NSGUARD_ARG_FLAG_SIGNED : 0),
+    values: a.values,
   };
 }
 

@@ -36,6 +36,8 @@ const DEFAULT_POLL_MS = 5;
 const LIFECYCLE_PROGRAMS = ["nsguard_exec", "nsguard_fork", "nsguard_exit"] as const;
 /** The syscall dispatcher (tp_btf/sys_enter): one program for every hook and both ABIs. */
 const DISPATCH_PROGRAM = "nsguard_dispatch";
+/** The return probe (tp_btf/sys_exit): posts the calls of `return: true` hooks at their return. */
+const RETURN_PROGRAM = "nsguard_return";
 /** Maps the sensor writes (bpf/syscalls.bpf.c, bpf/lib/maps.bpf.h), each keyed by a u32. */
 const HOOKS_MAP = "nsguard_hooks";
 const SYSCALL_HOOKS_MAP = "nsguard_syscall_hooks";
@@ -104,6 +106,13 @@ export class Sensor {
    * runs on every syscall of the node (~+60 ns each, whatever it does).
    */
   private dispatchLink: number | undefined;
+  /**
+   * The return probe's link, attached only while some loaded hook has `return: true`: a sys_exit
+   * program costs every syscall of the node as much as the dispatcher does.
+   */
+  private returnLink: number | undefined;
+  /** Loaded hooks with `return: true`. */
+  private readonly returnHooks = new Set<number>();
   private queue: Promise<unknown> = Promise.resolve();
   private stopped = false;
   /** Values of every loaded string filter, in the maps both objects share. */
@@ -283,6 +292,10 @@ export class Sensor {
       this.editEntry(nr, (e) => e.native.push(hookId));
       if (compatNr !== undefined) this.editEntry(compatNr, (e) => e.compat.push(hookId));
       this.dispatchLink ??= wrap("attach", () => this.syscalls.attach(DISPATCH_PROGRAM));
+      if (hook.table.atReturn) {
+        this.returnHooks.add(hookId);
+        this.returnLink ??= wrap("attach", () => this.syscalls.attach(RETURN_PROGRAM));
+      }
     } catch (err) {
       this.removeFromEntries(loaded);
       this.syscalls.deleteMapElem(HOOKS_MAP, u32Key(hookId));
@@ -317,6 +330,11 @@ export class Sensor {
       this.editEntry(compatNr, (e) => {
         e.compat = drop(e.compat);
       });
+    }
+    this.returnHooks.delete(hookId);
+    if (this.returnHooks.size === 0 && this.returnLink !== undefined) {
+      this.syscalls.detach(this.returnLink);
+      this.returnLink = undefined;
     }
     if (this.syscallEntries.size === 0 && this.dispatchLink !== undefined) {
       this.syscalls.detach(this.dispatchLink);

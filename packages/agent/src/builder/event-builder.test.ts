@@ -279,3 +279,49 @@ describe("buildKprobeEvent", () => {
     expect(rec.startTime.seconds).not.toBe(0n);
   });
 });
+
+describe("buildKprobeEvent: return: true hooks", () => {
+  const spec = (): KprobeHookSpec => ({ ...SETNS, returnArg: { kind: "int_arg", label: "ret" } });
+  const call = (hook: KprobeHookSpec, cache: ProcessCache, ktime: bigint, ret: bigint, action = 1) =>
+    buildKprobeEvent(
+      syscallInput({
+        ktime,
+        task: task(80, 8_000_000_000n, 0),
+        action: 1,
+        args: [99n, 0n],
+        returned: { value: ret, action },
+      }),
+      hook,
+      cache,
+      ctx,
+    );
+
+  it("reports the return value as the returnArg type in `return`, with the return action", () => {
+    const cache = newCache();
+    cache.upsertFromExec(execRaw(80, 8_000_000_000n, 0, 0n, "/usr/bin/nsenter", []));
+    const hook = spec();
+    const failed = json(call(hook, cache, 8_000_000_100n, -9n));
+    expect(at(failed, "process_kprobe", "return")).toEqual({ int_arg: -9, label: "ret" });
+    expect(at(failed, "process_kprobe", "return_action")).toBe("KPROBE_ACTION_POST");
+    // Same call, another result: a new message, not the memoised one.
+    const ok = json(call(hook, cache, 8_000_000_200n, 0n));
+    expect(at(ok, "process_kprobe", "return")).toEqual({ int_arg: 0, label: "ret" });
+    const killed = json(call(hook, cache, 8_000_000_300n, 0n, 3));
+    expect(at(killed, "process_kprobe", "return_action")).toBe("KPROBE_ACTION_SIGKILL");
+  });
+
+  it("has no `return` for hooks without a returnArg or records made at the call", () => {
+    const cache = newCache();
+    cache.upsertFromExec(execRaw(80, 8_000_000_000n, 0, 0n, "/usr/bin/nsenter", []));
+    expect(
+      at(json(call({ ...SETNS }, cache, 8_000_000_100n, -9n)), "process_kprobe", "return"),
+    ).toBeUndefined();
+    const atCall = buildKprobeEvent(
+      syscallInput({ ktime: 8_000_000_200n, task: task(80, 8_000_000_000n, 0), action: 1, args: [3n, 0n] }),
+      spec(),
+      cache,
+      ctx,
+    );
+    expect(at(json(atCall), "process_kprobe", "return")).toBeUndefined();
+  });
+});

@@ -46,12 +46,15 @@ export interface KprobeHookSpec {
   args: readonly KprobeArgSpec[];
   message?: string | undefined;
   tags?: readonly string[] | undefined;
+  /** `return: true` hooks: how the return value is rendered in ProcessKprobe.return (`returnArg`). */
+  returnArg?: { kind: KprobeArgSpec["kind"]; label?: string | undefined } | undefined;
 }
 
 /**
  * A syscall-hook record → `process_kprobe` event, shaped exactly like Tetragon's (the seed):
  * process with refcnt and the triggering tid, parent without refcnt, args in policy order,
- * `return_action` POST (Tetragon sets it even without a return probe), node name and time.
+ * `return_action` POST (Tetragon sets it even without a return probe), node name and time. For
+ * `return: true` hooks the record is made at the return: `return` holds the return value.
  */
 export function buildKprobeEvent(
   raw: SyscallInput,
@@ -72,12 +75,18 @@ export function buildKprobeEvent(
   const reusable = last && !hook.args.some((spec) => spec.stringSlot !== undefined);
   const args = reusable && sameRegisters(last.registers, raw, hook) ? last.args : undefined;
   const nsChange = raw.nsKinds !== 0 ? raw.nsChange() : undefined;
+  const returnValue = raw.returnValue;
+  // Records made at the return carry the action taken there (matchReturnActions), POST unless
+  // it killed; Tetragon sets POST on every other event too.
+  const returnAction = raw.returnAction ? (raw.returnAction as KprobeAction) : KprobeAction.POST;
   if (
     last &&
     args &&
     last.process === process &&
     last.parent === parent &&
     last.action === action &&
+    last.returnValue === returnValue &&
+    last.returnAction === returnAction &&
     sameNamespaceChange(last.nsChange, nsChange)
   ) {
     return envelope(last.event, raw.ktime, ctx);
@@ -98,15 +107,34 @@ export function buildKprobeEvent(
         ),
       ),
     action,
-    returnAction: KprobeAction.POST,
+    ...returnArgument(returnValue, hook),
+    returnAction,
     policyName: hook.policyName,
     message: hook.message ?? "",
     tags: [...(hook.tags ?? [])],
     namespaceChanges: namespaceChanges(nsChange, raw.fdKind),
   };
   const event = { case: "processKprobe" as const, value: kprobe };
-  lastKprobes.set(hook, { process, parent, action, registers, args: kprobe.args, nsChange, event });
+  lastKprobes.set(hook, {
+    process,
+    parent,
+    action,
+    registers,
+    args: kprobe.args,
+    nsChange,
+    returnValue,
+    returnAction,
+    event,
+  });
   return envelope(event, raw.ktime, ctx);
+}
+
+/** ProcessKprobe.return: the return value as the hook's returnArg type, for records made at the return. */
+function returnArgument(value: bigint | undefined, hook: KprobeHookSpec): Pick<ProcessKprobe, "return"> {
+  if (value === undefined || hook.returnArg === undefined) return {};
+  return {
+    return: kprobeArgument(value, { index: 0, kind: hook.returnArg.kind, label: hook.returnArg.label }),
+  };
 }
 
 /**
@@ -125,6 +153,9 @@ interface LastKprobe {
   args: ProcessKprobe["args"];
   /** The kernel's namespace resolution the message was built from (namespace calls). */
   nsChange: RawNamespaceChange | undefined;
+  /** The return value the message reports (return: true hooks), and the action at the return. */
+  returnValue: bigint | undefined;
+  returnAction: KprobeAction;
   event: Extract<GetEventsResponse["event"], { case: "processKprobe" }>;
 }
 const lastKprobes = new WeakMap<KprobeHookSpec, LastKprobe>();

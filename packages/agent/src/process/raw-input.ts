@@ -110,4 +110,8 @@ export interface SyscallInput {
   nsChange(): RawNamespaceChange;
   /** What setns's descriptor was. */
   readonly fdKind: "unknown" | "nsfs" | "pidfd" | "other";
+  /** Records of `return: true` hooks, made at the return: what the syscall returned (-errno on failure). */
+  readonly returnValue?: bigint | undefined;
+  /** tetragon.KprobeAction taken at the return; 0 or absent for records made at the call. */
+  readonly returnAction?: number;
 }

@@ -15,6 +15,8 @@ export function syscallInput(record: {
   fdKind?: SyscallInput["fdKind"];
   /** Strings the kernel read (string, file, buffer arguments), by slot. */
   strings?: RawArgString[];
+  /** A record made at the return (return: true hooks): the return value and the action there. */
+  returned?: { value: bigint; action: number };
 }): SyscallInput {
   const { ktime, task, action, args, nsChange } = record;
   return {
@@ -34,5 +36,7 @@ export function syscallInput(record: {
     },
     fdKind: record.fdKind ?? "unknown",
     string: (slot) => record.strings?.[slot],
+    returnValue: record.returned?.value,
+    returnAction: record.returned?.action ?? 0,
   };
 }

@@ -30,9 +30,11 @@ export const NSGUARD_STRING_FLAG_TRUNCATED = 1;
 export const NSGUARD_STRING_FLAG_ERROR = 2;
 export const NSGUARD_SYSCALL_COMPAT = 1;
 export const NSGUARD_SYSCALL_CLONE3_FLAGS = 2;
+export const NSGUARD_SYSCALL_RETURN = 4;
 export const NSGUARD_SYSCALL_NR_MAX = 1024;
 export const NSGUARD_MAX_SYSCALL_HOOKS = 8;
 export const NSGUARD_MAX_ARG_FILTERS = 5;
+export const NSGUARD_MAX_RETURN_ARG_FILTERS = 2;
 export const NSGUARD_MAX_ARG_VALUES = 4;
 export const NSGUARD_ARG_FLAG_32BIT = 1;
 export const NSGUARD_ARG_FLAG_SIGNED = 2;
@@ -45,6 +47,7 @@ export const NSGUARD_CAP_FLAG_NAMESPACED = 1;
 export const NSGUARD_MAX_CAP_FILTERS = 4;
 export const NSGUARD_RATE_ARG_BYTES = 40;
 export const NSGUARD_HOOK_FLAG_CHANGE_FIRST = 1;
+export const NSGUARD_HOOK_FLAG_RETURN = 2;
 export const NSGUARD_SCOPE_ALL_CONTAINERS = 4294967295;
 export const NSGUARD_SCOPE_HOST_CGROUP = 18446744073709551615n;
 export const NSGUARD_MAX_SCOPE_CGROUPS = 65536;
@@ -361,6 +364,31 @@ export const structs = {
       strings: { offset: 264, size: 512, type: "nsguard_arg_string", length: 2 },
     },
   },
+  nsguard_syscall_return: {
+    size: 16,
+    align: 8,
+    fields: {
+      ret: { offset: 0, size: 8, type: "s64" },
+      return_action: { offset: 8, size: 4, type: "u32" },
+      pad: { offset: 12, size: 4, type: "u32" },
+    },
+  },
+  nsguard_syscall_return_event: {
+    size: 280,
+    align: 8,
+    fields: {
+      call: { offset: 0, size: 264, type: "nsguard_syscall_event" },
+      ret: { offset: 264, size: 16, type: "nsguard_syscall_return" },
+    },
+  },
+  nsguard_syscall_strings_return_event: {
+    size: 792,
+    align: 8,
+    fields: {
+      call: { offset: 0, size: 776, type: "nsguard_syscall_strings_event" },
+      ret: { offset: 776, size: 16, type: "nsguard_syscall_return" },
+    },
+  },
   nsguard_syscall_hooks: {
     size: 72,
     align: 4,
@@ -472,7 +500,7 @@ export const structs = {
     },
   },
   nsguard_selector: {
-    size: 896,
+    size: 1016,
     align: 8,
     fields: {
       pids: { offset: 0, size: 32, type: "nsguard_pid_filter" },
@@ -494,6 +522,9 @@ export const structs = {
       rate_scope: { offset: 792, size: 4, type: "u32" },
       pad: { offset: 796, size: 4, type: "u32" },
       cap_changes: { offset: 800, size: 96, type: "nsguard_cap_filter", length: 4 },
+      return_arg_count: { offset: 896, size: 4, type: "u32" },
+      return_action: { offset: 900, size: 4, type: "u32" },
+      return_args: { offset: 904, size: 112, type: "nsguard_arg_filter", length: 2 },
     },
   },
   nsguard_string_arg: {
@@ -507,7 +538,7 @@ export const structs = {
     },
   },
   nsguard_hook: {
-    size: 4544,
+    size: 5144,
     align: 8,
     fields: {
       enabled: { offset: 0, size: 4, type: "u32" },
@@ -517,9 +548,9 @@ export const structs = {
       flags: { offset: 16, size: 4, type: "u32" },
       string_count: { offset: 20, size: 4, type: "u32" },
       strings: { offset: 24, size: 32, type: "nsguard_string_arg", length: 2 },
-      selectors: { offset: 56, size: 4480, type: "nsguard_selector", length: 5 },
-      scope_id: { offset: 4536, size: 4, type: "u32" },
-      rate_args: { offset: 4540, size: 4, type: "u32" },
+      selectors: { offset: 56, size: 5080, type: "nsguard_selector", length: 5 },
+      scope_id: { offset: 5136, size: 4, type: "u32" },
+      rate_args: { offset: 5140, size: 4, type: "u32" },
     },
   },
   nsguard_scope_key: {
