@@ -4,6 +4,8 @@
 // prerequisite fails, because CI runs as root on the target kernel and must exercise this tier.
 import { spawn, spawnSync } from "node:child_process";
 import {
+  chmodSync,
+  copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -241,6 +243,8 @@ rootDescribe("BpfObject on the kernel (root)", () => {
       "nsguard_hooks",
       "nsguard_path_fwd_scratch",
       "nsguard_path_scratch",
+      "nsguard_pending_returns",
+      "nsguard_pending_scratch",
       "nsguard_policy_cgroups",
       "nsguard_procs",
       "nsguard_rate_limits",
@@ -454,12 +458,16 @@ rootDescribe("BpfObject on the kernel (root)", () => {
   });
 
   it("holds records back in the ring buffer, neither blocking nor dropping, when JS falls behind", async () => {
+    // A private copy of true: other processes on this shared machine exec /usr/bin/true too.
+    const trueCopy = join(mkdtempSync(join(tmpdir(), "nsguard-true-")), "true");
+    copyFileSync("/usr/bin/true", trueCopy);
+    chmodSync(trueCopy, 0o755);
     let trueExecs = 0;
     let batches = 0;
     const s = proc.openEventStream(
       (batch) => {
         batches++;
-        for (const e of batch.decodeAll()) if (e.op === "exec" && e.filename === "/usr/bin/true") trueExecs++;
+        for (const e of batch.decodeAll()) if (e.op === "exec" && e.filename === trueCopy) trueExecs++;
         batch.release();
       },
       { pollMs: 1, maxBatch: 1 },
@@ -468,7 +476,7 @@ rootDescribe("BpfObject on the kernel (root)", () => {
       // ~3 records per process, one record per batch: far more batches than the reader hands a
       // JS thread that is busy for a second (kMaxInFlight); the rest wait in the kernel ring.
       const child = run(
-        ["/usr/bin/sh", "-c", "i=0; while [ $i -lt 150 ]; do /usr/bin/true; i=$((i+1)); done"],
+        ["/usr/bin/sh", "-c", `i=0; while [ $i -lt 150 ]; do ${trueCopy}; i=$((i+1)); done`],
         cwd,
       );
       const end = Date.now() + 1000;
