@@ -33,38 +33,55 @@ struct path_walk {
 	bool error;
 };
 
+/*
+ * The part of one step up the tree both walks share: at the walk's root or the global root the walk
+ * is done; at a mount's root it crosses to the mount point. Returns the dentry whose name is the
+ * next component (the caller then moves to *parent), or NULL when this step wrote no component
+ * (crossed a mount: continue; or done: stop).
+ */
+static __always_inline struct dentry *path_climb(struct path_walk *w, struct dentry **parent)
+{
+	/* Copy to locals first: CO-RE reads must start from kernel types, not from struct path_walk. */
+	struct dentry *dentry = w->dentry;
+	struct vfsmount *vfsmnt = w->vfsmnt;
+	struct mount *mnt = w->mnt;
+
+	*parent = BPF_CORE_READ(dentry, d_parent);
+	if (dentry == w->root_dentry && vfsmnt == w->root_mnt) {
+		w->done = true;
+		return NULL;
+	}
+	if (dentry == BPF_CORE_READ(vfsmnt, mnt_root) || dentry == *parent) {
+		struct mount *mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
+
+		if (mnt_parent == mnt) { /* the global root */
+			w->done = true;
+			return NULL;
+		}
+		w->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+		w->mnt = mnt_parent;
+		w->vfsmnt = (void *)mnt_parent + bpf_core_field_offset(struct mount, mnt);
+		return NULL;
+	}
+	return dentry;
+}
+
 /* One step up the tree; bpf_loop callback so the verifier checks the body once instead of once
  * per unrolled iteration (an open-coded loop here exceeds the 1M-instruction budget). */
 static long path_step(__u32 index, struct path_walk *w)
 {
 	__u32 zero = 0;
 	struct path_scratch *scratch = bpf_map_lookup_elem(&nsguard_path_scratch, &zero);
-	/* Copy to locals first: CO-RE reads must start from kernel types, not from struct path_walk. */
-	struct dentry *dentry = w->dentry;
-	struct vfsmount *vfsmnt = w->vfsmnt;
-	struct mount *mnt = w->mnt;
-	struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
+	struct dentry *parent;
+	struct dentry *dentry;
 
 	if (!scratch) {
 		w->error = true;
 		return 1;
 	}
-	if (dentry == w->root_dentry && vfsmnt == w->root_mnt) {
-		w->done = true;
-		return 1;
-	}
-	if (dentry == BPF_CORE_READ(vfsmnt, mnt_root) || dentry == parent) {
-		struct mount *mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
-
-		if (mnt_parent == mnt) { /* the global root */
-			w->done = true;
-			return 1;
-		}
-		w->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
-		w->mnt = mnt_parent;
-		w->vfsmnt = (void *)mnt_parent + bpf_core_field_offset(struct mount, mnt);
-		return 0;
-	}
+	dentry = path_climb(w, &parent);
+	if (!dentry)
+		return w->done;
 	const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
 	long n = bpf_probe_read_kernel_str(&scratch->buf[w->off & (NSGUARD_CWD_LEN - 1)], NSGUARD_CWD_LEN,
 					   name);
@@ -128,31 +145,16 @@ static long path_fwd_step(__u32 index, struct path_walk *w)
 {
 	__u32 zero = 0;
 	struct path_fwd_scratch *scratch = bpf_map_lookup_elem(&nsguard_path_fwd_scratch, &zero);
-	struct dentry *dentry = w->dentry;
-	struct vfsmount *vfsmnt = w->vfsmnt;
-	struct mount *mnt = w->mnt;
-	struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
+	struct dentry *parent;
+	struct dentry *dentry;
 
 	if (!scratch) {
 		w->error = true;
 		return 1;
 	}
-	if (dentry == w->root_dentry && vfsmnt == w->root_mnt) {
-		w->done = true;
-		return 1;
-	}
-	if (dentry == BPF_CORE_READ(vfsmnt, mnt_root) || dentry == parent) {
-		struct mount *mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
-
-		if (mnt_parent == mnt) {
-			w->done = true;
-			return 1;
-		}
-		w->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
-		w->mnt = mnt_parent;
-		w->vfsmnt = (void *)mnt_parent + bpf_core_field_offset(struct mount, mnt);
-		return 0;
-	}
+	dentry = path_climb(w, &parent);
+	if (!dentry)
+		return w->done;
 	const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
 	long n = bpf_probe_read_kernel_str(scratch->name, sizeof(scratch->name), name);
 	if (n <= 0) {
