@@ -81,7 +81,7 @@ static long path_step(__u32 index, struct path_walk *w)
 	}
 	dentry = path_climb(w, &parent);
 	if (!dentry)
-		return w->done;
+		return w->done ? 1 : 0;
 	const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
 	long n = bpf_probe_read_kernel_str(&scratch->buf[w->off & (NSGUARD_CWD_LEN - 1)], NSGUARD_CWD_LEN,
 					   name);
@@ -154,7 +154,7 @@ static long path_fwd_step(__u32 index, struct path_walk *w)
 	}
 	dentry = path_climb(w, &parent);
 	if (!dentry)
-		return w->done;
+		return w->done ? 1 : 0;
 	const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
 	long n = bpf_probe_read_kernel_str(scratch->name, sizeof(scratch->name), name);
 	if (n <= 0) {
