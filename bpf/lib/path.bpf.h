@@ -33,13 +33,19 @@ struct path_walk {
 	bool error;
 };
 
+/* What one climb step found (path_climb). */
+enum path_climb_result {
+	PATH_CLIMB_DONE,    /* at the walk's root or the global root: stop */
+	PATH_CLIMB_CROSSED, /* crossed a mount to its mount point: go on, no component written */
+	PATH_CLIMB_NAME,    /* *dentry is the next component; the caller then moves to *parent */
+};
+
 /*
  * The part of one step up the tree both walks share: at the walk's root or the global root the walk
- * is done; at a mount's root it crosses to the mount point. Returns the dentry whose name is the
- * next component (the caller then moves to *parent), or NULL when this step wrote no component
- * (crossed a mount: continue; or done: stop).
+ * is done; at a mount's root it crosses to the mount point; otherwise the step has a component.
  */
-static __always_inline struct dentry *path_climb(struct path_walk *w, struct dentry **parent)
+static __always_inline enum path_climb_result path_climb(struct path_walk *w, struct dentry **name,
+							   struct dentry **parent)
 {
 	/* Copy to locals first: CO-RE reads must start from kernel types, not from struct path_walk. */
 	struct dentry *dentry = w->dentry;
@@ -47,23 +53,24 @@ static __always_inline struct dentry *path_climb(struct path_walk *w, struct den
 	struct mount *mnt = w->mnt;
 
 	*parent = BPF_CORE_READ(dentry, d_parent);
+	*name = dentry;
 	if (dentry == w->root_dentry && vfsmnt == w->root_mnt) {
 		w->done = true;
-		return NULL;
+		return PATH_CLIMB_DONE;
 	}
 	if (dentry == BPF_CORE_READ(vfsmnt, mnt_root) || dentry == *parent) {
 		struct mount *mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
 
 		if (mnt_parent == mnt) { /* the global root */
 			w->done = true;
-			return NULL;
+			return PATH_CLIMB_DONE;
 		}
 		w->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
 		w->mnt = mnt_parent;
 		w->vfsmnt = (void *)mnt_parent + bpf_core_field_offset(struct mount, mnt);
-		return NULL;
+		return PATH_CLIMB_CROSSED;
 	}
-	return dentry;
+	return PATH_CLIMB_NAME;
 }
 
 /* One step up the tree; bpf_loop callback so the verifier checks the body once instead of once
@@ -79,9 +86,14 @@ static long path_step(__u32 index, struct path_walk *w)
 		w->error = true;
 		return 1;
 	}
-	dentry = path_climb(w, &parent);
-	if (!dentry)
-		return w->done ? 1 : 0;
+	switch (path_climb(w, &dentry, &parent)) {
+	case PATH_CLIMB_DONE:
+		return 1;
+	case PATH_CLIMB_CROSSED:
+		return 0;
+	case PATH_CLIMB_NAME:
+		break;
+	}
 	const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
 	long n = bpf_probe_read_kernel_str(&scratch->buf[w->off & (NSGUARD_CWD_LEN - 1)], NSGUARD_CWD_LEN,
 					   name);
@@ -152,9 +164,14 @@ static long path_fwd_step(__u32 index, struct path_walk *w)
 		w->error = true;
 		return 1;
 	}
-	dentry = path_climb(w, &parent);
-	if (!dentry)
-		return w->done ? 1 : 0;
+	switch (path_climb(w, &dentry, &parent)) {
+	case PATH_CLIMB_DONE:
+		return 1;
+	case PATH_CLIMB_CROSSED:
+		return 0;
+	case PATH_CLIMB_NAME:
+		break;
+	}
 	const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
 	long n = bpf_probe_read_kernel_str(scratch->name, sizeof(scratch->name), name);
 	if (n <= 0) {
