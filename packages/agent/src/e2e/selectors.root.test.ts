@@ -1,0 +1,489 @@
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createNsguardClient, type GetEventsResponse, KprobeAction, type ProcessKprobe } from "@nsguard/sdk";
+import { afterAll, beforeAll, describe, expect } from "vitest";
+import { type RunningAgent, startAgent } from "../agent.js";
+import { SimulatedContainer, startHostAnchor } from "../sim/simulated-container.js";
+import {
+  collectKprobes,
+  EXAMPLES,
+  isRoot,
+  kprobeOf,
+  randomContainerId,
+  rootIt,
+  waitFor,
+} from "./root-tier.js";
+
+// Issue 8's selectors, evaluated in the kernel, against real processes in new namespaces
+// ("containers": unshare(1) and SimulatedContainer, which share the host's /proc so a script
+// inside can name a host-side anchor process). One agent for the file; each test adds its
+// policies over the unix socket (as `nsguard tracingpolicy add` does) and deletes them after.
+
+const CLONE_NEWNS = 0x20000;
+const CLONE_NEWNET = 0x40000000;
+const NSENTER = "/usr/bin/nsenter";
+const PYTHON = "/usr/bin/python3"; // Debian's, not a pyenv shim: its exec'd path is this one
+
+/** Exit status of a command that may fail or be killed (execFile rejects on both). */
+interface Outcome {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+}
+function runAny(cmd: string, args: string[]): Promise<Outcome> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, (error, stdout) => {
+      const e = error as (Error & { code?: number; signal?: NodeJS.Signals }) | null;
+      resolve({ code: e ? (e.code ?? null) : 0, signal: e?.signal ?? null, stdout });
+    });
+  });
+}
+
+/** `name=<host pid>` from a shell: /proc is the host's, so /proc/self/stat shows the host pid. */
+const SH_PID = (name: string) => `read -r p _ < /proc/self/stat; echo "${name}=$p"`;
+
+/** A Python program that prints its host pid, then does setns on the namespace files given. */
+function pythonSetns(name: string, calls: [string, number][], before = ""): string {
+  return `
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+print("${name}=" + open("/proc/self/stat").read().split()[0], flush=True)
+${before}
+for path, nstype in ${JSON.stringify(calls)}:
+    fd = os.open(path, os.O_RDONLY)
+    if libc.setns(fd, nstype) != 0:
+        print("setns failed", ctypes.get_errno(), flush=True)
+`;
+}
+
+function pidOf(stdout: string, name: string): number {
+  const pid = Number(new RegExp(`${name}=(\\d+)`).exec(stdout)?.[1]);
+  if (!(pid > 0)) throw new Error(`no ${name}= in output: ${stdout}`);
+  return pid;
+}
+
+/** A TracingPolicy hooking one syscall, as JSON (a YAML subset, so it parses as a policy file). */
+function policy(name: string, call: string, args: object[], selectors: object[]): string {
+  return JSON.stringify({
+    apiVersion: "cilium.io/v1alpha1",
+    kind: "TracingPolicy",
+    metadata: { name },
+    spec: { kprobes: [{ call, syscall: true, args, selectors }] },
+  });
+}
+const SETNS_ARGS = [
+  { index: 0, type: "int" },
+  { index: 1, type: "int" },
+];
+const setnsPolicy = (name: string, ...selectors: object[]) =>
+  policy(name, "sys_setns", SETNS_ARGS, selectors);
+
+describe.runIf(isRoot || process.env.CI)("issue 8 selectors in the kernel (root tier)", () => {
+  let dir: string;
+  let agent: RunningAgent;
+  let anchor: ReturnType<typeof startHostAnchor>;
+  let client: ReturnType<typeof createNsguardClient>;
+  /** Started before the agent: the kernel learns of it only through the procfs seed. */
+  let preexisting: ChildProcess;
+  let preexistingOut = "";
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "nsguard-sel-"));
+    anchor = startHostAnchor();
+    // Waits for a line on stdin, then: a setns into the host's net (its own), an unshare of its
+    // mount namespace, and the same setns again.
+    const script = pythonSetns("pre_pid", []).concat(`
+import sys
+sys.stdin.readline()
+fd = os.open("/proc/${anchor.pid}/ns/net", os.O_RDONLY)
+libc.setns(fd, ${CLONE_NEWNET})
+libc.unshare(${CLONE_NEWNS})
+libc.setns(fd, ${CLONE_NEWNET})
+print("done", flush=True)
+sys.stdin.readline()
+`);
+    preexisting = spawn(PYTHON, ["-c", script], { stdio: ["pipe", "pipe", "inherit"] });
+    preexisting.stdout?.on("data", (d: Buffer) => {
+      preexistingOut += d.toString();
+    });
+    await waitFor(() => preexistingOut.includes("pre_pid="), 10_000, "the pre-existing process");
+    agent = await startAgent({
+      tracingPolicies: [],
+      serverAddress: "127.0.0.1:0",
+      serverSocket: join(dir, "nsguard.sock"),
+      nodeName: "selectors",
+      eventQueueSize: 4000,
+      logLevel: "silent",
+    });
+    client = createNsguardClient(`unix://${join(dir, "nsguard.sock")}`);
+  }, 60_000);
+
+  afterAll(async () => {
+    preexisting?.kill("SIGKILL");
+    await agent?.stop();
+    anchor?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Adds the policies, streams their events while `fn` runs, deletes them. */
+  async function withPolicies(
+    yamls: string[],
+    fn: (events: GetEventsResponse[]) => Promise<void>,
+  ): Promise<void> {
+    const names = yamls.map((y) => /"?name"?:\s*"?([\w-]+)/.exec(y)?.[1] ?? "");
+    const abort = new AbortController();
+    const added: string[] = [];
+    try {
+      for (const [i, yaml] of yamls.entries()) {
+        await client.addTracingPolicy({ yaml });
+        added.push(names[i] as string);
+      }
+      const events = await collectKprobes(agent, { policyNames: names }, abort.signal);
+      await fn(events);
+    } finally {
+      abort.abort();
+      for (const name of added) await client.deleteTracingPolicy({ name });
+    }
+  }
+
+  const kprobesOf = (events: GetEventsResponse[], pid: number, policyName?: string): ProcessKprobe[] =>
+    events
+      .map(kprobeOf)
+      .filter((k) => k.process?.pid === pid && (policyName === undefined || k.policyName === policyName));
+  /** Late events of calls that should not have matched get this long to show up. */
+  const settle = () => new Promise((r) => setTimeout(r, 400));
+
+  async function inContainer(script: string): Promise<string> {
+    const container = new SimulatedContainer({ id: randomContainerId() });
+    const result = await container.run(script).finally(() => container.remove());
+    return result.stdout;
+  }
+
+  /** A long-lived "container" (new mnt, uts, ipc, net namespaces) for host processes to enter. */
+  async function withTarget(fn: (pid: number) => Promise<void>): Promise<void> {
+    const target = spawn("unshare", ["-m", "-u", "-i", "-n", "--", "sleep", "60"], { stdio: "ignore" });
+    const pid = target.pid as number;
+    try {
+      await waitFor(
+        () => {
+          try {
+            return readlinkSync(`/proc/${pid}/ns/mnt`) !== readlinkSync("/proc/self/ns/mnt");
+          } catch {
+            return false;
+          }
+        },
+        5000,
+        "the target's namespaces",
+      );
+      await fn(pid);
+    } finally {
+      target.kill("SIGKILL");
+    }
+  }
+
+  rootIt(
+    "matchArgs Equal CLONE_NEWNET on setns's nstype reports only the net setns of nsenter -m -u -n -i",
+    async () => {
+      const yaml = setnsPolicy("sel-args-newnet", {
+        matchArgs: [{ index: 1, operator: "Equal", values: [String(CLONE_NEWNET)] }],
+      });
+      await withPolicies([yaml], async (events) => {
+        const out = await inContainer(
+          `${SH_PID("nsenter_pid")}; exec nsenter -m -u -n -i -t ${anchor.pid} true`,
+        );
+        const pid = pidOf(out, "nsenter_pid");
+        await waitFor(() => kprobesOf(events, pid).length >= 1, 5000, "the net setns");
+        await settle();
+        const kprobes = kprobesOf(events, pid);
+        expect(kprobes).toHaveLength(1);
+        expect(kprobes[0]?.args[1]?.arg).toEqual({ case: "intArg", value: CLONE_NEWNET });
+        expect(kprobes[0]?.process?.binary).toBe(NSENTER);
+      });
+    },
+  );
+
+  rootIt(
+    "matchBinaries In/Prefix/Postfix/NotIn tell nsenter from a python setns in the same container",
+    async () => {
+      const bin = (name: string, operator: string, values: string[]) =>
+        setnsPolicy(name, { matchBinaries: [{ operator, values }] });
+      const yamls = [
+        bin("sel-bin-in", "In", [NSENTER]),
+        bin("sel-bin-prefix", "Prefix", ["/usr/bin/nsen"]),
+        bin("sel-bin-postfix", "Postfix", ["/nsenter"]),
+        bin("sel-bin-notin", "NotIn", [NSENTER]),
+      ];
+      await withPolicies(yamls, async (events) => {
+        const py = pythonSetns("python_pid", [[`/proc/${anchor.pid}/ns/net`, CLONE_NEWNET]]);
+        const out = await inContainer(
+          `${PYTHON} -c '${py}'; sh -c '${SH_PID("nsenter_pid")}; exec nsenter -t ${anchor.pid} -n true'`,
+        );
+        const pyPid = pidOf(out, "python_pid");
+        const nsPid = pidOf(out, "nsenter_pid");
+        for (const name of ["sel-bin-in", "sel-bin-prefix", "sel-bin-postfix"]) {
+          await waitFor(() => kprobesOf(events, nsPid, name).length >= 1, 5000, `nsenter's setns in ${name}`);
+        }
+        await waitFor(() => kprobesOf(events, pyPid, "sel-bin-notin").length >= 1, 5000, "python in NotIn");
+        await settle();
+        for (const name of ["sel-bin-in", "sel-bin-prefix", "sel-bin-postfix"]) {
+          expect(kprobesOf(events, nsPid, name), name).toHaveLength(1);
+          expect(kprobesOf(events, pyPid, name), name).toHaveLength(0);
+        }
+        expect(kprobesOf(events, pyPid, "sel-bin-notin")).toHaveLength(1);
+        expect(kprobesOf(events, nsPid, "sel-bin-notin")).toHaveLength(0);
+        expect(kprobesOf(events, pyPid, "sel-bin-notin")[0]?.process?.binary).toBe(PYTHON);
+      });
+    },
+  );
+
+  rootIt(
+    "matchBinaries followChildren: a child of a matching binary matches, the same call elsewhere not",
+    async () => {
+      // A private copy of dash, so no other process on the machine runs this binary.
+      const parent = join(dir, "follow-sh");
+      copyFileSync("/bin/dash", parent);
+      const yaml = setnsPolicy("sel-bin-follow", {
+        matchBinaries: [{ operator: "In", values: [parent], followChildren: true }],
+      });
+      await withPolicies([yaml], async (events) => {
+        const nsenter = `${SH_PID("nsenter_pid")}; exec nsenter -t ${anchor.pid} -n true`;
+        const plain = await runAny("sh", ["-c", nsenter]);
+        const plainPid = pidOf(plain.stdout, "nsenter_pid");
+        // follow-sh forks sh, which execs nsenter: a grandchild of the matching binary.
+        const followed = await runAny(parent, ["-c", `sh -c '${nsenter}'`]);
+        const childPid = pidOf(followed.stdout, "nsenter_pid");
+        await waitFor(() => kprobesOf(events, childPid).length >= 1, 5000, "the followed child's setns");
+        await settle();
+        expect(kprobesOf(events, childPid)).toHaveLength(1);
+        expect(kprobesOf(events, childPid)[0]?.process?.binary).toBe(NSENTER);
+        expect(kprobesOf(events, plainPid)).toHaveLength(0);
+      });
+    },
+  );
+
+  rootIt(
+    "matchNamespaces Mnt NotIn host_ns + Sigkill kills the container's nsenter before it runs code; a host nsenter into the container survives",
+    async () => {
+      const yaml = setnsPolicy("sel-ns-kill", {
+        matchNamespaces: [{ namespace: "Mnt", operator: "NotIn", values: ["host_ns"] }],
+        matchActions: [{ action: "Sigkill" }],
+      });
+      const killedMarker = join(dir, "killed-marker");
+      const hostMarker = join(dir, "host-marker");
+      await withPolicies([yaml], async (events) => {
+        const out = await inContainer(
+          `sh -c '${SH_PID("nsenter_pid")}; exec nsenter -t ${anchor.pid} -n -- touch ${killedMarker}'; echo rc=$?`,
+        );
+        const pid = pidOf(out, "nsenter_pid");
+        expect(out).toContain("rc=137"); // 128 + SIGKILL
+        await waitFor(() => kprobesOf(events, pid).length >= 1, 5000, "the kill's event");
+        const [k] = kprobesOf(events, pid);
+        expect(k?.action).toBe(KprobeAction.SIGKILL);
+        expect(existsSync(killedMarker)).toBe(false);
+
+        await withTarget(async (target) => {
+          const entered = await runAny("nsenter", [
+            "-t",
+            `${target}`,
+            "-m",
+            "-u",
+            "-i",
+            "-n",
+            "--",
+            "touch",
+            hostMarker,
+          ]);
+          expect(entered).toMatchObject({ code: 0, signal: null });
+          expect(existsSync(hostMarker)).toBe(true);
+        });
+      });
+    },
+  );
+
+  rootIt(
+    "examples/deny-host-namespace-entry.yaml kills container → host and spares host → container",
+    async () => {
+      const yaml = readFileSync(join(EXAMPLES, "deny-host-namespace-entry.yaml"), "utf8");
+      await withPolicies([yaml], async (events) => {
+        const marker = join(dir, "escape-marker");
+        const out = await inContainer(
+          `sh -c '${SH_PID("nsenter_pid")}; exec nsenter -t ${anchor.pid} -m -u -n -i -- touch ${marker}'; echo rc=$?`,
+        );
+        const pid = pidOf(out, "nsenter_pid");
+        expect(out).toContain("rc=137");
+        expect(existsSync(marker)).toBe(false);
+        await waitFor(() => kprobesOf(events, pid).length >= 1, 5000, "the escape's kill event");
+        expect(kprobesOf(events, pid)[0]?.action).toBe(KprobeAction.SIGKILL);
+
+        await withTarget(async (target) => {
+          const entered = await runAny("sh", [
+            "-c",
+            `${SH_PID("nsenter_pid")}; exec nsenter -t ${target} -m -u -i -n true`,
+          ]);
+          expect(entered).toMatchObject({ code: 0, signal: null });
+          // A process in the container entering what it already is in is no host entry either.
+          const inside = await runAny("nsenter", [
+            "-t",
+            `${target}`,
+            "-m",
+            "-u",
+            "-i",
+            "-n",
+            "--",
+            "nsenter",
+            "-t",
+            `${target}`,
+            "-n",
+            "true",
+          ]);
+          expect(inside).toMatchObject({ code: 0, signal: null });
+          await settle();
+          expect(kprobesOf(events, pidOf(entered.stdout, "nsenter_pid"))).toHaveLength(0);
+        });
+      });
+    },
+  );
+
+  rootIt(
+    "a process started before the agent is matched by matchBinaries and matchNamespaceChanges (procfs seed)",
+    async () => {
+      const pid = pidOf(preexistingOut, "pre_pid");
+      // What the seed reads: /proc/PID/exe, the resolved path (python3 → python3.11).
+      const exe = readlinkSync(`/proc/${pid}/exe`);
+      const yamls = [
+        setnsPolicy("sel-seed-binary", { matchBinaries: [{ operator: "In", values: [exe] }] }),
+        setnsPolicy("sel-seed-nschange", { matchNamespaceChanges: [{ operator: "In", values: ["Mnt"] }] }),
+      ];
+      await withPolicies(yamls, async (events) => {
+        preexisting.stdin?.write("go\n");
+        await waitFor(() => preexistingOut.includes("done"), 5000, "the pre-existing process's calls");
+        await waitFor(
+          () => kprobesOf(events, pid, "sel-seed-binary").length >= 2,
+          5000,
+          "both setns by binary",
+        );
+        await waitFor(
+          () => kprobesOf(events, pid, "sel-seed-nschange").length >= 1,
+          5000,
+          "the setns after unshare",
+        );
+        await settle();
+        expect(kprobesOf(events, pid, "sel-seed-binary")).toHaveLength(2);
+        // Only the setns after the unshare: its mount namespace differs from the one at exec.
+        expect(kprobesOf(events, pid, "sel-seed-nschange")).toHaveLength(1);
+      });
+    },
+  );
+
+  rootIt(
+    "matchCapabilities Effective In CAP_SYS_ADMIN: a process that dropped it does not match",
+    async () => {
+      const yaml = setnsPolicy("sel-caps", {
+        matchCapabilities: [{ type: "Effective", operator: "In", values: ["CAP_SYS_ADMIN"] }],
+      });
+      await withPolicies([yaml], async (events) => {
+        const nsenter = `${SH_PID("nsenter_pid")}; exec nsenter -t ${anchor.pid} -n true`;
+        // Without CAP_SYS_ADMIN, setns fails (EPERM) — but it is called, and that is what is hooked.
+        const dropped = await runAny("setpriv", [
+          "--inh-caps=-all",
+          "--bounding-set=-sys_admin",
+          "sh",
+          "-c",
+          nsenter,
+        ]);
+        const droppedPid = pidOf(dropped.stdout, "nsenter_pid");
+        const full = await runAny("sh", ["-c", nsenter]);
+        const fullPid = pidOf(full.stdout, "nsenter_pid");
+        await waitFor(() => kprobesOf(events, fullPid).length >= 1, 5000, "the capable nsenter's setns");
+        await settle();
+        expect(dropped.code).not.toBe(0); // nsenter could not setns: the capability really was gone
+        expect(kprobesOf(events, fullPid)).toHaveLength(1);
+        expect(kprobesOf(events, droppedPid)).toHaveLength(0);
+      });
+    },
+  );
+
+  rootIt(
+    "matchNamespaceChanges In Mnt: a setns after unsharing the mount namespace matches; without, not",
+    async () => {
+      const yaml = setnsPolicy("sel-nschange", {
+        matchNamespaceChanges: [{ operator: "In", values: ["Mnt"] }],
+      });
+      await withPolicies([yaml], async (events) => {
+        const net: [string, number][] = [[`/proc/${anchor.pid}/ns/net`, CLONE_NEWNET]];
+        const plain = await runAny(PYTHON, ["-c", pythonSetns("py_pid", net)]);
+        const plainPid = pidOf(plain.stdout, "py_pid");
+        const changed = await runAny(PYTHON, [
+          "-c",
+          pythonSetns("py_pid", net, `libc.unshare(${CLONE_NEWNS})`),
+        ]);
+        const changedPid = pidOf(changed.stdout, "py_pid");
+        await waitFor(() => kprobesOf(events, changedPid).length >= 1, 5000, "the changed process's setns");
+        await settle();
+        expect(kprobesOf(events, changedPid)).toHaveLength(1);
+        expect(kprobesOf(events, plainPid)).toHaveLength(0);
+      });
+    },
+  );
+
+  rootIt(
+    "matchArgs Prefix on an fd argument: nsfs descriptors read as net:[inum]; only the net setns matches",
+    async () => {
+      const yaml = policy(
+        "sel-fd-prefix",
+        "sys_setns",
+        [
+          { index: 0, type: "fd" },
+          { index: 1, type: "int" },
+        ],
+        [{ matchArgs: [{ index: 0, operator: "Prefix", values: ["net:"] }] }],
+      );
+      await withPolicies([yaml], async (events) => {
+        const out = await inContainer(
+          `${SH_PID("nsenter_pid")}; exec nsenter -m -u -n -i -t ${anchor.pid} true`,
+        );
+        const pid = pidOf(out, "nsenter_pid");
+        await waitFor(() => kprobesOf(events, pid).length >= 1, 5000, "the net setns");
+        await settle();
+        const kprobes = kprobesOf(events, pid);
+        expect(kprobes).toHaveLength(1);
+        const hostNet = readlinkSync(`/proc/${anchor.pid}/ns/net`);
+        expect(kprobes[0]?.args[0]?.arg).toMatchObject({ case: "fileArg", value: { path: hostNet } });
+        expect(kprobes[0]?.args[1]?.arg).toEqual({ case: "intArg", value: CLONE_NEWNET });
+      });
+    },
+  );
+
+  rootIt("matchArgs Equal and Postfix on openat's string path", async () => {
+    const args = [
+      { index: 1, type: "string" },
+      { index: 2, type: "int" },
+    ];
+    const equalPath = join(dir, "open-equal");
+    const yamls = [
+      policy("sel-str-equal", "sys_openat", args, [
+        { matchArgs: [{ index: 1, operator: "Equal", values: [equalPath] }] },
+      ]),
+      policy("sel-str-postfix", "sys_openat", args, [
+        { matchArgs: [{ index: 1, operator: "Postfix", values: [".nsg-postfix"] }] },
+      ]),
+    ];
+    await withPolicies(yamls, async (events) => {
+      const script = `
+print("py_pid=" + open("/proc/self/stat").read().split()[0], flush=True)
+for p in ["${equalPath}-not", "${join(dir, "b.nsg-postfix-not")}", "${join(dir, "a.nsg-postfix")}", "${equalPath}"]:
+    open(p, "w").close()
+`;
+      const out = await runAny(PYTHON, ["-c", script]);
+      const pid = pidOf(out.stdout, "py_pid");
+      await waitFor(() => kprobesOf(events, pid, "sel-str-equal").length >= 1, 5000, "the Equal open");
+      await waitFor(() => kprobesOf(events, pid, "sel-str-postfix").length >= 1, 5000, "the Postfix open");
+      await settle();
+      const paths = (name: string) => kprobesOf(events, pid, name).map((k) => k.args[0]?.arg);
+      expect(paths("sel-str-equal")).toEqual([{ case: "stringArg", value: equalPath }]);
+      expect(paths("sel-str-postfix")).toEqual([{ case: "stringArg", value: join(dir, "a.nsg-postfix") }]);
+    });
+  });
+});
