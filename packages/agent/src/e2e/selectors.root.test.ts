@@ -23,6 +23,7 @@ import {
 
 const CLONE_NEWNS = 0x20000;
 const CLONE_NEWNET = 0x40000000;
+const CAP_SYS_ADMIN = 21;
 const NSENTER = "/usr/bin/nsenter";
 const PYTHON = "/usr/bin/python3"; // Debian's, not a pyenv shim: its exec'd path is this one
 
@@ -93,13 +94,24 @@ describe.runIf(isRoot || process.env.CI)("issue 8 selectors in the kernel (root 
     dir = mkdtempSync(join(tmpdir(), "nsguard-sel-"));
     anchor = startHostAnchor();
     // Waits for a line on stdin, then: a setns into the host's net (its own), an unshare of its
-    // mount namespace, and the same setns again.
+    // mount namespace, the same setns, a drop of CAP_SYS_ADMIN from its effective set (capset),
+    // and the same setns once more (refused now, but called).
     const script = pythonSetns("pre_pid", []).concat(`
 import sys
+class CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+class CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
 sys.stdin.readline()
 fd = os.open("/proc/${anchor.pid}/ns/net", os.O_RDONLY)
 libc.setns(fd, ${CLONE_NEWNET})
 libc.unshare(${CLONE_NEWNS})
+libc.setns(fd, ${CLONE_NEWNET})
+header, data = CapHeader(0x20080522, 0), (CapData * 2)()
+libc.capget(ctypes.byref(header), data)
+data[0].effective &= ~(1 << ${CAP_SYS_ADMIN})
+if libc.capset(ctypes.byref(header), data) != 0:
+    print("capset failed", flush=True)
 libc.setns(fd, ${CLONE_NEWNET})
 print("done", flush=True)
 sys.stdin.readline()
@@ -347,7 +359,7 @@ sys.stdin.readline()
   );
 
   rootIt(
-    "a process started before the agent is matched by matchBinaries and matchNamespaceChanges (procfs seed)",
+    "a process started before the agent is judged by matchBinaries, matchNamespaceChanges and matchCapabilityChanges (procfs seed)",
     async () => {
       const pid = pidOf(preexistingOut, "pre_pid");
       // What the seed reads: /proc/PID/exe, the resolved path (python3 → python3.11).
@@ -355,24 +367,26 @@ sys.stdin.readline()
       const yamls = [
         setnsPolicy("sel-seed-binary", { matchBinaries: [{ operator: "In", values: [exe] }] }),
         setnsPolicy("sel-seed-nschange", { matchNamespaceChanges: [{ operator: "In", values: ["Mnt"] }] }),
+        setnsPolicy("sel-seed-capchange", {
+          matchCapabilityChanges: [{ type: "Effective", operator: "In", values: ["CAP_SYS_ADMIN"] }],
+        }),
       ];
       await withPolicies(yamls, async (events) => {
         preexisting.stdin?.write("go\n");
         await waitFor(() => preexistingOut.includes("done"), 5000, "the pre-existing process's calls");
+        expect(preexistingOut).not.toContain("capset failed");
         await waitFor(
-          () => kprobesOf(events, pid, "sel-seed-binary").length >= 2,
+          () => kprobesOf(events, pid, "sel-seed-binary").length >= 3,
           5000,
-          "both setns by binary",
+          "the setns by binary",
         );
-        await waitFor(
-          () => kprobesOf(events, pid, "sel-seed-nschange").length >= 1,
-          5000,
-          "the setns after unshare",
-        );
+        await waitFor(() => kprobesOf(events, pid, "sel-seed-capchange").length >= 1, 5000, "the cap change");
         await settle();
-        expect(kprobesOf(events, pid, "sel-seed-binary")).toHaveLength(2);
-        // Only the setns after the unshare: its mount namespace differs from the one at exec.
-        expect(kprobesOf(events, pid, "sel-seed-nschange")).toHaveLength(1);
+        expect(kprobesOf(events, pid, "sel-seed-binary")).toHaveLength(3);
+        // The setns calls after the unshare: the mount namespace differs from the seeded one.
+        expect(kprobesOf(events, pid, "sel-seed-nschange")).toHaveLength(2);
+        // Only the last: CAP_SYS_ADMIN was in the seeded effective set and is gone now.
+        expect(kprobesOf(events, pid, "sel-seed-capchange")).toHaveLength(1);
       });
     },
   );
