@@ -164,6 +164,23 @@ sys.stdin.readline()
     events
       .map(kprobeOf)
       .filter((k) => k.process?.pid === pid && (policyName === undefined || k.policyName === policyName));
+  /** waitFor, and on a timeout the events seen and the kernel's counters, to tell a miss from a drop. */
+  async function waitEvents(
+    events: GetEventsResponse[],
+    predicate: () => boolean,
+    what: string,
+  ): Promise<void> {
+    try {
+      await waitFor(predicate, 10_000, what);
+    } catch (error) {
+      const seen = events.map(kprobeOf).map((k) => `${k.policyName} ${k.process?.pid} ${k.process?.binary}`);
+      const counters = JSON.stringify(agent.sensor.counters(), (_, v) =>
+        typeof v === "bigint" ? `${v}` : v,
+      );
+      throw new Error(`${(error as Error).message}; seen: [${seen.join(", ")}]; counters: ${counters}`);
+    }
+  }
+
   /** Late events of calls that should not have matched get this long to show up. */
   const settle = () => new Promise((r) => setTimeout(r, 400));
 
@@ -206,7 +223,7 @@ sys.stdin.readline()
           `${SH_PID("nsenter_pid")}; exec nsenter -m -u -n -i -t ${anchor.pid} true`,
         );
         const pid = pidOf(out, "nsenter_pid");
-        await waitFor(() => kprobesOf(events, pid).length >= 1, 5000, "the net setns");
+        await waitEvents(events, () => kprobesOf(events, pid).length >= 1, "the net setns");
         await settle();
         const kprobes = kprobesOf(events, pid);
         expect(kprobes).toHaveLength(1);
@@ -235,9 +252,17 @@ sys.stdin.readline()
         const pyPid = pidOf(out, "python_pid");
         const nsPid = pidOf(out, "nsenter_pid");
         for (const name of ["sel-bin-in", "sel-bin-prefix", "sel-bin-postfix"]) {
-          await waitFor(() => kprobesOf(events, nsPid, name).length >= 1, 5000, `nsenter's setns in ${name}`);
+          await waitEvents(
+            events,
+            () => kprobesOf(events, nsPid, name).length >= 1,
+            `nsenter's setns in ${name}`,
+          );
         }
-        await waitFor(() => kprobesOf(events, pyPid, "sel-bin-notin").length >= 1, 5000, "python in NotIn");
+        await waitEvents(
+          events,
+          () => kprobesOf(events, pyPid, "sel-bin-notin").length >= 1,
+          "python in NotIn",
+        );
         await settle();
         for (const name of ["sel-bin-in", "sel-bin-prefix", "sel-bin-postfix"]) {
           expect(kprobesOf(events, nsPid, name), name).toHaveLength(1);
@@ -266,7 +291,7 @@ sys.stdin.readline()
         // follow-sh forks sh, which execs nsenter: a grandchild of the matching binary.
         const followed = await runAny(parent, ["-c", `sh -c '${nsenter}'`]);
         const childPid = pidOf(followed.stdout, "nsenter_pid");
-        await waitFor(() => kprobesOf(events, childPid).length >= 1, 5000, "the followed child's setns");
+        await waitEvents(events, () => kprobesOf(events, childPid).length >= 1, "the followed child's setns");
         await settle();
         expect(kprobesOf(events, childPid)).toHaveLength(1);
         expect(kprobesOf(events, childPid)[0]?.process?.binary).toBe(NSENTER);
@@ -290,7 +315,7 @@ sys.stdin.readline()
         );
         const pid = pidOf(out, "nsenter_pid");
         expect(out).toContain("rc=137"); // 128 + SIGKILL
-        await waitFor(() => kprobesOf(events, pid).length >= 1, 5000, "the kill's event");
+        await waitEvents(events, () => kprobesOf(events, pid).length >= 1, "the kill's event");
         const [k] = kprobesOf(events, pid);
         expect(k?.action).toBe(KprobeAction.SIGKILL);
         expect(existsSync(killedMarker)).toBe(false);
@@ -326,8 +351,10 @@ sys.stdin.readline()
         const pid = pidOf(out, "nsenter_pid");
         expect(out).toContain("rc=137");
         expect(existsSync(marker)).toBe(false);
-        await waitFor(() => kprobesOf(events, pid).length >= 1, 5000, "the escape's kill event");
-        expect(kprobesOf(events, pid)[0]?.action).toBe(KprobeAction.SIGKILL);
+        await waitEvents(events, () => kprobesOf(events, pid).length >= 1, "the escape's kill event");
+        const [kill] = kprobesOf(events, pid);
+        expect(kill?.action).toBe(KprobeAction.SIGKILL);
+        expect(kill?.namespaceChanges?.escape).toBe(true); // the verdict the selector acted on
 
         await withTarget(async (target) => {
           const entered = await runAny("sh", [
@@ -375,12 +402,16 @@ sys.stdin.readline()
         preexisting.stdin?.write("go\n");
         await waitFor(() => preexistingOut.includes("done"), 5000, "the pre-existing process's calls");
         expect(preexistingOut).not.toContain("capset failed");
-        await waitFor(
+        await waitEvents(
+          events,
           () => kprobesOf(events, pid, "sel-seed-binary").length >= 3,
-          5000,
           "the setns by binary",
         );
-        await waitFor(() => kprobesOf(events, pid, "sel-seed-capchange").length >= 1, 5000, "the cap change");
+        await waitEvents(
+          events,
+          () => kprobesOf(events, pid, "sel-seed-capchange").length >= 1,
+          "the cap change",
+        );
         await settle();
         expect(kprobesOf(events, pid, "sel-seed-binary")).toHaveLength(3);
         // The setns calls after the unshare: the mount namespace differs from the seeded one.
@@ -410,7 +441,7 @@ sys.stdin.readline()
         const droppedPid = pidOf(dropped.stdout, "nsenter_pid");
         const full = await runAny("sh", ["-c", nsenter]);
         const fullPid = pidOf(full.stdout, "nsenter_pid");
-        await waitFor(() => kprobesOf(events, fullPid).length >= 1, 5000, "the capable nsenter's setns");
+        await waitEvents(events, () => kprobesOf(events, fullPid).length >= 1, "the capable nsenter's setns");
         await settle();
         expect(dropped.code).not.toBe(0); // nsenter could not setns: the capability really was gone
         expect(kprobesOf(events, fullPid)).toHaveLength(1);
@@ -434,7 +465,11 @@ sys.stdin.readline()
           pythonSetns("py_pid", net, `libc.unshare(${CLONE_NEWNS})`),
         ]);
         const changedPid = pidOf(changed.stdout, "py_pid");
-        await waitFor(() => kprobesOf(events, changedPid).length >= 1, 5000, "the changed process's setns");
+        await waitEvents(
+          events,
+          () => kprobesOf(events, changedPid).length >= 1,
+          "the changed process's setns",
+        );
         await settle();
         expect(kprobesOf(events, changedPid)).toHaveLength(1);
         expect(kprobesOf(events, plainPid)).toHaveLength(0);
@@ -459,7 +494,7 @@ sys.stdin.readline()
           `${SH_PID("nsenter_pid")}; exec nsenter -m -u -n -i -t ${anchor.pid} true`,
         );
         const pid = pidOf(out, "nsenter_pid");
-        await waitFor(() => kprobesOf(events, pid).length >= 1, 5000, "the net setns");
+        await waitEvents(events, () => kprobesOf(events, pid).length >= 1, "the net setns");
         await settle();
         const kprobes = kprobesOf(events, pid);
         expect(kprobes).toHaveLength(1);
@@ -492,8 +527,12 @@ for p in ["${equalPath}-not", "${join(dir, "b.nsg-postfix-not")}", "${join(dir, 
 `;
       const out = await runAny(PYTHON, ["-c", script]);
       const pid = pidOf(out.stdout, "py_pid");
-      await waitFor(() => kprobesOf(events, pid, "sel-str-equal").length >= 1, 5000, "the Equal open");
-      await waitFor(() => kprobesOf(events, pid, "sel-str-postfix").length >= 1, 5000, "the Postfix open");
+      await waitEvents(events, () => kprobesOf(events, pid, "sel-str-equal").length >= 1, "the Equal open");
+      await waitEvents(
+        events,
+        () => kprobesOf(events, pid, "sel-str-postfix").length >= 1,
+        "the Postfix open",
+      );
       await settle();
       const paths = (name: string) => kprobesOf(events, pid, name).map((k) => k.args[0]?.arg);
       expect(paths("sel-str-equal")).toEqual([{ case: "stringArg", value: equalPath }]);
