@@ -437,7 +437,11 @@ struct nsguard_hook {
 	struct nsguard_string_arg strings[NSGUARD_MAX_STRING_ARGS];
 	struct nsguard_selector selectors[NSGUARD_MAX_SELECTORS];
 	__u32 scope_id; /* 0 = every workload; else the policy's entries in nsguard_policy_cgroups */
-	__u32 scope_pad;
+	/* Post rateLimit: bit n = register argument n is part of the call as the policy declares it
+	 * (an integer argument). The other registers hold what the caller left there, and string/fd
+	 * arguments are compared by what was read (their first NSGUARD_RATE_ARG_BYTES), so neither
+	 * is in the rate key. */
+	__u32 rate_args;
 };
 
 /*

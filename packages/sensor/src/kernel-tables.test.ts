@@ -40,10 +40,8 @@ function at(bytes: Uint8Array, offset: number, width: 4 | 8, signed = false): nu
 describe("kernel tables", () => {
   it("puts a compiled policy's hook table where the BPF evaluator reads it (struct nsguard_hook)", () => {
     const [hook] = compileTracingPolicy(parseTracingPolicy(POLICY)).hooks;
-    const bytes = encodeStruct(
-      "nsguard_hook",
-      hookValue(hook?.table as NonNullable<typeof hook>["table"], []),
-    );
+    if (!hook) throw new Error("no hook");
+    const bytes = encodeStruct("nsguard_hook", hookValue(hook, []));
     const H = structs.nsguard_hook.fields;
     const S = structs.nsguard_selector.fields;
     const P = structs.nsguard_pid_filter.fields;
@@ -52,6 +50,8 @@ describe("kernel tables", () => {
     expect(at(bytes, H.enabled.offset, 4)).toBe(1);
     expect(at(bytes, H.selector_count.offset, 4)).toBe(1);
     expect(at(bytes, H.ns_call.offset, 4)).toBe(NSGUARD_NS_CALL_SETNS);
+    // Both declared int arguments key a Post rateLimit; registers 2..5 do not.
+    expect(at(bytes, H.rate_args.offset, 4)).toBe(0b11);
     expect(at(bytes, sel + S.action.offset, 4)).toBe(NSGUARD_ACTION_SIGKILL);
     const pids = sel + S.pids.offset;
     expect(at(bytes, pids + P.op.offset, 4)).toBe(NSGUARD_FILTER_NOTIN);

@@ -50,6 +50,7 @@ import {
 import type { RawNamespaces } from "@nsguard/native";
 import type {
   CapabilityFilterTable,
+  CompiledArg,
   HookTable,
   IntArgFilterTable,
   NamespaceCall,
@@ -105,12 +106,16 @@ export interface SelectorFilterIds {
   followBit: number;
 }
 
-/** A compiled hook table as struct nsguard_hook (map nsguard_hooks). */
+/** A compiled hook (its table and declared args) as struct nsguard_hook (map nsguard_hooks). */
 export function hookValue(
-  table: HookTable,
+  hook: { table: HookTable; args: readonly CompiledArg[] },
   ids: readonly SelectorFilterIds[],
   scopeId = 0,
 ): StructValue<"nsguard_hook"> {
+  const { table } = hook;
+  // Post rateLimit keys on the declared integer arguments; strings and files by what was read.
+  let rateArgs = 0;
+  for (const arg of hook.args) if (arg.stringSlot === undefined) rateArgs |= 1 << arg.index;
   const changeFirst = table.selectors.some((s) => s.hostNamespaceEntry !== undefined);
   return {
     enabled: table.enabled ? 1 : 0,
@@ -129,6 +134,7 @@ export function hookValue(
     ),
     // 0: unscoped; else the policy's workload scope in map nsguard_policy_cgroups.
     scope_id: scopeId,
+    rate_args: rateArgs,
   };
 }
 

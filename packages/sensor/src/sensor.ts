@@ -273,7 +273,7 @@ export class Sensor {
     loaded.stringFilters = filterIds;
     try {
       const ids = wrap("attach", () => this.addStringFilters(hook, filterIds));
-      const table = encode("nsguard_hook", hookValue(hook.table, ids, scopeId ?? 0));
+      const table = encode("nsguard_hook", hookValue(hook, ids, scopeId ?? 0));
       wrap("attach", () => this.syscalls.updateMapElem(HOOKS_MAP, u32Key(hookId), table));
     } catch (err) {
       for (const id of filterIds) this.stringFilters.remove(id);

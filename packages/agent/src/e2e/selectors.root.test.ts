@@ -1,5 +1,13 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createNsguardClient, type GetEventsResponse, KprobeAction, type ProcessKprobe } from "@nsguard/sdk";
@@ -24,6 +32,7 @@ import {
 const CLONE_NEWNS = 0x20000;
 const CLONE_NEWNET = 0x40000000;
 const CAP_SYS_ADMIN = 21;
+const SYS_SETNS = process.arch === "arm64" ? 268 : 308;
 const NSENTER = "/usr/bin/nsenter";
 const PYTHON = "/usr/bin/python3"; // Debian's, not a pyenv shim: its exec'd path is this one
 
@@ -89,9 +98,14 @@ describe.runIf(isRoot || process.env.CI)("issue 8 selectors in the kernel (root 
   /** Started before the agent: the kernel learns of it only through the procfs seed. */
   let preexisting: ChildProcess;
   let preexistingOut = "";
+  /** A copy of nsenter only this file runs: what enforcing policies here are narrowed to. */
+  let privateNsenter: string;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "nsguard-sel-"));
+    privateNsenter = join(dir, "nsenter");
+    copyFileSync(NSENTER, privateNsenter);
+    chmodSync(privateNsenter, 0o755);
     anchor = startHostAnchor();
     // Waits for a line on stdin, then: a setns into the host's net (its own), an unshare of its
     // mount namespace, the same setns, a drop of CAP_SYS_ADMIN from its effective set (capset),
@@ -303,15 +317,18 @@ sys.stdin.readline()
   rootIt(
     "matchNamespaces Mnt NotIn host_ns + Sigkill kills the container's nsenter before it runs code; a host nsenter into the container survives",
     async () => {
+      // ANDed with this file's own copy of nsenter, so the kill cannot reach another test's
+      // container on this shared machine while the policy is loaded.
       const yaml = setnsPolicy("sel-ns-kill", {
         matchNamespaces: [{ namespace: "Mnt", operator: "NotIn", values: ["host_ns"] }],
+        matchBinaries: [{ operator: "In", values: [privateNsenter] }],
         matchActions: [{ action: "Sigkill" }],
       });
       const killedMarker = join(dir, "killed-marker");
       const hostMarker = join(dir, "host-marker");
       await withPolicies([yaml], async (events) => {
         const out = await inContainer(
-          `sh -c '${SH_PID("nsenter_pid")}; exec nsenter -t ${anchor.pid} -n -- touch ${killedMarker}'; echo rc=$?`,
+          `sh -c '${SH_PID("nsenter_pid")}; exec ${privateNsenter} -t ${anchor.pid} -n -- touch ${killedMarker}'; echo rc=$?`,
         );
         const pid = pidOf(out, "nsenter_pid");
         expect(out).toContain("rc=137"); // 128 + SIGKILL
@@ -321,7 +338,7 @@ sys.stdin.readline()
         expect(existsSync(killedMarker)).toBe(false);
 
         await withTarget(async (target) => {
-          const entered = await runAny("nsenter", [
+          const entered = await runAny(privateNsenter, [
             "-t",
             `${target}`,
             "-m",
@@ -539,4 +556,97 @@ for p in ["${equalPath}-not", "${join(dir, "b.nsg-postfix-not")}", "${join(dir, 
       expect(paths("sel-str-postfix")).toEqual([{ case: "stringArg", value: join(dir, "a.nsg-postfix") }]);
     });
   });
+  rootIt(
+    "matchNamespaces Net In an inode number: only a process in that network namespace matches",
+    async () => {
+      await withTarget(async (target) => {
+        const inum = /\[(\d+)\]/.exec(readlinkSync(`/proc/${target}/ns/net`))?.[1] as string;
+        const yaml = setnsPolicy("sel-ns-inum", {
+          matchNamespaces: [{ namespace: "Net", operator: "In", values: [inum] }],
+        });
+        await withPolicies([yaml], async (events) => {
+          const into = (pid: number) => `${SH_PID("nsenter_pid")}; exec nsenter -t ${pid} -u true`;
+          const host = await runAny("sh", ["-c", into(anchor.pid)]);
+          const hostPid = pidOf(host.stdout, "nsenter_pid");
+          // Inside the target's network namespace (only), the same call.
+          const inside = await runAny("nsenter", [
+            "-t",
+            `${target}`,
+            "-n",
+            "--",
+            "sh",
+            "-c",
+            into(anchor.pid),
+          ]);
+          const insidePid = pidOf(inside.stdout, "nsenter_pid");
+          await waitEvents(events, () => kprobesOf(events, insidePid).length >= 1, "the setns inside");
+          await settle();
+          expect(kprobesOf(events, insidePid)).toHaveLength(1);
+          expect(kprobesOf(events, hostPid)).toHaveLength(0);
+        });
+      });
+    },
+  );
+
+  rootIt("Signal delivers the named signal (argSig) at the call", async () => {
+    const SIGUSR1 = 10;
+    const yaml = setnsPolicy("sel-signal", {
+      matchBinaries: [{ operator: "In", values: [privateNsenter] }],
+      matchActions: [{ action: "Signal", argSig: SIGUSR1 }],
+    });
+    await withPolicies([yaml], async (events) => {
+      const marker = join(dir, "signal-marker");
+      const out = await runAny("sh", [
+        "-c",
+        `${SH_PID("nsenter_pid")}; exec ${privateNsenter} -t ${anchor.pid} -n -- touch ${marker}`,
+      ]);
+      expect(out.signal).toBe("SIGUSR1"); // SIGUSR1's default action ends the process
+      expect(existsSync(marker)).toBe(false);
+      const pid = pidOf(out.stdout, "nsenter_pid");
+      await waitEvents(events, () => kprobesOf(events, pid).length >= 1, "the signal's event");
+      expect(kprobesOf(events, pid)[0]?.action).toBe(KprobeAction.SIGNAL);
+    });
+  });
+
+  rootIt(
+    "Post rateLimit posts at most once per interval per process, whatever else the caller does",
+    async () => {
+      const yamls = [
+        setnsPolicy("sel-rate", {
+          matchArgs: [{ index: 1, operator: "Equal", values: [String(CLONE_NEWNET)] }],
+          matchActions: [{ action: "Post", rateLimit: "1m", rateLimitScope: "process" }],
+        }),
+        // A hook that reads a string at every openat on the node (and posts none of them): the
+        // kernel's per-call scratch then holds the last path opened when setns is judged.
+        policy(
+          "sel-rate-other-strings",
+          "sys_openat",
+          [{ index: 1, type: "string" }],
+          [{ matchArgs: [{ index: 1, operator: "Equal", values: ["/nonexistent/nsguard"] }] }],
+        ),
+      ];
+      await withPolicies(yamls, async (events) => {
+        // Five identical calls (same fd, same nstype) in one process, then the same in another.
+        const net = `/proc/${anchor.pid}/ns/net`;
+        const script = pythonSetns("py_pid", []).concat(`
+fd = os.open("${net}", os.O_RDONLY)
+libc.syscall.restype = ctypes.c_long
+for i in range(5):
+    try:
+        os.open("${dir}/rate-%d-%s" % (i, "x" * i), os.O_RDONLY)
+    except FileNotFoundError:
+        pass
+    # setns(2) reads two registers; the other four carry whatever the caller left there, which
+    # is no part of the call as the policy declares it.
+    libc.syscall(${SYS_SETNS}, fd, ${CLONE_NEWNET}, i, i, i, i)
+`);
+        const first = pidOf((await runAny(PYTHON, ["-c", script])).stdout, "py_pid");
+        const second = pidOf((await runAny(PYTHON, ["-c", script])).stdout, "py_pid");
+        await waitEvents(events, () => kprobesOf(events, second).length >= 1, "the second process's post");
+        await settle();
+        expect(kprobesOf(events, first)).toHaveLength(1);
+        expect(kprobesOf(events, second)).toHaveLength(1);
+      });
+    },
+  );
 });

@@ -519,7 +519,7 @@ export const structs = {
       strings: { offset: 24, size: 32, type: "nsguard_string_arg", length: 2 },
       selectors: { offset: 56, size: 4480, type: "nsguard_selector", length: 5 },
       scope_id: { offset: 4536, size: 4, type: "u32" },
-      scope_pad: { offset: 4540, size: 4, type: "u32" },
+      rate_args: { offset: 4540, size: 4, type: "u32" },
     },
   },
   nsguard_scope_key: {
