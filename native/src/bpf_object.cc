@@ -77,6 +77,7 @@ Napi::Function BpfObject::Init(Napi::Env env) {
           InstanceMethod<&BpfObject::Links>("__links"),
           InstanceMethod<&BpfObject::Close>("__close"),
           InstanceMethod<&BpfObject::UpdateMapElem>("__updateMapElem"),
+          InstanceMethod<&BpfObject::InsertMapElem>("__insertMapElem"),
           InstanceMethod<&BpfObject::DeleteMapElem>("__deleteMapElem"),
           InstanceMethod<&BpfObject::ReadCounters>("__readCounters"),
           InstanceMethod<&BpfObject::ReadSources>("__readSources"),
@@ -479,6 +480,25 @@ Napi::Value BpfObject::UpdateMapElem(const Napi::CallbackInfo& info) {
     ThrowBpfError(env, "map_update", err, msg);
   }
   return env.Undefined();
+}
+
+// (mapName, key, value) → false when the key was already there: bpf_map_update_elem(BPF_NOEXIST),
+// so an element the BPF programs wrote in the meantime is kept.
+Napi::Value BpfObject::InsertMapElem(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name;
+  Napi::Uint8Array key, value;
+  struct bpf_map* map = RawMapElem(info, true, &name, &key, &value);
+  if (map == nullptr) return env.Undefined();
+  if (bpf_map_update_elem(bpf_map__fd(map), key.Data(), value.Data(), BPF_NOEXIST) != 0) {
+    int err = errno;
+    if (err == EEXIST) return Napi::Boolean::New(env, false);
+    std::string msg = "insert into " + name + ": " + std::strerror(err);
+    if (err == E2BIG) msg += " (the map is full)";
+    ThrowBpfError(env, "map_update", err, msg);
+    return env.Undefined();
+  }
+  return Napi::Boolean::New(env, true);
 }
 
 // (mapName, key) → true when the element was there, false when it was not.

@@ -276,6 +276,7 @@ export interface NativeBpfObject {
   __links(): LinkInfo[];
   __close(): void;
   __updateMapElem(mapName: string, key: Uint8Array, value: Uint8Array): void;
+  __insertMapElem(mapName: string, key: Uint8Array, value: Uint8Array): boolean;
   __deleteMapElem(mapName: string, key: Uint8Array): boolean;
   __readCounters(): KernelCounters;
   __readSources(): ThrottleSource[];

@@ -243,6 +243,13 @@ rootDescribe("BpfObject on the kernel (root)", () => {
     sys.updateMapElem("nsguard_hooks", u32Key(1), hook);
     expect(sys2.deleteMapElem("nsguard_hooks", u32Key(1))).toBe(true); // one shared hook table
     expect(sys.deleteMapElem("nsguard_hooks", u32Key(1))).toBe(false);
+    // insert: only into a free key (BPF_NOEXIST), the element already there is kept.
+    expect(sys.insertMapElem("nsguard_hooks", u32Key(1), hook)).toBe(true);
+    const other = encodeStruct("nsguard_hook", hookOf([{ action: NSGUARD_ACTION_POST }, {}]));
+    expect(sys.insertMapElem("nsguard_hooks", u32Key(1), other)).toBe(false);
+    sys.updateMapElem("nsguard_hooks", u32Key(1), other); // update still replaces it
+    expect(sys.insertMapElem("nsguard_hooks", u32Key(1), hook)).toBe(false);
+    expect(sys.deleteMapElem("nsguard_hooks", u32Key(1))).toBe(true);
 
     const shortValue = catchError(() => sys.updateMapElem("nsguard_hooks", u32Key(1), hook.subarray(1)));
     expect([shortValue.op, shortValue.code]).toEqual(["map_update", "EINVAL"]);
