@@ -3,6 +3,7 @@ import {
   chmodSync,
   copyFileSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readFileSync,
   readlinkSync,
@@ -295,21 +296,40 @@ sys.stdin.readline()
       // A private copy of dash, so no other process on the machine runs this binary.
       const parent = join(dir, "follow-sh");
       copyFileSync("/bin/dash", parent);
-      const yaml = setnsPolicy("sel-bin-follow", {
-        matchBinaries: [{ operator: "In", values: [parent], followChildren: true }],
-      });
-      await withPolicies([yaml], async (events) => {
+      const yamls = [
+        setnsPolicy("sel-bin-follow", {
+          matchBinaries: [{ operator: "In", values: [parent], followChildren: true }],
+        }),
+        setnsPolicy("sel-bin-follow-notin", {
+          matchBinaries: [{ operator: "NotIn", values: [parent], followChildren: true }],
+        }),
+      ];
+      await withPolicies(yamls, async (events) => {
         const nsenter = `${SH_PID("nsenter_pid")}; exec nsenter -t ${anchor.pid} -n true`;
         const plain = await runAny("sh", ["-c", nsenter]);
         const plainPid = pidOf(plain.stdout, "nsenter_pid");
         // follow-sh forks sh, which execs nsenter: a grandchild of the matching binary.
         const followed = await runAny(parent, ["-c", `sh -c '${nsenter}'`]);
         const childPid = pidOf(followed.stdout, "nsenter_pid");
-        await waitEvents(events, () => kprobesOf(events, childPid).length >= 1, "the followed child's setns");
+        const IN = "sel-bin-follow";
+        const NOT_IN = "sel-bin-follow-notin";
+        await waitEvents(
+          events,
+          () => kprobesOf(events, childPid, IN).length >= 1,
+          "the followed child's setns",
+        );
+        await waitEvents(
+          events,
+          () => kprobesOf(events, plainPid, NOT_IN).length >= 1,
+          "the plain setns in NotIn",
+        );
         await settle();
-        expect(kprobesOf(events, childPid)).toHaveLength(1);
-        expect(kprobesOf(events, childPid)[0]?.process?.binary).toBe(NSENTER);
-        expect(kprobesOf(events, plainPid)).toHaveLength(0);
+        expect(kprobesOf(events, childPid, IN)).toHaveLength(1);
+        expect(kprobesOf(events, childPid, IN)[0]?.process?.binary).toBe(NSENTER);
+        expect(kprobesOf(events, plainPid, IN)).toHaveLength(0);
+        // NotIn with followChildren: neither the binary nor what descends from it.
+        expect(kprobesOf(events, childPid, NOT_IN)).toHaveLength(0);
+        expect(kprobesOf(events, plainPid, NOT_IN)).toHaveLength(1);
       });
     },
   );
@@ -554,6 +574,54 @@ for p in ["${equalPath}-not", "${join(dir, "b.nsg-postfix-not")}", "${join(dir, 
       const paths = (name: string) => kprobesOf(events, pid, name).map((k) => k.args[0]?.arg);
       expect(paths("sel-str-equal")).toEqual([{ case: "stringArg", value: equalPath }]);
       expect(paths("sel-str-postfix")).toEqual([{ case: "stringArg", value: join(dir, "a.nsg-postfix") }]);
+    });
+  });
+
+  rootIt("matchArgs on a file's path (fd of a directory) and on a char_buf's bytes", async () => {
+    const target = join(dir, "fchdir-target");
+    mkdirSync(target);
+    mkdirSync(`${target}-not`);
+    const yamls = [
+      policy(
+        "sel-file-path",
+        "sys_fchdir",
+        [{ index: 0, type: "fd" }],
+        [{ matchArgs: [{ index: 0, operator: "Equal", values: [target] }] }],
+      ),
+      policy(
+        "sel-char-buf",
+        "sys_write",
+        [
+          { index: 1, type: "char_buf", sizeArgIndex: 3 },
+          { index: 2, type: "size_t" },
+        ],
+        [{ matchArgs: [{ index: 1, operator: "Prefix", values: ["nsguard-buf:"] }] }],
+      ),
+    ];
+    await withPolicies(yamls, async (events) => {
+      const script = `
+import os
+print("py_pid=" + open("/proc/self/stat").read().split()[0], flush=True)
+for d in ["${target}-not", "${target}"]:
+    os.fchdir(os.open(d, os.O_RDONLY))
+null = os.open("/dev/null", os.O_WRONLY)
+os.write(null, b"other:nsguard-buf:")
+os.write(null, b"nsguard-buf:yes")
+`;
+      const pid = pidOf((await runAny(PYTHON, ["-c", script])).stdout, "py_pid");
+      await waitEvents(events, () => kprobesOf(events, pid, "sel-file-path").length >= 1, "the fchdir");
+      await waitEvents(events, () => kprobesOf(events, pid, "sel-char-buf").length >= 1, "the write");
+      await settle();
+      const args = (name: string) => kprobesOf(events, pid, name).map((k) => k.args.map((a) => a.arg));
+      expect(args("sel-file-path")).toEqual([
+        [{ case: "fileArg", value: expect.objectContaining({ path: target }) }],
+      ]);
+      expect(args("sel-char-buf")).toEqual([
+        [
+          { case: "bytesArg", value: new TextEncoder().encode("nsguard-buf:yes") },
+          { case: "sizeArg", value: 15n },
+        ],
+      ]);
     });
   });
   rootIt(
