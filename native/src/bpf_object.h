@@ -62,6 +62,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   Napi::Value DeleteMapElem(const Napi::CallbackInfo& info);
   Napi::Value ReadCounters(const Napi::CallbackInfo& info);
   Napi::Value ReadSources(const Napi::CallbackInfo& info);
+  Napi::Value ReadProcsFollowBits(const Napi::CallbackInfo& info);
   Napi::Value OpenEventStream(const Napi::CallbackInfo& info);
   Napi::Value GetState(const Napi::CallbackInfo& info);
 

@@ -280,6 +280,7 @@ export interface NativeBpfObject {
   __deleteMapElem(mapName: string, key: Uint8Array): boolean;
   __readCounters(): KernelCounters;
   __readSources(): ThrottleSource[];
+  __readProcsFollowBits(): bigint;
   /** onBatch gets each batch as [records…][uint32 offsets[count]] (native Batch, src/event_stream.h). */
   __openEventStream(
     onBatch: (bytes: ArrayBuffer, count: number) => void,

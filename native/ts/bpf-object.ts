@@ -184,6 +184,14 @@ export class BpfObject {
     return this.#raw.__deleteMapElem(mapName, key);
   }
 
+  /**
+   * The followChildren bits some process in the kernel's process table carries (the OR of
+   * nsguard_proc.follow_bits), read without changing the table.
+   */
+  readProcsFollowBits(): bigint {
+    return this.#raw.__readProcsFollowBits();
+  }
+
   readCounters(): KernelCounters {
     return this.#raw.__readCounters();
   }

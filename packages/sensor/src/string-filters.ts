@@ -59,11 +59,16 @@ export class StringFilters {
    * binary equals one of the filter's values. Returns the bit + 1 (struct nsguard_binary_filter).
    */
   addFollow(filterId: number): number {
+    // A bit a deleted filter gave to processes stays in their (and their children's) follow_bits
+    // until they exit: handed to a new filter, it would make them match that filter. So a bit is
+    // reused only once no process in the kernel's table carries it.
+    const carried = this.object.readProcsFollowBits();
     let bit = 0;
-    while (this.followBits.has(bit)) bit++;
+    while (bit < NSGUARD_MAX_FOLLOW_FILTERS && (this.followBits.has(bit) || (carried >> BigInt(bit)) & 1n))
+      bit++;
     if (bit >= NSGUARD_MAX_FOLLOW_FILTERS) {
       throw new SensorError(
-        `at most ${NSGUARD_MAX_FOLLOW_FILTERS} matchBinaries followChildren filters can be loaded at once`,
+        `at most ${NSGUARD_MAX_FOLLOW_FILTERS} matchBinaries followChildren filters can be loaded at once (a deleted one's bit is free again when the processes it followed have exited)`,
         "unsupported",
       );
     }

@@ -335,6 +335,44 @@ sys.stdin.readline()
   );
 
   rootIt(
+    "followChildren: a process followed by a deleted policy is not followed by the next one",
+    async () => {
+      const [a, b] = ["follow-a", "follow-b"].map((name) => {
+        const path = join(dir, name);
+        copyFileSync("/bin/dash", path);
+        return path as string;
+      }) as [string, string];
+      const follow = (name: string, binary: string) =>
+        setnsPolicy(name, { matchBinaries: [{ operator: "In", values: [binary], followChildren: true }] });
+      const nsenter = `${SH_PID("nsenter_pid")}; exec nsenter -t ${anchor.pid} -n true`;
+      // A descendant of follow-a, started while a policy follows follow-a, that calls setns later.
+      let waiting: ChildProcess | undefined;
+      let waitingOut = "";
+      await withPolicies([follow("sel-follow-a", a)], async () => {
+        waiting = spawn(a, ["-c", `read line; sh -c '${nsenter}'`], { stdio: ["pipe", "pipe", "inherit"] });
+        waiting.stdout?.on("data", (d: Buffer) => {
+          waitingOut += d.toString();
+        });
+        await new Promise((r) => setTimeout(r, 200)); // follow-a's exec is seen while sel-follow-a is loaded
+      });
+      try {
+        await withPolicies([follow("sel-follow-b", b)], async (events) => {
+          waiting?.stdin?.write("go\n");
+          await waitFor(() => waitingOut.includes("nsenter_pid="), 5000, "the waiting process's nsenter");
+          const stalePid = pidOf(waitingOut, "nsenter_pid");
+          const followed = await runAny(b, ["-c", `sh -c '${nsenter}'`]);
+          const childPid = pidOf(followed.stdout, "nsenter_pid");
+          await waitEvents(events, () => kprobesOf(events, childPid).length >= 1, "follow-b's child's setns");
+          await settle();
+          expect(kprobesOf(events, stalePid)).toHaveLength(0);
+        });
+      } finally {
+        waiting?.kill("SIGKILL");
+      }
+    },
+  );
+
+  rootIt(
     "matchNamespaces Mnt NotIn host_ns + Sigkill kills the container's nsenter before it runs code; a host nsenter into the container survives",
     async () => {
       // ANDed with this file's own copy of nsenter, so the kill cannot reach another test's
