@@ -31,7 +31,9 @@ import {
 // policies over the unix socket (as `nsguard tracingpolicy add` does) and deletes them after.
 
 const CLONE_NEWNS = 0x20000;
+const CLONE_NEWUTS = 0x4000000;
 const CLONE_NEWNET = 0x40000000;
+const CLONE_NEWUSER = 0x10000000;
 const CAP_SYS_ADMIN = 21;
 const SYS_SETNS = process.arch === "arm64" ? 268 : 308;
 const NSENTER = "/usr/bin/nsenter";
@@ -431,6 +433,22 @@ sys.stdin.readline()
         expect(kill?.action).toBe(KprobeAction.SIGKILL);
         expect(kill?.namespaceChanges?.escape).toBe(true); // the verdict the selector acted on
 
+        // Through a pidfd (setns(pidfd, CLONE_NEWNET | CLONE_NEWUTS)): the same verdict, resolved
+        // from the target task's namespaces before the selectors run.
+        const pidfd = `
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+print("python_pid=" + open("/proc/self/stat").read().split()[0], flush=True)
+libc.setns(os.pidfd_open(${anchor.pid}), ${CLONE_NEWNET | CLONE_NEWUTS})
+print("survived", flush=True)
+`;
+        // In the host's pid namespace (a --pid=host container), where the anchor's pid means it.
+        const py = await runAny("unshare", ["-n", "-u", "-m", PYTHON, "-c", pidfd]);
+        expect(py.signal).toBe("SIGKILL");
+        expect(py.stdout).not.toContain("survived");
+        const pyPid = pidOf(py.stdout, "python_pid");
+        await waitEvents(events, () => kprobesOf(events, pyPid).length >= 1, "the pidfd escape's kill event");
+
         await withTarget(async (target) => {
           const entered = await runAny("sh", [
             "-c",
@@ -752,6 +770,70 @@ for i in range(5):
         await settle();
         expect(kprobesOf(events, first)).toHaveLength(1);
         expect(kprobesOf(events, second)).toHaveLength(1);
+      });
+    },
+  );
+  rootIt(
+    "selectors are ORed and the first that matches acts: Post for the net setns, Sigkill for the uts one",
+    async () => {
+      const yaml = setnsPolicy(
+        "sel-first-match",
+        {
+          matchArgs: [{ index: 1, operator: "Equal", values: [String(CLONE_NEWNET)] }],
+          matchBinaries: [{ operator: "In", values: [privateNsenter] }],
+        },
+        {
+          matchBinaries: [{ operator: "In", values: [privateNsenter] }],
+          matchActions: [{ action: "Sigkill" }],
+        },
+      );
+      await withPolicies([yaml], async (events) => {
+        const enter = (flags: string) =>
+          runAny("sh", [
+            "-c",
+            `${SH_PID("nsenter_pid")}; exec ${privateNsenter} -t ${anchor.pid} ${flags} true`,
+          ]);
+        const net = await enter("-n");
+        expect(net).toMatchObject({ code: 0, signal: null });
+        const uts = await enter("-u");
+        expect(uts.signal).toBe("SIGKILL");
+        const netPid = pidOf(net.stdout, "nsenter_pid");
+        const utsPid = pidOf(uts.stdout, "nsenter_pid");
+        await waitEvents(events, () => kprobesOf(events, utsPid).length >= 1, "the uts setns's kill");
+        expect(kprobesOf(events, netPid).map((k) => k.action)).toEqual([KprobeAction.POST]);
+        expect(kprobesOf(events, utsPid).map((k) => k.action)).toEqual([KprobeAction.SIGKILL]);
+      });
+    },
+  );
+
+  rootIt(
+    "matchCapabilities isNamespaceCapability: only a process outside the host's user namespace matches",
+    async () => {
+      const yaml = setnsPolicy("sel-caps-userns", {
+        matchCapabilities: [
+          { type: "Effective", operator: "In", values: ["CAP_SYS_ADMIN"], isNamespaceCapability: true },
+        ],
+      });
+      await withPolicies([yaml], async (events) => {
+        // The namespace file is opened first (a process in a new user namespace may not open the
+        // host's), then setns is called in the host's user namespace, or after unshare with every
+        // capability in a new one (and refused there).
+        const net: [string, number][] = [[`/proc/${anchor.pid}/ns/net`, CLONE_NEWNET]];
+        const host = await runAny(PYTHON, ["-c", pythonSetns("py_pid", net)]);
+        const hostPid = pidOf(host.stdout, "py_pid");
+        const openFirst = `
+fd = os.open("/proc/${anchor.pid}/ns/net", os.O_RDONLY)
+if libc.unshare(${CLONE_NEWUSER}) != 0:
+    print("unshare failed", flush=True)
+libc.setns(fd, ${CLONE_NEWNET})
+`;
+        const userns = await runAny(PYTHON, ["-c", pythonSetns("py_pid", []).concat(openFirst)]);
+        expect(userns.stdout).not.toContain("unshare failed");
+        const usernsPid = pidOf(userns.stdout, "py_pid");
+        await waitEvents(events, () => kprobesOf(events, usernsPid).length >= 1, "the user-namespace setns");
+        await settle();
+        expect(kprobesOf(events, usernsPid)).toHaveLength(1);
+        expect(kprobesOf(events, hostPid)).toHaveLength(0);
       });
     },
   );
