@@ -433,6 +433,13 @@ sys.stdin.readline()
         expect(kill?.action).toBe(KprobeAction.SIGKILL);
         expect(kill?.namespaceChanges?.escape).toBe(true); // the verdict the selector acted on
 
+        // Into the host's pid namespace alone (the container has its own): killed too.
+        const pidOut = await inContainer(
+          `sh -c '${SH_PID("nsenter_pid")}; exec nsenter -t ${anchor.pid} -p -- touch ${marker}'; echo rc=$?`,
+        );
+        expect(pidOut).toContain("rc=137");
+        expect(existsSync(marker)).toBe(false);
+
         // Through a pidfd (setns(pidfd, CLONE_NEWNET | CLONE_NEWUTS)): the same verdict, resolved
         // from the target task's namespaces before the selectors run.
         const pidfd = `
