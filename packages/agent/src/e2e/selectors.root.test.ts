@@ -8,6 +8,7 @@ import {
   readFileSync,
   readlinkSync,
   rmSync,
+  writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -844,4 +845,29 @@ libc.setns(fd, ${CLONE_NEWNET})
       });
     },
   );
+  // Tetragon's matchBinaries matches the interpreter for a script with a shebang (the kernel runs
+  // the interpreter with the script as an argument; cilium/tetragon#4577 documents it).
+  rootIt("matchBinaries of a script is its interpreter's path, as Tetragon's", async () => {
+    const script = join(dir, "setns-script");
+    writeFileSync(
+      script,
+      `#!${PYTHON}\n${pythonSetns("py_pid", [[`/proc/${anchor.pid}/ns/net`, CLONE_NEWNET]])}`,
+      { mode: 0o755 },
+    );
+    const yamls = [
+      setnsPolicy("sel-script-interp", { matchBinaries: [{ operator: "In", values: [PYTHON] }] }),
+      setnsPolicy("sel-script-path", { matchBinaries: [{ operator: "In", values: [script] }] }),
+    ];
+    await withPolicies(yamls, async (events) => {
+      const pid = pidOf((await runAny(script, [])).stdout, "py_pid");
+      await waitEvents(
+        events,
+        () => kprobesOf(events, pid, "sel-script-interp").length >= 1,
+        "the script's setns",
+      );
+      await settle();
+      expect(kprobesOf(events, pid, "sel-script-path")).toHaveLength(0);
+      expect(kprobesOf(events, pid, "sel-script-interp")).toHaveLength(1);
+    });
+  });
 });
