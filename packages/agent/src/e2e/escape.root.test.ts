@@ -192,9 +192,10 @@ describe.runIf(isRoot || process.env.CI)(
 
           // The metrics endpoint counts what happened.
           const metrics = await (await fetch(agent.metricsUrl ?? "")).text();
-          const kprobeCount = Number(
-            /nsguard_events_total\{type="PROCESS_KPROBE"\} (\d+)/.exec(metrics)?.[1],
-          );
+          // Series per type and (--metrics-label-filter) pod labels: sum the kprobe ones.
+          const kprobeCount = [
+            ...metrics.matchAll(/^nsguard_events_total\{[^}]*type="PROCESS_KPROBE"[^}]*\} (\d+)$/gm),
+          ].reduce((sum, m) => sum + Number(m[1]), 0);
           expect(kprobeCount).toBeGreaterThanOrEqual(4);
           expect(metrics).toMatch(/nsguard_observer_ringbuf_events_lost_total \d+/);
 
