@@ -651,7 +651,7 @@ __noinline int nsguard_read_strings(const struct nsguard_hook *hook, struct call
 
 /* Post rateLimit: whether this call may post now (and if so, remember it). Same hook, selector,
  * scope and arguments (strings by their first NSGUARD_RATE_ARG_BYTES) within the interval are
- * suppressed, as Tetragon's rateLimit. */
+ * suppressed, as Tetragon's rateLimit, which keys on the declared arguments' values only. */
 static __always_inline bool rate_limit_allows(const struct nsguard_hook *hook, const struct nsguard_selector *sel,
 					      __u32 hook_id, __u32 selector, struct call_ctx *ctx, __u64 now)
 {
@@ -664,14 +664,23 @@ static __always_inline bool rate_limit_allows(const struct nsguard_hook *hook, c
 	key->scope_id = sel->rate_scope == NSGUARD_RATE_GLOBAL	? 0
 			: sel->rate_scope == NSGUARD_RATE_PROCESS ? ctx->tgid
 								  : ctx->tid;
-	/* Only what the policy declares: undeclared registers and string pointers differ between
-	 * identical calls (and ctx->strings of an unused slot is another call's, per CPU). */
+	/* Only the declared integer arguments: undeclared registers are leftovers of the caller
+	 * (setns reads two of six), and copying them made identical calls look different. */
 	for (int i = 0; i < NSGUARD_SYSCALL_ARGS; i++)
-		key->args[i] = hook->rate_args & (1U << i) ? ctx->call.v[i] : 0;
-	if (hook->string_count > 0)
-		__builtin_memcpy(&key->strings[0], ctx->strings[0].data, NSGUARD_RATE_ARG_BYTES);
-	if (hook->string_count > 1)
-		__builtin_memcpy(&key->strings[NSGUARD_RATE_ARG_BYTES], ctx->strings[1].data, NSGUARD_RATE_ARG_BYTES);
+		if (hook->rate_args & (1U << i))
+			key->args[i] = ctx->call.v[i];
+	/* Only the strings this hook read, and only their bytes: the per-CPU scratch keeps the slots
+	 * of another hook's last call, and the bytes after a shorter string's end, which made the
+	 * key differ between identical calls. */
+	for (int s = 0; s < NSGUARD_MAX_STRING_ARGS; s++) {
+		if (s >= hook->string_count)
+			break;
+		__u32 len = ctx->strings[s].len;
+
+		for (int j = 0; j < NSGUARD_RATE_ARG_BYTES; j++)
+			if (j < len)
+				key->strings[s * NSGUARD_RATE_ARG_BYTES + j] = ctx->strings[s].data[j];
+	}
 	last = bpf_map_lookup_elem(&nsguard_rate_limits, key);
 	if (last && now - *last < sel->rate_limit_ns)
 		return false;

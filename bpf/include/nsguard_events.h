@@ -473,9 +473,10 @@ struct nsguard_hook {
 	struct nsguard_string_arg strings[NSGUARD_MAX_STRING_ARGS];
 	struct nsguard_selector selectors[NSGUARD_MAX_SELECTORS];
 	__u32 scope_id; /* 0 = every workload; else the policy's entries in nsguard_policy_cgroups */
-	/* Post rateLimit: bit i = register argument i is part of the rate key (the hook declares it
-	 * as an integer). Undeclared registers hold whatever the caller left there, and a string's
-	 * register is a pointer: keying on those would make identical calls look different. */
+	/* Post rateLimit: bit n = register argument n is part of the call as the policy declares it
+	 * (an integer argument). The other registers hold what the caller left there, and string/fd
+	 * arguments are compared by what was read (their first NSGUARD_RATE_ARG_BYTES), so neither
+	 * is in the rate key. */
 	__u32 rate_args;
 };
 

@@ -24,6 +24,7 @@ namespace {
 constexpr const char* kCountersMap = "nsguard_counters";
 constexpr const char* kEventsMap = "nsguard_events";
 constexpr const char* kSourcesMap = "nsguard_sources";
+constexpr const char* kProcsMap = "nsguard_procs";
 
 std::string WithReason(std::string msg, const LogCapture& log) {
   std::string last = log.LastLine();
@@ -77,9 +78,11 @@ Napi::Function BpfObject::Init(Napi::Env env) {
           InstanceMethod<&BpfObject::Links>("__links"),
           InstanceMethod<&BpfObject::Close>("__close"),
           InstanceMethod<&BpfObject::UpdateMapElem>("__updateMapElem"),
+          InstanceMethod<&BpfObject::InsertMapElem>("__insertMapElem"),
           InstanceMethod<&BpfObject::DeleteMapElem>("__deleteMapElem"),
           InstanceMethod<&BpfObject::ReadCounters>("__readCounters"),
           InstanceMethod<&BpfObject::ReadSources>("__readSources"),
+          InstanceMethod<&BpfObject::ReadProcsFollowBits>("__readProcsFollowBits"),
           InstanceMethod<&BpfObject::OpenEventStream>("__openEventStream"),
           InstanceMethod<&BpfObject::GetState>("__state"),
           StaticValue("__throttleConstants", MakeThrottleConstants(env)),
@@ -481,6 +484,25 @@ Napi::Value BpfObject::UpdateMapElem(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// (mapName, key, value) → false when the key was already there: bpf_map_update_elem(BPF_NOEXIST),
+// so an element the BPF programs wrote in the meantime is kept.
+Napi::Value BpfObject::InsertMapElem(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name;
+  Napi::Uint8Array key, value;
+  struct bpf_map* map = RawMapElem(info, true, &name, &key, &value);
+  if (map == nullptr) return env.Undefined();
+  if (bpf_map_update_elem(bpf_map__fd(map), key.Data(), value.Data(), BPF_NOEXIST) != 0) {
+    int err = errno;
+    if (err == EEXIST) return Napi::Boolean::New(env, false);
+    std::string msg = "insert into " + name + ": " + std::strerror(err);
+    if (err == E2BIG) msg += " (the map is full)";
+    ThrowBpfError(env, "map_update", err, msg);
+    return env.Undefined();
+  }
+  return Napi::Boolean::New(env, true);
+}
+
 // (mapName, key) → true when the element was there, false when it was not.
 Napi::Value BpfObject::DeleteMapElem(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -556,6 +578,38 @@ Napi::Value BpfObject::ReadSources(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   return out;
+}
+
+// () → bigint: the OR of follow_bits over the kernel's process table (nsguard_procs), read-only.
+// A followChildren bit still carried by a live process must not be given to another filter:
+// that process would match it without descending from the filter's binary.
+Napi::Value BpfObject::ReadProcsFollowBits(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!RequireLoaded(env, "map_lookup")) return env.Undefined();
+  struct bpf_map* map = FindMap(env, kProcsMap, "map_lookup");
+  if (map == nullptr) return env.Undefined();
+  const int fd = bpf_map__fd(map);
+  uint64_t bits = 0;
+  uint32_t key = 0, next = 0;
+  const void* prev = nullptr;  // null: start from the first key
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    struct nsguard_proc value;
+    key = next;
+    prev = &key;
+    if (bpf_map_lookup_elem(fd, &key, &value) != 0) {
+      if (errno == ENOENT) continue;  // exited during the walk
+      int err = errno;
+      ThrowBpfError(env, "map_lookup", err, std::string("read ") + kProcsMap + ": " + std::strerror(err));
+      return env.Undefined();
+    }
+    bits |= value.follow_bits;
+  }
+  if (errno != ENOENT) {
+    int err = errno;
+    ThrowBpfError(env, "map_lookup", err, std::string("walk ") + kProcsMap + ": " + std::strerror(err));
+    return env.Undefined();
+  }
+  return Napi::BigInt::New(env, bits);
 }
 
 // (onBatch, pollMs, maxBatch) → EventStream on the ring buffer map nsguard_events.

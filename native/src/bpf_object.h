@@ -58,9 +58,11 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   Napi::Value Links(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value UpdateMapElem(const Napi::CallbackInfo& info);
+  Napi::Value InsertMapElem(const Napi::CallbackInfo& info);
   Napi::Value DeleteMapElem(const Napi::CallbackInfo& info);
   Napi::Value ReadCounters(const Napi::CallbackInfo& info);
   Napi::Value ReadSources(const Napi::CallbackInfo& info);
+  Napi::Value ReadProcsFollowBits(const Napi::CallbackInfo& info);
   Napi::Value OpenEventStream(const Napi::CallbackInfo& info);
   Napi::Value GetState(const Napi::CallbackInfo& info);
 

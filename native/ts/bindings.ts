@@ -278,9 +278,11 @@ export interface NativeBpfObject {
   __links(): LinkInfo[];
   __close(): void;
   __updateMapElem(mapName: string, key: Uint8Array, value: Uint8Array): void;
+  __insertMapElem(mapName: string, key: Uint8Array, value: Uint8Array): boolean;
   __deleteMapElem(mapName: string, key: Uint8Array): boolean;
   __readCounters(): KernelCounters;
   __readSources(): ThrottleSource[];
+  __readProcsFollowBits(): bigint;
   /** onBatch gets each batch as [records…][uint32 offsets[count]] (native Batch, src/event_stream.h). */
   __openEventStream(
     onBatch: (bytes: ArrayBuffer, count: number) => void,

@@ -217,12 +217,11 @@ rootDescribe("BpfObject on the kernel (root)", () => {
   it("shares the ring buffer, process table and counters by name", () => {
     expect(proc.programs()).toEqual([...LIFECYCLE]);
     expect(sys.programs()).toEqual(["nsguard_dispatch", "nsguard_return"]);
-    expect(sys.state().sharedMaps.sort()).toEqual([
+    // The string filters (and their scratch) are shared too: a policy's values are written once.
+    const lifecycleShared = [
       "nsguard_counters",
       "nsguard_events",
-      // followChildren filters are evaluated at exec; string values by both objects.
       "nsguard_follow_filters",
-      // Per-CPU scratch of the path walks: the programs never nest on one CPU.
       "nsguard_path_fwd_scratch",
       "nsguard_path_scratch",
       "nsguard_procs",
@@ -231,30 +230,23 @@ rootDescribe("BpfObject on the kernel (root)", () => {
       "nsguard_string_postfix",
       "nsguard_string_prefix",
       "nsguard_throttle",
-    ]);
+    ];
+    expect(sys.state().sharedMaps.sort()).toEqual(lifecycleShared);
     // Found under their ELF names even though libbpf renamed them to the kernel's 15-char names.
     expect(sys.maps()).toContain("nsguard_counters");
     expect(sys.readCounters()).toEqual(proc.readCounters());
-    expect(sys2.state().sharedMaps.sort()).toEqual([
-      "nsguard_call_ctx",
-      "nsguard_counters",
-      "nsguard_events",
-      "nsguard_follow_filters",
-      "nsguard_hooks",
-      "nsguard_path_fwd_scratch",
-      "nsguard_path_scratch",
-      "nsguard_pending_returns",
-      "nsguard_pending_scratch",
-      "nsguard_policy_cgroups",
-      "nsguard_procs",
-      "nsguard_rate_limits",
-      "nsguard_reader_state",
-      "nsguard_sources",
-      "nsguard_string_postfix",
-      "nsguard_string_prefix",
-      "nsguard_syscall_hooks",
-      "nsguard_throttle",
-    ]);
+    expect(sys2.state().sharedMaps.sort()).toEqual(
+      [
+        ...lifecycleShared,
+        "nsguard_call_ctx",
+        "nsguard_hooks",
+        "nsguard_pending_returns",
+        "nsguard_pending_scratch",
+        "nsguard_policy_cgroups",
+        "nsguard_rate_limits",
+        "nsguard_syscall_hooks",
+      ].sort(),
+    );
   });
 
   it("updates and deletes map elements from raw bytes checked against the map's sizes", () => {
@@ -262,6 +254,13 @@ rootDescribe("BpfObject on the kernel (root)", () => {
     sys.updateMapElem("nsguard_hooks", u32Key(1), hook);
     expect(sys2.deleteMapElem("nsguard_hooks", u32Key(1))).toBe(true); // one shared hook table
     expect(sys.deleteMapElem("nsguard_hooks", u32Key(1))).toBe(false);
+    // insert: only into a free key (BPF_NOEXIST), the element already there is kept.
+    expect(sys.insertMapElem("nsguard_hooks", u32Key(1), hook)).toBe(true);
+    const other = encodeStruct("nsguard_hook", hookOf([{ action: NSGUARD_ACTION_POST }, {}]));
+    expect(sys.insertMapElem("nsguard_hooks", u32Key(1), other)).toBe(false);
+    sys.updateMapElem("nsguard_hooks", u32Key(1), other); // update still replaces it
+    expect(sys.insertMapElem("nsguard_hooks", u32Key(1), hook)).toBe(false);
+    expect(sys.deleteMapElem("nsguard_hooks", u32Key(1))).toBe(true);
 
     const shortValue = catchError(() => sys.updateMapElem("nsguard_hooks", u32Key(1), hook.subarray(1)));
     expect([shortValue.op, shortValue.code]).toEqual(["map_update", "EINVAL"]);
@@ -347,6 +346,17 @@ rootDescribe("BpfObject on the kernel (root)", () => {
       flags: nativeConstants.processFlags.PROCFS,
     });
     proc.updateMapElem("nsguard_procs", u32Key(process.pid), seed);
+    // The followChildren bits the table carries, read by a walk of it (no follow filter here).
+    const unusedPid = u32Key(0x3ffffff0);
+    const carrier = encodeStruct("nsguard_proc", {
+      key: { pid: 0x3ffffff0, ktime: 1n },
+      follow_bits: 1n << 40n,
+    });
+    expect(proc.readProcsFollowBits()).toBe(0n);
+    proc.updateMapElem("nsguard_procs", unusedPid, carrier);
+    expect(proc.readProcsFollowBits()).toBe(1n << 40n);
+    proc.deleteMapElem("nsguard_procs", unusedPid);
+    expect(proc.readProcsFollowBits()).toBe(0n);
     const second = await run(argv, cwd);
     expect(second.code).toBe(3);
     await waitFor(() => events.some((e) => e.op === "exit" && e.task.pid === second.pid));

@@ -171,9 +171,25 @@ export class BpfObject {
     this.#raw.__updateMapElem(mapName, key, value);
   }
 
+  /**
+   * As updateMapElem, but only when the key is not there yet (BPF_NOEXIST): false, and nothing
+   * written, when it is — an element the BPF programs wrote in the meantime is kept.
+   */
+  insertMapElem(mapName: string, key: Uint8Array, value: Uint8Array): boolean {
+    return this.#raw.__insertMapElem(mapName, key, value);
+  }
+
   /** Deletes one element of map `mapName` by its raw key. False when it was not there. */
   deleteMapElem(mapName: string, key: Uint8Array): boolean {
     return this.#raw.__deleteMapElem(mapName, key);
+  }
+
+  /**
+   * The followChildren bits some process in the kernel's process table carries (the OR of
+   * nsguard_proc.follow_bits), read without changing the table.
+   */
+  readProcsFollowBits(): bigint {
+    return this.#raw.__readProcsFollowBits();
   }
 
   readCounters(): KernelCounters {

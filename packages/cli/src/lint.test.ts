@@ -44,19 +44,22 @@ describe("nsguard tracingpolicy lint", () => {
     for (const c of load) expect((await lint(c.path)).code).toBe(0);
   });
 
-  it("accepts the examples, one line each", async () => {
-    const files = ["namespace-access.yaml", "deny-namespace-access.yaml", "namespace-surface.yaml"];
+  it("accepts every example policy, one line each", async () => {
+    // Every examples/*.yaml: a new example is linted (compiled for this machine) without editing this list.
+    const expected: Record<string, string> = {
+      "deny-host-namespace-entry.yaml": "deny-host-namespace-entry: 1 hook",
+      "deny-namespace-access.yaml": "deny-namespace-access: 1 hook",
+      "namespace-access.yaml": "namespace-access: 1 hook",
+      "namespace-surface.yaml": "namespace-surface: 4 hooks",
+    };
+    const files = readdirSync(EXAMPLES)
+      .filter((f) => f.endsWith(".yaml"))
+      .sort();
+    expect(files).toEqual(Object.keys(expected).sort());
     const r = await lint(...files.map((f) => `${EXAMPLES}${f}`));
     expect(r.code).toBe(0);
     expect(r.err).toBe("");
-    expect(r.out).toBe(
-      [
-        `${EXAMPLES}namespace-access.yaml: ok (namespace-access: 1 hook)`,
-        `${EXAMPLES}deny-namespace-access.yaml: ok (deny-namespace-access: 1 hook)`,
-        `${EXAMPLES}namespace-surface.yaml: ok (namespace-surface: 4 hooks)`,
-        "",
-      ].join("\n"),
-    );
+    expect(r.out).toBe(files.map((f) => `${EXAMPLES}${f}: ok (${expected[f]})\n`).join(""));
   });
 
   it("checks every file: one bad file among good ones fails the run, the others still report", async () => {

@@ -31,6 +31,7 @@ import {
   NSGUARD_RATE_THREAD,
   NSGUARD_STRING_CHAR_BUF,
   NSGUARD_STRING_FD_PATH,
+  NSGUARD_STRING_LEN,
   NSGUARD_STRING_USER,
   structs,
 } from "@nsguard/kernel-contract";
@@ -93,10 +94,8 @@ function at(bytes: Uint8Array, offset: number, width: 4 | 8, signed = false): nu
 describe("kernel tables", () => {
   it("puts a compiled policy's hook table where the BPF evaluator reads it (struct nsguard_hook)", () => {
     const [hook] = compileTracingPolicy(parseTracingPolicy(POLICY)).hooks;
-    const bytes = encodeStruct(
-      "nsguard_hook",
-      hookValue(hook?.table as NonNullable<typeof hook>["table"], []),
-    );
+    if (!hook) throw new Error("no hook");
+    const bytes = encodeStruct("nsguard_hook", hookValue(hook, []));
     const H = structs.nsguard_hook.fields;
     const S = structs.nsguard_selector.fields;
     const P = structs.nsguard_pid_filter.fields;
@@ -105,6 +104,8 @@ describe("kernel tables", () => {
     expect(at(bytes, H.enabled.offset, 4)).toBe(1);
     expect(at(bytes, H.selector_count.offset, 4)).toBe(1);
     expect(at(bytes, H.ns_call.offset, 4)).toBe(NSGUARD_NS_CALL_SETNS);
+    // Both declared int arguments key a Post rateLimit; registers 2..5 do not.
+    expect(at(bytes, H.rate_args.offset, 4)).toBe(0b11);
     expect(at(bytes, sel + S.action.offset, 4)).toBe(NSGUARD_ACTION_SIGKILL);
     const pids = sel + S.pids.offset;
     expect(at(bytes, pids + P.op.offset, 4)).toBe(NSGUARD_FILTER_NOTIN);
@@ -129,7 +130,7 @@ describe("kernel tables", () => {
       { args: [0, 7], binary: 5, followBit: 3 },
       { args: [], binary: 6, followBit: 0 },
     ];
-    const bytes = encodeStruct("nsguard_hook", hookValue(hook.table, ids, 11));
+    const bytes = encodeStruct("nsguard_hook", hookValue(hook, ids, 11));
     const H = structs.nsguard_hook.fields;
     const SA = structs.nsguard_string_arg;
     const S = structs.nsguard_selector;
@@ -243,7 +244,7 @@ describe("kernel tables", () => {
       .replace("Sigkill", "Post, rateLimit: '30'");
     const [hook] = compileTracingPolicy(parseTracingPolicy(text)).hooks;
     if (hook === undefined) throw new Error("no hook");
-    const bytes = encodeStruct("nsguard_hook", hookValue(hook.table, []));
+    const bytes = encodeStruct("nsguard_hook", hookValue(hook, []));
     const H = structs.nsguard_hook.fields;
     const SA = structs.nsguard_string_arg;
     const S = structs.nsguard_selector.fields;
@@ -275,7 +276,18 @@ describe("kernel tables", () => {
   });
 
   it("seeds a process as struct nsguard_proc", () => {
-    const seed = { pid: 42, ktime: 7n, parentPid: 1, parentKtime: 3n, nspid: 5, flags: 4 };
+    const ns = { uts: 11, ipc: 12, mnt: 13, pid: 14, pidForChildren: 15, net: 16, time: 17 };
+    const seed = {
+      pid: 42,
+      ktime: 7n,
+      parentPid: 1,
+      parentKtime: 3n,
+      nspid: 5,
+      flags: 4,
+      binary: "/usr/bin/nsenter",
+      execNs: { ...ns, timeForChildren: 18, cgroup: 19, user: 20 },
+      execCaps: { effective: 0x200000n, inheritable: 1n, permitted: 0x1ffffffffffn },
+    };
     const bytes = encodeStruct("nsguard_proc", procValue(seed));
     const F = structs.nsguard_proc.fields;
     const K = structs.nsguard_process_key.fields;
@@ -284,6 +296,44 @@ describe("kernel tables", () => {
     expect(at(bytes, F.parent.offset + K.pid.offset, 4)).toBe(1);
     expect(at(bytes, F.parent.offset + K.ktime.offset, 8)).toBe(3n);
     expect([at(bytes, F.nspid.offset, 4), at(bytes, F.flags.offset, 4)]).toEqual([5, 4]);
+    // exec_ns in enum nsguard_ns_index order, exec_caps in enum nsguard_cap_set order.
+    const execNs = Array.from({ length: 10 }, (_, i) => at(bytes, F.exec_ns.offset + 4 * i, 4));
+    expect(execNs).toEqual([11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
+    const caps = [0, 1, 2].map((i) => at(bytes, F.exec_caps.offset + 8 * i, 8));
+    expect(caps).toEqual([0x200000n, 1n, 0x1ffffffffffn]);
+    expect(at(bytes, F.binary_len.offset, 4)).toBe(16);
+    expect(Buffer.from(bytes.subarray(F.binary.offset, F.binary.offset + 17)).toString("latin1")).toBe(
+      "/usr/bin/nsenter\0",
+    );
+  });
+
+  it("cuts a seed's binary as the kernel cuts an exec'd path: NSGUARD_STRING_LEN - 1 bytes", () => {
+    const seed = {
+      pid: 1,
+      ktime: 0n,
+      parentPid: 0,
+      parentKtime: 0n,
+      nspid: 0,
+      flags: 0,
+      binary: `/${"x".repeat(400)}`,
+      execNs: {
+        uts: 0,
+        ipc: 0,
+        mnt: 0,
+        pid: 0,
+        pidForChildren: 0,
+        net: 0,
+        time: 0,
+        timeForChildren: 0,
+        cgroup: 0,
+        user: 0,
+      },
+      execCaps: { effective: 0n, inheritable: 0n, permitted: 0n },
+    };
+    const bytes = encodeStruct("nsguard_proc", procValue(seed));
+    const F = structs.nsguard_proc.fields;
+    expect(at(bytes, F.binary_len.offset, 4)).toBe(NSGUARD_STRING_LEN - 1);
+    expect(bytes[F.binary.offset + NSGUARD_STRING_LEN - 1]).toBe(0);
   });
 
   it("encodes a return hook: the hook flag, matchReturnArgs on the return value and the return action", () => {
@@ -303,7 +353,7 @@ spec:
     const [hook] = compileTracingPolicy(parseTracingPolicy(text)).hooks;
     const bytes = encodeStruct(
       "nsguard_hook",
-      hookValue(hook?.table as NonNullable<typeof hook>["table"], []),
+      hookValue(hook as NonNullable<typeof hook>, []),
     );
     const H = structs.nsguard_hook.fields;
     const S = structs.nsguard_selector.fields;

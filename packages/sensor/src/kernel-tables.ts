@@ -25,7 +25,18 @@ import {
   NSGUARD_NS_CALL_NONE,
   NSGUARD_NS_CALL_SETNS,
   NSGUARD_NS_CALL_UNSHARE,
+  NSGUARD_NS_CGROUP,
+  NSGUARD_NS_COUNT,
   NSGUARD_NS_FILTER_HOST,
+  NSGUARD_NS_IPC,
+  NSGUARD_NS_MNT,
+  NSGUARD_NS_NET,
+  NSGUARD_NS_PID,
+  NSGUARD_NS_PID_FOR_CHILDREN,
+  NSGUARD_NS_TIME,
+  NSGUARD_NS_TIME_FOR_CHILDREN,
+  NSGUARD_NS_USER,
+  NSGUARD_NS_UTS,
   NSGUARD_PID_FLAG_FOLLOW,
   NSGUARD_PID_FLAG_NSPID,
   NSGUARD_RATE_GLOBAL,
@@ -33,9 +44,11 @@ import {
   NSGUARD_RATE_THREAD,
   NSGUARD_STRING_CHAR_BUF,
   NSGUARD_STRING_FD_PATH,
+  NSGUARD_STRING_LEN,
   NSGUARD_STRING_USER,
   type StructValue,
 } from "@nsguard/kernel-contract";
+import type { RawNamespaces } from "@nsguard/native";
 import type {
   CapabilityFilterTable,
   CompiledArg,
@@ -94,13 +107,16 @@ export interface SelectorFilterIds {
   followBit: number;
 }
 
-/** A compiled hook table as struct nsguard_hook (map nsguard_hooks). */
+/** A compiled hook (its table and declared args) as struct nsguard_hook (map nsguard_hooks). */
 export function hookValue(
-  table: HookTable,
+  hook: { table: HookTable; args: readonly CompiledArg[] },
   ids: readonly SelectorFilterIds[],
   scopeId = 0,
-  args: readonly CompiledArg[] = [],
 ): StructValue<"nsguard_hook"> {
+  const { table } = hook;
+  // Post rateLimit keys on the declared integer arguments; strings and files by what was read.
+  let rateArgs = 0;
+  for (const arg of hook.args) if (arg.stringSlot === undefined) rateArgs |= 1 << arg.index;
   const changeFirst = table.selectors.some((s) => s.hostNamespaceEntry !== undefined);
   return {
     enabled: table.enabled ? 1 : 0,
@@ -120,8 +136,7 @@ export function hookValue(
     ),
     // 0: unscoped; else the policy's workload scope in map nsguard_policy_cgroups.
     scope_id: scopeId,
-    // Post rateLimit keys on the declared integer arguments only (strings by their content).
-    rate_args: args.reduce((bits, a) => (a.stringSlot === undefined ? bits | (1 << a.index) : bits), 0),
+    rate_args: rateArgs,
   };
 }
 
@@ -233,14 +248,53 @@ export interface KernelProcessSeed {
   nspid: number;
   /** NSGUARD_FLAG_* bits (PROCFS for scanned processes). */
   flags: number;
+  /**
+   * What matchBinaries compares: the binary as /proc/PID/exe names it, "" when unknown. The
+   * kernel stores the path the exec was given (bprm->interp); exe is that path resolved, the
+   * closest /proc has.
+   */
+  binary: string;
+  /**
+   * The namespaces now, standing in for those at exec (which /proc does not keep): the base of
+   * matchNamespaceChanges, so a change after the scan is seen as one. 0 = unreadable.
+   */
+  execNs: RawNamespaces;
+  /** The capability sets now, standing in for those at exec (matchCapabilityChanges). */
+  execCaps: { effective: bigint; inheritable: bigint; permitted: bigint };
 }
+
+/** RawNamespaces field → its slot in nsguard_proc.exec_ns (enum nsguard_ns_index). */
+const NS_SLOTS: Readonly<Record<keyof RawNamespaces, number>> = {
+  uts: NSGUARD_NS_UTS,
+  ipc: NSGUARD_NS_IPC,
+  mnt: NSGUARD_NS_MNT,
+  pid: NSGUARD_NS_PID,
+  pidForChildren: NSGUARD_NS_PID_FOR_CHILDREN,
+  net: NSGUARD_NS_NET,
+  time: NSGUARD_NS_TIME,
+  timeForChildren: NSGUARD_NS_TIME_FOR_CHILDREN,
+  cgroup: NSGUARD_NS_CGROUP,
+  user: NSGUARD_NS_USER,
+};
+
+const utf8 = new TextEncoder();
 
 /** A seed as struct nsguard_proc (map nsguard_procs, key: the tgid). */
 export function procValue(p: KernelProcessSeed): StructValue<"nsguard_proc"> {
+  const execNs = new Array<number>(NSGUARD_NS_COUNT).fill(0);
+  for (const [field, slot] of Object.entries(NS_SLOTS)) execNs[slot] = p.execNs[field as keyof RawNamespaces];
+  // The kernel reads at most NSGUARD_STRING_LEN - 1 bytes of the exec'd path (and a NUL); a
+  // longer one is cut the same way, so a Prefix filter matches a seeded process as an exec'd one.
+  const binary = utf8.encode(p.binary).subarray(0, NSGUARD_STRING_LEN - 1);
   return {
     key: { pid: p.pid, ktime: p.ktime },
     parent: { pid: p.parentPid, ktime: p.parentKtime },
     nspid: p.nspid,
     flags: p.flags,
+    // enum nsguard_cap_set order
+    exec_caps: [p.execCaps.effective, p.execCaps.inheritable, p.execCaps.permitted],
+    exec_ns: execNs,
+    binary_len: binary.length,
+    binary,
   };
 }

@@ -219,7 +219,9 @@ export class Sensor {
   seedProcesses(processes: KernelProcessSeed[]): void {
     // All are encoded (and so checked) before the first is written.
     const entries = processes.map((p) => [u32Key(p.pid), encode("nsguard_proc", procValue(p))] as const);
-    for (const [key, value] of entries) this.lifecycle.updateMapElem(PROCS_MAP, key, value);
+    // The exec and fork programs run while /proc is scanned: an entry they wrote since is the
+    // kernel's own (exec-time binary, followChildren bits, ktime) and more exact than /proc's.
+    for (const [key, value] of entries) this.lifecycle.insertMapElem(PROCS_MAP, key, value);
   }
 
   /** Kernel-side counters (events, ring-buffer losses, kills …) and reader statistics. */
@@ -282,7 +284,7 @@ export class Sensor {
     loaded.stringFilters = filterIds;
     try {
       const ids = wrap("attach", () => this.addStringFilters(hook, filterIds));
-      const table = encode("nsguard_hook", hookValue(hook.table, ids, scopeId ?? 0, hook.args));
+      const table = encode("nsguard_hook", hookValue(hook, ids, scopeId ?? 0));
       wrap("attach", () => this.syscalls.updateMapElem(HOOKS_MAP, u32Key(hookId), table));
     } catch (err) {
       for (const id of filterIds) this.stringFilters.remove(id);

@@ -23,7 +23,6 @@ export class StringFilters {
   private nextId = 1;
   private readonly loaded = new Map<number, LoadedFilter>();
   private readonly followBits = new Set<number>();
-  private nextFollowBit = 0;
 
   constructor(private readonly object: BpfObject) {}
 
@@ -50,21 +49,16 @@ export class StringFilters {
    * binary equals one of the filter's values. Returns the bit + 1 (struct nsguard_binary_filter).
    */
   addFollow(filterId: number): number {
-    // Bits are handed out round-robin: processes marked under a freed bit keep the mark in the
-    // kernel's process table until they exit, so the bit is reused as late as possible (after
-    // every other one). A reused bit can still match such a leftover descendant: the table is
-    // not walked to clear it.
-    let bit = -1;
-    for (let i = 0; i < NSGUARD_MAX_FOLLOW_FILTERS; i++) {
-      const candidate = (this.nextFollowBit + i) % NSGUARD_MAX_FOLLOW_FILTERS;
-      if (!this.followBits.has(candidate)) {
-        bit = candidate;
-        break;
-      }
-    }
-    if (bit < 0) {
+    // A bit a deleted filter gave to processes stays in their (and their children's) follow_bits
+    // until they exit: handed to a new filter, it would make them match that filter. So a bit is
+    // reused only once no process in the kernel's table carries it.
+    const carried = this.object.readProcsFollowBits();
+    let bit = 0;
+    while (bit < NSGUARD_MAX_FOLLOW_FILTERS && (this.followBits.has(bit) || (carried >> BigInt(bit)) & 1n))
+      bit++;
+    if (bit >= NSGUARD_MAX_FOLLOW_FILTERS) {
       throw new SensorError(
-        `at most ${NSGUARD_MAX_FOLLOW_FILTERS} matchBinaries followChildren filters can be loaded at once`,
+        `at most ${NSGUARD_MAX_FOLLOW_FILTERS} matchBinaries followChildren filters can be loaded at once (a deleted one's bit is free again when the processes it followed have exited)`,
         "unsupported",
       );
     }
@@ -76,7 +70,6 @@ export class StringFilters {
       encodeStruct("nsguard_follow_filter", { op: NSGUARD_ARG_EQUAL, filter_id: filterId }),
     );
     this.followBits.add(bit);
-    this.nextFollowBit = (bit + 1) % NSGUARD_MAX_FOLLOW_FILTERS;
     entry.followBit = bit;
     return bit + 1;
   }

@@ -206,6 +206,8 @@ describe("scanProcfs on a constructed /proc", () => {
     });
     expect(nsenter?.pod?.container?.pid).toBe(37);
     if (!nsenter) throw new Error("nsenter not scanned");
+    const noNs = { uts: 0, ipc: 0, mnt: 0, pid: 0, pidForChildren: 0, net: 0, time: 0, timeForChildren: 0 };
+    // Its exe is unreadable: the kernel gets no binary (argv[0] is no exec'd path).
     expect(kernelSeedOf(nsenter)).toEqual({
       pid: 63066,
       ktime: 116977900000000n,
@@ -213,6 +215,14 @@ describe("scanProcfs on a constructed /proc", () => {
       parentKtime: 116977720000000n,
       nspid: 37,
       flags: 0x84,
+      binary: "",
+      execNs: { ...noNs, cgroup: 0, user: 0 },
+      execCaps: { effective: 0n, inheritable: 0n, permitted: 0n },
+    });
+    // bash's exe and namespaces are what matchBinaries and matchNamespaceChanges start from.
+    expect(kernelSeedOf(bash as NonNullable<typeof bash>)).toMatchObject({
+      binary: "/bin/bash",
+      execNs: { ...noNs, net: 4026532181, pid: 4026532180, cgroup: 0, user: 0 },
     });
   });
 
@@ -252,6 +262,12 @@ describe("scanProcfs on a constructed /proc", () => {
     expect(kernelSeedOf(records.get(300) as NonNullable<ReturnType<typeof records.get>>).flags).toBe(
       0x84 | 0x2000000,
     );
+    // The capability sets of /proc/PID/status are the base of matchCapabilityChanges.
+    expect(kernelSeedOf(records.get(400) as NonNullable<ReturnType<typeof records.get>>).execCaps).toEqual({
+      effective: 0x402n,
+      inheritable: 0n,
+      permitted: 0x1ffffffffffn,
+    });
     expect(records.get(400)?.creds).toEqual({
       uid: 1000,
       euid: 1001,

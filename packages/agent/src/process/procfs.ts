@@ -108,8 +108,27 @@ export function clockTicksPerSecond(): number {
   return cachedClkTck;
 }
 
-/** The kernel process-table seed for a scanned process. */
+/** Namespaces unknown: 0 in every slot, which matchNamespaceChanges reads as "no base". */
+const NO_NAMESPACES: NamespaceInums = {
+  uts: 0,
+  ipc: 0,
+  mnt: 0,
+  pid: 0,
+  pidForChildren: 0,
+  net: 0,
+  time: 0,
+  timeForChildren: 0,
+  cgroup: 0,
+  user: 0,
+};
+
+/**
+ * The kernel process-table seed for a scanned process: with its binary, namespaces and
+ * capabilities, so matchBinaries, matchNamespaceChanges and matchCapabilityChanges judge a
+ * process that predates the sensor as they judge one it saw exec.
+ */
 export function kernelSeedOf(record: ProcessRecord): KernelProcessSeed {
+  const creds = record.creds;
   return {
     pid: record.pid,
     ktime: record.ktime,
@@ -117,6 +136,16 @@ export function kernelSeedOf(record: ProcessRecord): KernelProcessSeed {
     parentKtime: record.parentKtime,
     nspid: record.nspid,
     flags: PROCFS_FLAGS | (record.inInitTree ? ProcessFlag.IN_INIT_TREE : 0),
+    // An absolute binary is readlink(/proc/PID/exe); otherwise it is argv[0] or comm (a kernel
+    // thread, a zombie), which no exec'd path would be: unknown to the kernel.
+    // exe of a binary deleted since its exec reads "PATH (deleted)"; the kernel stored PATH.
+    binary: record.binary.startsWith("/") ? record.binary.replace(/ \(deleted\)$/, "") : "",
+    execNs: record.ns ?? NO_NAMESPACES,
+    execCaps: {
+      effective: creds?.capEffective ?? 0n,
+      inheritable: creds?.capInheritable ?? 0n,
+      permitted: creds?.capPermitted ?? 0n,
+    },
   };
 }
 
@@ -309,18 +338,7 @@ const NS_FILES: ReadonlyArray<readonly [keyof NamespaceInums, string]> = [
 
 /** Namespace inums from readlink <dir>/ns/* (dir: /proc/<pid>); 0 where unreadable (EACCES). */
 export function readNamespaces(dir: string): NamespaceInums {
-  const ns: NamespaceInums = {
-    uts: 0,
-    ipc: 0,
-    mnt: 0,
-    pid: 0,
-    pidForChildren: 0,
-    net: 0,
-    time: 0,
-    timeForChildren: 0,
-    cgroup: 0,
-    user: 0,
-  };
+  const ns: NamespaceInums = { ...NO_NAMESPACES };
   for (const [field, file] of NS_FILES) {
     const link = tryReadlink(`${dir}/ns/${file}`);
     const inum = link ? /\[(\d+)\]$/.exec(link)?.[1] : undefined;
