@@ -4,7 +4,6 @@ import {
   NSGUARD_MAX_ARG_FILTERS,
   NSGUARD_MAX_ARG_VALUES,
   NSGUARD_MAX_CAP_FILTERS,
-  NSGUARD_MAX_FOLLOW_FILTERS,
   NSGUARD_MAX_NS_VALUES,
   NSGUARD_MAX_PID_VALUES,
   NSGUARD_MAX_SELECTORS,
@@ -33,8 +32,6 @@ export const MAX_STRING_BYTES = NSGUARD_STRING_LEN;
 export const MAX_NAMESPACE_INUM_VALUES = NSGUARD_MAX_NS_VALUES;
 /** matchCapabilities / matchCapabilityChanges entries per selector: struct nsguard_selector.caps. */
 export const MAX_CAPABILITY_SELECTORS = NSGUARD_MAX_CAP_FILTERS;
-/** matchBinaries followChildren filters loaded at once: map nsguard_follow_filters. */
-export const MAX_FOLLOW_FILTERS = NSGUARD_MAX_FOLLOW_FILTERS;
 /** Entries in matchBinaries / matchParentBinaries. */
 export const MAX_BINARY_SELECTORS = 1;
 /** matchArgs entries per selector (one per argument index): struct nsguard_selector.args. */
