@@ -351,10 +351,7 @@ spec:
       matchReturnActions: [{ action: Sigkill }]
 `;
     const [hook] = compileTracingPolicy(parseTracingPolicy(text)).hooks;
-    const bytes = encodeStruct(
-      "nsguard_hook",
-      hookValue(hook as NonNullable<typeof hook>, []),
-    );
+    const bytes = encodeStruct("nsguard_hook", hookValue(hook as NonNullable<typeof hook>, []));
     const H = structs.nsguard_hook.fields;
     const S = structs.nsguard_selector.fields;
     const A = structs.nsguard_arg_filter.fields;
