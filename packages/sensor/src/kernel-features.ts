@@ -1,5 +1,5 @@
-import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 
 export const TRACEFS = "/sys/kernel/tracing";
 export const BPFFS = "/sys/fs/bpf";
@@ -12,17 +12,31 @@ export interface KernelFeatures {
   kprobes: boolean;
 }
 
-function isMounted(path: string): boolean {
-  return spawnSync("mountpoint", ["-q", path], { stdio: "ignore" }).status === 0;
+/**
+ * The filesystem type mounted at `path` in a /proc/PID/mountinfo text (the topmost mount when
+ * several are stacked), or undefined. "Something is mounted there" is not enough: a container
+ * given the host's /sys/kernel/tracing as a hostPath, on a host that has not mounted tracefs, sees
+ * an empty bind mount of sysfs there.
+ */
+export function mountedFsType(mountinfo: string, path: string): string | undefined {
+  let type: string | undefined;
+  for (const line of mountinfo.split("\n")) {
+    // id parent major:minor root mount-point options [optional...] - fstype source super-options
+    const [left, right] = line.split(" - ");
+    if (right === undefined) continue;
+    if (left?.split(" ")[4] === path) type = right.split(" ")[0];
+  }
+  return type;
 }
 
-/** Mount tracefs and bpffs when missing: fresh VMs of our CI class boot without them. */
+/** Mount tracefs and bpffs where they are not: fresh VMs of our CI class boot without them. */
 export function ensureKernelMounts(): void {
+  const mountinfo = readFileSync("/proc/self/mountinfo", "utf8");
   for (const [type, path] of [
     ["tracefs", TRACEFS],
     ["bpf", BPFFS],
   ] as const) {
-    if (isMounted(path)) continue;
+    if (mountedFsType(mountinfo, path) === type) continue;
     try {
       mkdirSync(path, { recursive: true });
       execFileSync("mount", ["-t", type, type, path], { stdio: "ignore" });
