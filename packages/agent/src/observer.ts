@@ -258,8 +258,12 @@ export class Observer {
     }
     const { cache, sink, context } = this.deps;
     const { hook } = info;
-    // Sigkill and Signal both sent a signal (Tetragon counts both as "signal").
-    const signalled = raw.action === KPROBE_ACTION_SIGKILL || raw.action === KPROBE_ACTION_SIGNAL;
+    // Sigkill and Signal both sent a signal (Tetragon counts both as "signal"), at the call or,
+    // for a return hook's matchReturnActions, at the return.
+    const signalled =
+      raw.action === KPROBE_ACTION_SIGKILL ||
+      raw.action === KPROBE_ACTION_SIGNAL ||
+      raw.returnAction === KPROBE_ACTION_SIGKILL;
     sink.publish(buildKprobeEvent(raw, this.#hookSpec(info, raw.compat), cache, context), {
       source: sourceKey(raw.cgroupId),
       // As in the kernel: an enforcement's report and an escape into the host are never a

@@ -170,6 +170,10 @@ print("survived", flush=True)
       expect(k?.return?.arg).toEqual({ case: "intArg", value: -EBADF });
       expect(k?.action).toBe(KprobeAction.POST);
       expect(k?.returnAction).toBe(KprobeAction.SIGKILL);
+      // The policy's counters count the kill at the return as a signal, not a post.
+      const counters = agent.policies.list().find((p) => p.name === "kill-failed-setns")
+        ?.stats?.actionCounters;
+      expect(counters).toMatchObject({ signal: 1n, post: 0n });
       await agent.policies.delete("kill-failed-setns", "", "grpc");
     },
   );
