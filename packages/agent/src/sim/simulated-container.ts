@@ -79,14 +79,41 @@ export class SimulatedContainer {
     });
   }
 
-  /** Removes the container's cgroups (and the parent when empty). Safe to call twice. */
+  /**
+   * Removes the container's cgroups (and the parent when empty). Safe to call twice. The init's
+   * exit is reported before the rest of its pid namespace has been reaped, so the cgroup can still
+   * be populated for a moment: rmdir is retried while it is busy, and a cgroup that stays busy
+   * (a process escaped the namespace's end) is an error rather than a silent leftover.
+   */
   remove(): void {
-    for (const dir of [...this.cgroupDirs, ...this.parentDirs]) {
+    for (const dir of this.cgroupDirs) removeCgroup(dir);
+    for (const dir of this.parentDirs) {
       try {
         rmdirSync(dir);
       } catch {
         // already gone, or the parent still holds another container
       }
+    }
+  }
+}
+
+const REMOVE_WAIT_MS = 5000;
+const REMOVE_RETRY_MS = 20;
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+function removeCgroup(dir: string): void {
+  const deadline = Date.now() + REMOVE_WAIT_MS;
+  for (;;) {
+    try {
+      rmdirSync(dir);
+      return;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") return;
+      if (code !== "EBUSY" || Date.now() > deadline) {
+        throw new Error(`cannot remove the simulated container's cgroup ${dir}: ${code}`, { cause: err });
+      }
+      Atomics.wait(pause, 0, 0, REMOVE_RETRY_MS);
     }
   }
 }
