@@ -817,7 +817,7 @@ __noinline int nsguard_handle_call(__u32 hook_id, __u32 nr, const struct call_ar
 		args[0] = clone_flags;
 		flags |= NSGUARD_SYSCALL_CLONE3_FLAGS;
 	}
-	if (hook->string_count)
+	if (hook->string_count && hook->flags & NSGUARD_HOOK_FLAG_STRINGS_FIRST)
 		nsguard_read_strings(hook, ctx);
 	if (hook->ns_call && hook->flags & NSGUARD_HOOK_FLAG_CHANGE_FIRST) {
 		nsguard_resolve_ns_change(hook->ns_call, &ctx->call, &ctx->change);
@@ -849,6 +849,9 @@ __noinline int nsguard_handle_call(__u32 hook_id, __u32 nr, const struct call_ar
 	}
 	if (action == NSGUARD_ACTION_NOPOST)
 		return 0;
+	/* The call is reported: its strings now, unless the selectors needed them already. */
+	if (hook->string_count && !(hook->flags & NSGUARD_HOOK_FLAG_STRINGS_FIRST))
+		nsguard_read_strings(hook, ctx);
 	/* Return hooks rate-limit at the return, after matchReturnArgs: a call filtered there must
 	 * not use up the interval. */
 	bool at_return = hook->flags & NSGUARD_HOOK_FLAG_RETURN;

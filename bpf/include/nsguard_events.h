@@ -461,6 +461,10 @@ struct nsguard_string_arg {
  * matchReturnArgs and return_action and posts it with struct nsguard_syscall_return. Signals of
  * matchActions are still sent at the call. */
 #define NSGUARD_HOOK_FLAG_RETURN 0x2
+/* The hook's selectors compare its string arguments (matchArgs on a string, file or buffer), so
+ * the kernel reads them before the selectors; otherwise only once a selector matched and the call
+ * is posted (a path walk per call the selectors drop would be wasted). */
+#define NSGUARD_HOOK_FLAG_STRINGS_FIRST 0x4
 
 /* Hook table value (map nsguard_hooks, key = hook id = attach cookie). */
 struct nsguard_hook {

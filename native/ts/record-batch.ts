@@ -101,6 +101,7 @@ const SYSCALL_ARGS = C.SYSCALL_ARGS;
 const STRINGS_RECORD = structs.nsguard_syscall_strings_event;
 const STRING = structs.nsguard_arg_string;
 const STRINGS_AT = STRINGS_RECORD.fields.strings.offset;
+const STRING_SLOTS = Array.from({ length: STRINGS_RECORD.fields.strings.length }, (_, n) => n);
 const W_SIZE = index(HDR.size, 4);
 // A record of a `return: true` hook, made at the call's return, ends with struct
 // nsguard_syscall_return (flag NSGUARD_SYSCALL_RETURN; hdr.size covers it).
@@ -525,7 +526,9 @@ export class RecordBatch {
       signalErr: this.#i32[w + W_SIGNAL_ERR] as number,
       compat: ((u32[w + W_FLAGS] as number) & COMPAT) !== 0,
       nsChange: namespaceChangeAt(u32, w),
-      strings: [0, 1].map((n) => this.argString(base, n)).filter((x): x is RawArgString => x !== undefined),
+      strings: STRING_SLOTS.map((n) => this.argString(base, n)).filter(
+        (x): x is RawArgString => x !== undefined,
+      ),
       ...returnOf(this.returnTail(base)),
     };
   }

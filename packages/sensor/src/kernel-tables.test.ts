@@ -18,6 +18,7 @@ import {
   NSGUARD_FILTER_NOTIN,
   NSGUARD_HOOK_FLAG_CHANGE_FIRST,
   NSGUARD_HOOK_FLAG_RETURN,
+  NSGUARD_HOOK_FLAG_STRINGS_FIRST,
   NSGUARD_NS_CALL_NONE,
   NSGUARD_NS_CALL_SETNS,
   NSGUARD_NS_FILTER_HOST,
@@ -142,8 +143,10 @@ describe("kernel tables", () => {
     expect(at(bytes, H.selector_count.offset, 4)).toBe(2);
     expect(at(bytes, H.fd_arg.offset, 4, true)).toBe(0);
     expect(at(bytes, H.ns_call.offset, 4)).toBe(NSGUARD_NS_CALL_SETNS);
-    // A selector compares the call's namespace change, so the kernel resolves it first.
-    expect(at(bytes, H.flags.offset, 4)).toBe(NSGUARD_HOOK_FLAG_CHANGE_FIRST);
+    // A selector compares the call's namespace change and one its fd's path: both are read first.
+    expect(at(bytes, H.flags.offset, 4)).toBe(
+      NSGUARD_HOOK_FLAG_CHANGE_FIRST | NSGUARD_HOOK_FLAG_STRINGS_FIRST,
+    );
     expect(at(bytes, H.scope_id.offset, 4)).toBe(11);
     expect(at(bytes, H.string_count.offset, 4)).toBe(1);
     const str = H.strings.offset;
@@ -234,7 +237,7 @@ describe("kernel tables", () => {
     }
   });
 
-  it("encodes string reads (char_buf's size argument) and leaves CHANGE_FIRST off without a host-entry selector", () => {
+  it("encodes string reads (char_buf's size argument); without a host-entry or string filter nothing is read before the selectors", () => {
     const text = POLICY.replace("sys_setns", "sys_write")
       .replace(
         "args: [{ index: 0, type: int }, { index: 1, type: int }]",

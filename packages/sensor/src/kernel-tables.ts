@@ -20,6 +20,7 @@ import {
   NSGUARD_FILTER_NOTIN,
   NSGUARD_HOOK_FLAG_CHANGE_FIRST,
   NSGUARD_HOOK_FLAG_RETURN,
+  NSGUARD_HOOK_FLAG_STRINGS_FIRST,
   NSGUARD_NS_CALL_CLONE,
   NSGUARD_NS_CALL_CLONE3,
   NSGUARD_NS_CALL_NONE,
@@ -118,13 +119,16 @@ export function hookValue(
   let rateArgs = 0;
   for (const arg of hook.args) if (arg.stringSlot === undefined) rateArgs |= 1 << arg.index;
   const changeFirst = table.selectors.some((s) => s.hostNamespaceEntry !== undefined);
+  const stringsFirst = table.selectors.some((s) => (s.args ?? []).some((a) => a.type === "string"));
   return {
     enabled: table.enabled ? 1 : 0,
     selector_count: table.selectors.length,
     fd_arg: table.fdArg,
     ns_call: table.nsCall === undefined ? NSGUARD_NS_CALL_NONE : NS_CALLS[table.nsCall],
     flags:
-      (changeFirst ? NSGUARD_HOOK_FLAG_CHANGE_FIRST : 0) | (table.atReturn ? NSGUARD_HOOK_FLAG_RETURN : 0),
+      (changeFirst ? NSGUARD_HOOK_FLAG_CHANGE_FIRST : 0) |
+      (stringsFirst ? NSGUARD_HOOK_FLAG_STRINGS_FIRST : 0) |
+      (table.atReturn ? NSGUARD_HOOK_FLAG_RETURN : 0),
     string_count: table.strings.length,
     strings: table.strings.map((read) => ({
       kind: STRING_READS[read.kind],

@@ -661,13 +661,20 @@ for p in ["${equalPath}-not", "${join(dir, "b.nsg-postfix-not")}", "${join(dir, 
         ],
         [{ matchArgs: [{ index: 1, operator: "Prefix", values: ["nsguard-buf:"] }] }],
       ),
+      // No filter on the path, and alone on its syscall: the kernel reads the path only after the
+      // selectors matched (no other hook's read of the same call can stand in for it).
+      policy("sel-file-reported", "sys_fsync", [{ index: 0, type: "fd" }], []),
     ];
     await withPolicies(yamls, async (events) => {
       const script = `
 import os
 print("py_pid=" + open("/proc/self/stat").read().split()[0], flush=True)
-for d in ["${target}-not", "${target}"]:
-    os.fchdir(os.open(d, os.O_RDONLY))
+fds = [os.open(d, os.O_RDONLY) for d in ["${target}-not", "${target}"]]
+for fd in fds:
+    os.fchdir(fd)
+# After both fchdirs: a path left over from another call could not pass for the right one.
+for fd in fds:
+    os.fsync(fd)
 null = os.open("/dev/null", os.O_WRONLY)
 os.write(null, b"other:nsguard-buf:")
 os.write(null, b"nsguard-buf:yes")
@@ -675,9 +682,14 @@ os.write(null, b"nsguard-buf:yes")
       const pid = pidOf((await runAny(PYTHON, ["-c", script])).stdout, "py_pid");
       await waitEvents(events, () => kprobesOf(events, pid, "sel-file-path").length >= 1, "the fchdir");
       await waitEvents(events, () => kprobesOf(events, pid, "sel-char-buf").length >= 1, "the write");
+      await waitEvents(events, () => kprobesOf(events, pid, "sel-file-reported").length >= 2, "the fsyncs");
       await settle();
       const args = (name: string) => kprobesOf(events, pid, name).map((k) => k.args.map((a) => a.arg));
       expect(args("sel-file-path")).toEqual([
+        [{ case: "fileArg", value: expect.objectContaining({ path: target }) }],
+      ]);
+      expect(args("sel-file-reported")).toEqual([
+        [{ case: "fileArg", value: expect.objectContaining({ path: `${target}-not` }) }],
         [{ case: "fileArg", value: expect.objectContaining({ path: target }) }],
       ]);
       expect(args("sel-char-buf")).toEqual([
